@@ -1,0 +1,32 @@
+// Runs the Pipedrive simulator on its own, for trying the connector (or its Docker image) by hand:
+//   npm run simulator -- [--port 8089] [--size small|large] [--seed 42] [--burst-limit 40] [--latency-ms 0]
+import { parseArgs } from 'node:util';
+import { PipedriveSimulator, TOKENS } from './server.js';
+
+const { values } = parseArgs({
+  options: {
+    port: { type: 'string', default: '8089' },
+    host: { type: 'string', default: '127.0.0.1' },
+    size: { type: 'string', default: 'small' },
+    seed: { type: 'string', default: '42' },
+    'burst-limit': { type: 'string', default: '40' },
+    'latency-ms': { type: 'string', default: '0' },
+    'daily-budget': { type: 'string', default: '600000' },
+  },
+});
+
+const simulator = new PipedriveSimulator({
+  size: values.size === 'large' ? 'large' : 'small',
+  seed: Number(values.seed),
+  burstLimit: Number(values['burst-limit']),
+  latencyMs: Number(values['latency-ms']),
+  dailyBudget: Number(values['daily-budget']),
+});
+const origin = await simulator.start(Number(values.port), values.host);
+console.log(`Pipedrive simulator listening on ${origin}`);
+console.log(`  admin token:      ${TOKENS.admin}`);
+console.log(`  non-admin token:  ${TOKENS.user}`);
+console.log(`  config: {"api_token": "${TOKENS.admin}", "base_url": "${origin}"}`);
+const stop = () => void simulator.stop().then(() => process.exit(0));
+process.on('SIGINT', stop);
+process.on('SIGTERM', stop);

@@ -1,0 +1,563 @@
+// A local Pipedrive: the endpoints the connector uses, over real HTTP on 127.0.0.1, with Pipedrive's pagination,
+// auth, rate limits, daily token budget, deprecations and quirks, plus faults a test can inject.
+import { readFileSync } from 'node:fs';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { ARCHIVED_BIT, DEAL_STATUSES, Dataset, MAIL_FOLDERS, v1Time, type DatasetOptions } from './dataset.js';
+import { Random } from './random.js';
+import type { Table } from './table.js';
+
+type Json = Record<string, unknown>;
+
+export type FaultKind =
+  | `http${400 | 403 | 404 | 408 | 410 | 429 | 500 | 502 | 503 | 504}`
+  | 'reset'
+  | 'truncate'
+  | 'invalid-json'
+  | 'latency'
+  | 'burst429'
+  | 'daily429'
+  | 'cloudflare403';
+
+export interface Fault {
+  kind: FaultKind;
+  /** Only requests whose path starts with this (e.g. `/api/v2/deals`); default: every request. */
+  path?: string;
+  /** How many matching requests get the fault (default 1). */
+  times?: number;
+  /** Matching requests to let through first (default 0). */
+  after?: number;
+  /** Seconds: `x-ratelimit-reset` of a burst429, `retry-after` of a daily429, http429 or http503. */
+  retryAfter?: number;
+  /** Milliseconds, for `latency`. */
+  delayMs?: number;
+}
+
+export interface SimulatorOptions extends DatasetOptions {
+  /** Requests per token per rolling 2 s window (Pipedrive: 20 to 120 by plan). */
+  burstLimit?: number;
+  /** Daily token budget of the company (30,000 × plan multiplier × seats). */
+  dailyBudget?: number;
+  /** Added to every response, in ms. */
+  latencyMs?: number;
+  /** Share of requests (0..1) that fail at random with a 5xx, a reset or a truncated body; seeded. */
+  faultRate?: number;
+  /** Answer every request with 402, as for a company whose trial expired. */
+  accountClosed?: boolean;
+  /** 429 answers within 10 s after which a token is blocked by "Cloudflare" with HTML 403s for a minute. */
+  cloudflareAfter?: number;
+  /** Keep a log of every request (default true). */
+  logRequests?: boolean;
+}
+
+export interface LoggedRequest {
+  path: string;
+  query: Record<string, string>;
+  /** How the token came: `x-api-token` header, `api_token` query parameter, or not at all. */
+  tokenVia: 'header' | 'query' | 'none';
+  status: number;
+  at: number;
+}
+
+/** Tokens the simulator accepts, and whose user they are: 1 is a global admin, 2 is not, 3 is an admin known only by
+ * the legacy `is_admin` flag. */
+export const TOKENS = {
+  admin: 'sim-admin-0123456789abcdef0123456789abcdef',
+  user: 'sim-user-0123456789abcdef0123456789abcdef',
+  legacyAdmin: 'sim-legacy-0123456789abcdef0123456789abcd',
+} as const;
+const USER_OF_TOKEN: Record<string, number> = { [TOKENS.admin]: 1, [TOKENS.user]: 2, [TOKENS.legacyAdmin]: 3 };
+
+const TOKEN_COSTS = JSON.parse(readFileSync(new URL('../src/http/token-costs.json', import.meta.url), 'utf8')) as Record<string, number>;
+const WINDOW_MS = 2000;
+
+/** The v1 list endpoints Pipedrive retired in favour of v2. */
+const RETIRED = /^\/v1\/(deals|persons|organizations|activities|products|pipelines|stages)(\/collection|\/archived)?$/;
+
+/** Optional fields per v2 list: returned only when named in `include_fields`. */
+const DEAL_OPTIONAL = ['next_activity_id', 'last_activity_id', 'first_won_time', 'products_count', 'files_count', 'notes_count', 'followers_count', 'email_messages_count', 'activities_count', 'done_activities_count', 'undone_activities_count', 'participants_count', 'last_incoming_mail_time', 'last_outgoing_mail_time', 'smart_bcc_email'];
+const CONTACT_OPTIONAL = ['next_activity_id', 'last_activity_id', 'open_deals_count', 'related_open_deals_count', 'closed_deals_count', 'related_closed_deals_count', 'email_messages_count', 'activities_count', 'done_activities_count', 'undone_activities_count', 'files_count', 'notes_count', 'followers_count', 'won_deals_count', 'related_won_deals_count', 'lost_deals_count', 'related_lost_deals_count', 'smart_bcc_email'];
+const PERSON_OPTIONAL = [...CONTACT_OPTIONAL, 'participant_open_deals_count', 'participant_closed_deals_count', 'last_incoming_mail_time', 'last_outgoing_mail_time'];
+const ORGANIZATION_OPTIONAL = [...CONTACT_OPTIONAL, 'people_count'];
+
+const FAULT_MESSAGES: Record<number, string> = {
+  400: 'Request not understood',
+  403: 'You do not have permissions to do this.',
+  404: 'Entity was not found',
+  410: 'Old resource permanently unavailable',
+  429: 'Request over limit',
+};
+
+class HttpError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+interface Reply {
+  status: number;
+  body: string;
+  headers?: Record<string, string>;
+}
+
+const ok = (data: string, additional?: unknown): Reply => ({
+  status: 200,
+  body: `{"success":true,"data":${data}${additional === undefined ? '' : `,"additional_data":${JSON.stringify(additional)}`}}`,
+});
+const error = (status: number, message: string): Reply => ({
+  status,
+  body: JSON.stringify({ success: false, error: message, error_info: 'Please check developers.pipedrive.com', data: null, additional_data: null, errorCode: status }),
+});
+
+export class PipedriveSimulator {
+  readonly dataset: Dataset;
+  readonly requests: LoggedRequest[] = [];
+  readonly stats = { requests: 0, connections: 0, tokensSpent: 0, burst429: 0, daily429: 0, blocked403: 0 };
+  burstLimit: number;
+  dailyBudget: number;
+  latencyMs: number;
+  accountClosed: boolean;
+  private readonly faults: (Fault & { seen: number; left: number })[] = [];
+  private readonly windows = new Map<string, number[]>();
+  private readonly rejections = new Map<string, number[]>();
+  private readonly blockedUntil = new Map<string, number>();
+  private readonly random: Random;
+  private server?: http.Server;
+
+  constructor(private readonly options: SimulatorOptions = {}) {
+    this.dataset = new Dataset(options);
+    this.burstLimit = options.burstLimit ?? 40;
+    this.dailyBudget = options.dailyBudget ?? 600_000;
+    this.latencyMs = options.latencyMs ?? 0;
+    this.accountClosed = options.accountClosed ?? false;
+    this.random = new Random(this.dataset.seed);
+  }
+
+  /** Starts listening on 127.0.0.1 (a random free port by default) and returns the origin, e.g. http://127.0.0.1:8089. */
+  async start(port = 0, host = '127.0.0.1'): Promise<string> {
+    this.server = http.createServer((request, response) => void this.handle(request, response));
+    this.server.on('connection', () => this.stats.connections++);
+    this.server.keepAliveTimeout = 5000;
+    await new Promise<void>((resolve) => this.server!.listen(port, host, resolve));
+    return this.origin;
+  }
+
+  get origin(): string {
+    const { address, port } = this.server!.address() as AddressInfo;
+    return `http://${address}:${port}`;
+  }
+
+  async stop(): Promise<void> {
+    if (!this.server) return;
+    this.server.closeAllConnections();
+    await new Promise((resolve) => this.server!.close(resolve));
+    this.server = undefined;
+  }
+
+  /** Makes the next matching requests fail in the given way. */
+  inject(fault: Fault): void {
+    this.faults.push({ ...fault, seen: 0, left: fault.times ?? 1 });
+  }
+
+  /** Forgets logged requests, counters, pending faults and spent budget (not the data). */
+  reset(): void {
+    this.requests.length = 0;
+    this.faults.length = 0;
+    Object.assign(this.stats, { requests: 0, connections: 0, tokensSpent: 0, burst429: 0, daily429: 0, blocked403: 0 });
+    this.windows.clear();
+    this.rejections.clear();
+    this.blockedUntil.clear();
+  }
+
+  requestsTo(path: string): LoggedRequest[] {
+    return this.requests.filter((r) => r.path === path);
+  }
+
+  private async handle(request: http.IncomingMessage, response: http.ServerResponse): Promise<void> {
+    const url = new URL(request.url ?? '/', 'http://simulator');
+    const path = url.pathname.replace(/^\/api\/v1\//, '/v1/').replace(/\/+$/, '');
+    const query = Object.fromEntries(url.searchParams);
+    const headerToken = request.headers['x-api-token'];
+    const token = typeof headerToken === 'string' ? headerToken : (query.api_token ?? '');
+    const entry: LoggedRequest = { path, query, tokenVia: headerToken ? 'header' : query.api_token ? 'query' : 'none', status: 0, at: Date.now() };
+    this.stats.requests++;
+    if (this.options.logRequests !== false) this.requests.push(entry);
+
+    const fault = this.takeFault(path);
+    const delay = this.latencyMs + (fault?.kind === 'latency' ? (fault.delayMs ?? 1000) : 0);
+    if (delay > 0) await new Promise((resolve) => setTimeout(resolve, delay));
+    if (fault?.kind === 'reset') {
+      entry.status = -1;
+      request.socket.destroy();
+      return;
+    }
+    const reply = this.reply(path, url.searchParams, token, fault);
+    entry.status = reply.status;
+    const headers = { 'content-type': 'application/json', ...this.rateHeaders(token), ...reply.headers };
+    if (fault?.kind === 'truncate' && reply.status === 200) {
+      // Promise the whole body, send half, then drop the connection.
+      response.writeHead(200, { ...headers, 'content-length': Buffer.byteLength(reply.body) });
+      response.write(reply.body.slice(0, Math.floor(reply.body.length / 2)));
+      setImmediate(() => request.socket.destroy());
+      return;
+    }
+    response.writeHead(reply.status, headers);
+    response.end(reply.body);
+  }
+
+  private takeFault(path: string): Fault | undefined {
+    for (const fault of this.faults) {
+      if (fault.left <= 0 || (fault.path && !path.startsWith(fault.path))) continue;
+      if (fault.seen++ < (fault.after ?? 0)) continue;
+      fault.left--;
+      return fault;
+    }
+    if (this.options.faultRate && this.random.chance(this.options.faultRate)) {
+      return { kind: this.random.pick(['http500', 'http503', 'reset', 'truncate'] as const) };
+    }
+    return undefined;
+  }
+
+  /** Everything between the connection and the route: faults, auth, rate limits, budget. */
+  private reply(path: string, params: URLSearchParams, token: string, fault?: Fault): Reply {
+    const now = Date.now();
+    if (fault?.kind.startsWith('http')) {
+      const status = Number(fault.kind.slice(4));
+      const reply = error(status, FAULT_MESSAGES[status] ?? 'Requested service is not available');
+      return fault.retryAfter ? { ...reply, headers: { 'retry-after': String(fault.retryAfter) } } : reply;
+    }
+    switch (fault?.kind) {
+      case 'invalid-json':
+        return { status: 200, body: '{"success":true,"data":[{"id":1,' };
+      case 'cloudflare403':
+        return this.cloudflarePage();
+      case 'burst429':
+        return this.burstRejection(token, now, fault.retryAfter);
+      case 'daily429':
+        return this.dailyRejection(now, fault.retryAfter);
+    }
+    const user = USER_OF_TOKEN[token];
+    if (user === undefined) return { status: 401, body: '{"success":false,"error":"unauthorized access","errorCode":401}' };
+    if ((this.blockedUntil.get(token) ?? 0) > now) return this.cloudflarePage();
+    const window = this.window(token, now);
+    window.push(now);
+    if (window.length > this.burstLimit) return this.burstRejection(token, now);
+    if (this.accountClosed) return error(402, 'Company account is not open');
+    if (RETIRED.test(path)) return error(410, `${path} is no longer supported; use the API v2 endpoint instead.`);
+    const endpoint = path.replace(/^\/v1\/mailbox\/mailThreads\/[^/]+\/mailMessages$/, '/v1/mailbox/mailThreads/{id}/mailMessages');
+    const cost = TOKEN_COSTS[`GET ${endpoint}`] ?? 0;
+    if (this.stats.tokensSpent + cost > this.dailyBudget) return this.dailyRejection(now);
+    let reply: Reply;
+    try {
+      reply = this.route(path, params, user);
+    } catch (failure) {
+      if (!(failure instanceof HttpError)) throw failure;
+      reply = error(failure.status, failure.message);
+    }
+    // Pipedrive charges the endpoint's token cost for every request it serves.
+    if (reply.status === 200) this.stats.tokensSpent += cost;
+    return reply;
+  }
+
+  private window(token: string, now: number): number[] {
+    let window = this.windows.get(token);
+    if (!window) this.windows.set(token, (window = []));
+    while (window.length > 0 && window[0]! <= now - WINDOW_MS) window.shift();
+    return window;
+  }
+
+  private rateHeaders(token: string): Record<string, string> {
+    const now = Date.now();
+    const window = this.window(token, now);
+    const reset = window.length > 0 ? Math.max(1, Math.ceil((window[0]! + WINDOW_MS - now) / 1000)) : 0;
+    return {
+      'x-ratelimit-limit': String(this.burstLimit),
+      'x-ratelimit-remaining': String(Math.max(0, this.burstLimit - window.length)),
+      'x-ratelimit-reset': String(reset),
+    };
+  }
+
+  private burstRejection(token: string, now: number, resetSeconds?: number): Reply {
+    this.stats.burst429++;
+    // Clients that keep going after 429s end up blocked, as Pipedrive's Cloudflare does.
+    const recent = (this.rejections.get(token) ?? []).filter((at) => at > now - 10_000);
+    recent.push(now);
+    this.rejections.set(token, recent);
+    if (recent.length >= (this.options.cloudflareAfter ?? 20)) this.blockedUntil.set(token, now + 60_000);
+    const reply = { status: 429, body: '{"success":false,"error":"Request over limit","errorCode":429}' };
+    return resetSeconds ? { ...reply, headers: { 'x-ratelimit-remaining': '0', 'x-ratelimit-reset': String(resetSeconds) } } : reply;
+  }
+
+  private dailyRejection(now: number, retryAfter?: number): Reply {
+    this.stats.daily429++;
+    const midnight = Math.ceil((now + 1) / 86_400_000) * 86_400_000;
+    return {
+      status: 429,
+      body: '{"success":false,"error":"daily request budget exceeded","errorCode":429}',
+      headers: { 'retry-after': String(retryAfter ?? Math.ceil((midnight - now) / 1000)) },
+    };
+  }
+
+  private cloudflarePage(): Reply {
+    this.stats.blocked403++;
+    return {
+      status: 403,
+      body: '<!DOCTYPE html><html><head><title>Attention Required! | Cloudflare</title></head><body>This error is produced by Cloudflare. Sorry, you have been blocked.</body></html>',
+      headers: { 'content-type': 'text/html; charset=UTF-8' },
+    };
+  }
+
+  // ---------------------------------------------------------------- routes
+
+  private route(path: string, params: URLSearchParams, user: number): Reply {
+    const t = this.dataset.tables;
+    switch (path) {
+      case '/v1/users/me':
+        return ok(JSON.stringify({ ...t.users.get(user), is_you: true, company_id: 7_001, company_name: 'Acme Simulated', company_domain: 'acme-sim', company_country: 'EE', company_industry: 'IT Services', language: { language_code: 'en', country_code: 'US' } }));
+      case '/v1/users':
+        return ok(list(rows(t.users).map((id) => JSON.stringify({ ...t.users.get(id), is_you: id === user }))));
+      case '/v1/activityTypes':
+        return ok(list(rows(t.activity_types).map((id) => t.activity_types.json(id, '', JSON.stringify))));
+      case '/v1/currencies':
+        return ok(list(rows(t.currencies).map((id) => t.currencies.json(id, '', JSON.stringify))));
+      case '/v1/filters': {
+        const type = params.get('type');
+        const ids = rows(t.filters).filter((id) => !type || t.filters.get(id)!.type === type);
+        return ok(list(ids.map((id) => t.filters.json(id, '', JSON.stringify))));
+      }
+      case '/v1/goals/find':
+        return this.goals(params, user);
+      case '/v1/notes':
+        return this.v1Notes(params);
+      case '/v1/files':
+        return this.offsetPage(sortedV1(t.files, params.get('sort')), params, 100, (id) => t.files.json(id, '', JSON.stringify));
+      case '/v1/recents':
+        return this.recents(params);
+      case '/v1/mailbox/mailThreads':
+        return this.mailThreads(params);
+      case '/api/v2/activities':
+        return this.v2List(t.activities, params, { optional: ['attendees'], untilAllowed: true });
+      case '/api/v2/deals':
+        return this.v2List(t.deals, params, { optional: DEAL_OPTIONAL, untilAllowed: true, keep: dealFilter(params, false) });
+      case '/api/v2/deals/archived':
+        return this.v2List(t.deals, params, { optional: DEAL_OPTIONAL, untilAllowed: true, keep: dealFilter(params, true) });
+      case '/api/v2/organizations':
+        return this.v2List(t.organizations, params, { optional: ORGANIZATION_OPTIONAL, untilAllowed: true });
+      case '/api/v2/persons':
+        return this.v2List(t.persons, params, { optional: PERSON_OPTIONAL, untilAllowed: true });
+      case '/api/v2/products':
+        return this.v2List(t.products, params, { sinceAllowed: true });
+      case '/api/v2/pipelines':
+        return this.v2List(t.pipelines, params, { sinceAllowed: false });
+      case '/api/v2/stages': {
+        const pipeline = params.get('pipeline_id');
+        const keep = pipeline ? (id: number) => t.stages.get(id)!.pipeline_id === Number(pipeline) : undefined;
+        return this.v2List(t.stages, params, { sinceAllowed: false, keep });
+      }
+    }
+    const messages = /^\/v1\/mailbox\/mailThreads\/([^/]+)\/mailMessages$/.exec(path);
+    if (messages) return this.mailMessages(Number(messages[1]), params);
+    throw new HttpError(404, 'Unknown method .');
+  }
+
+  /** v2 cursor pagination over a table, sorted by id or update_time, with updated_since/updated_until. */
+  private v2List(
+    table: Table<Json>,
+    params: URLSearchParams,
+    options: { optional?: string[]; sinceAllowed?: boolean; untilAllowed?: boolean; keep?: (id: number, table: Table<Json>) => boolean },
+  ): Reply {
+    const limit = pageSize(params, 100, 500);
+    const sortBy = params.get('sort_by') ?? 'id';
+    if (!['id', 'update_time', 'add_time', 'order_nr', 'name', 'due_date'].includes(sortBy)) throw new HttpError(400, `Invalid sort_by: ${sortBy}`);
+    const descending = params.get('sort_direction') === 'desc';
+    const byTime = sortBy === 'update_time';
+    const since = options.sinceAllowed === false ? undefined : rfc3339(params, 'updated_since');
+    const until = options.untilAllowed ? rfc3339(params, 'updated_until') : undefined;
+    const order = table.order(byTime ? 'time' : 'index');
+    const key = (id: number) => (byTime ? table.time(id) : id);
+    const after = decodeCursor(params.get('cursor'));
+    // First position of the page (in ascending terms), found by binary search.
+    let position: number;
+    if (after) position = lowerBound(order, (id) => compare(key(id), id, after.v, after.id) > 0);
+    else if (byTime && since !== undefined && !descending) position = lowerBound(order, (id) => table.time(id) >= since);
+    else position = 0;
+    if (descending) position = after ? lowerBound(order, (id) => compare(key(id), id, after.v, after.id) >= 0) - 1 : order.length - 1;
+
+    const include = new Set((params.get('include_fields') ?? '').split(',').filter(Boolean));
+    const drop = (options.optional ?? []).filter((field) => !include.has(field));
+    const render = (record: Json) => JSON.stringify(drop.length ? omit(record, drop) : record);
+    const variant = drop.join(',');
+    const page: string[] = [];
+    let last = -1;
+    let more = false;
+    for (let i = position; i >= 0 && i < order.length; i += descending ? -1 : 1) {
+      const id = order[i]!;
+      const time = table.time(id);
+      if ((since !== undefined && time < since) || (until !== undefined && time >= until)) continue;
+      if (options.keep && !options.keep(id, table)) continue;
+      if (page.length === limit) {
+        more = true;
+        break;
+      }
+      page.push(table.json(id, variant, render));
+      last = id;
+    }
+    return ok(list(page), { next_cursor: more ? encodeCursor({ v: key(last), id: last }) : null });
+  }
+
+  /** v1 offset pagination over ordered row ids. */
+  private offsetPage(ids: ArrayLike<number>, params: URLSearchParams, maxLimit: number, render: (id: number) => string, extra: Json = {}): Reply {
+    const limit = pageSize(params, 100, maxLimit);
+    const start = Math.max(0, Number(params.get('start') ?? 0) || 0);
+    const page: string[] = [];
+    for (let i = start; i < Math.min(ids.length, start + limit); i++) page.push(render(ids[i]!));
+    const more = start + limit < ids.length;
+    return ok(list(page), { ...extra, pagination: { start, limit, more_items_in_collection: more, ...(more ? { next_start: start + limit } : {}) } });
+  }
+
+  private v1Notes(params: URLSearchParams): Reply {
+    const notes = this.dataset.tables.notes;
+    let ids: ArrayLike<number> = sortedV1(notes, params.get('sort'));
+    const since = rfc3339(params, 'updated_since');
+    if (since !== undefined) ids = Array.prototype.filter.call(ids, (id: number) => notes.time(id) >= since) as number[];
+    return this.offsetPage(ids, params, 500, (id) => notes.json(id, '', JSON.stringify));
+  }
+
+  /** `/v1/recents`: changes after since_timestamp, but never more than a month back; purged items come with null data. */
+  private recents(params: URLSearchParams): Reply {
+    const raw = params.get('since_timestamp');
+    const requested = raw && /^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$/.test(raw) ? Date.parse(`${raw.replace(' ', 'T')}Z`) : NaN;
+    if (Number.isNaN(requested)) throw new HttpError(400, 'since_timestamp is required, in the format YYYY-MM-DD HH:MM:SS');
+    const monthAgo = new Date(Date.now());
+    monthAgo.setUTCMonth(monthAgo.getUTCMonth() - 1);
+    const since = Math.max(requested, monthAgo.getTime());
+    const sources: Record<string, Table<Json>> = { file: this.dataset.tables.files, note: this.dataset.tables.notes, filter: this.dataset.tables.filters, activityType: this.dataset.tables.activity_types, user: this.dataset.tables.users };
+    const wanted = params.get('items')?.split(',') ?? Object.keys(sources);
+    const items: { item: string; id: number; time: number; table?: Table<Json> }[] = [];
+    for (const item of wanted) {
+      const table = sources[item];
+      if (!table) continue;
+      const order = table.order('time');
+      for (let i = lowerBound(order, (id) => table.time(id) > since); i < order.length; i++) items.push({ item, id: order[i]!, time: table.time(order[i]!), table });
+      for (const [id, time] of table.purgedSince(since + 1)) items.push({ item, id, time });
+    }
+    items.sort((a, b) => a.time - b.time || a.id - b.id);
+    const render = (i: number) => {
+      const { item, id, table } = items[i]!;
+      const record = table?.get(id);
+      // Recents wraps users in a list, unlike every other item type.
+      const data = record === undefined ? null : item === 'user' ? [record] : record;
+      return JSON.stringify({ item, id, data });
+    };
+    const start = Number(params.get('start') ?? 0) || 0;
+    const lastOnPage = items[Math.min(items.length, start + pageSize(params, 100, 500)) - 1];
+    return this.offsetPage(Int32Array.from(items.keys()), params, 500, render, {
+      since_timestamp: v1Time(since),
+      last_timestamp_on_page: lastOnPage ? v1Time(lastOnPage.time) : null,
+    });
+  }
+
+  private mailThreads(params: URLSearchParams): Reply {
+    const threads = this.dataset.tables.email_threads;
+    const folder = params.get('folder') ?? 'inbox';
+    const bit = MAIL_FOLDERS.indexOf(folder as never);
+    if (bit < 0) throw new HttpError(400, `Invalid folder: ${folder}`);
+    // Ordered by the most recent message, newest first.
+    const ids = Array.from(threads.order('time')).filter((id) => threads.facet(id) & (1 << bit)).reverse();
+    return this.offsetPage(ids, params, 500, (id) => threads.json(id, '', JSON.stringify));
+  }
+
+  private mailMessages(thread: number, params: URLSearchParams): Reply {
+    if (!this.dataset.tables.email_threads.exists(thread)) throw new HttpError(404, 'Mail thread not found');
+    const messages = this.dataset.tables.email_messages;
+    const ids = this.dataset.messagesOf(thread);
+    return this.offsetPage(ids, params, 500, (id) => messages.json(id, '', JSON.stringify));
+  }
+
+  /** Without a filter that means "everyone's", goals/find returns only the token user's; is_active defaults to true. */
+  private goals(params: URLSearchParams, user: number): Reply {
+    const goals = this.dataset.tables.goals;
+    const everyone = [...params.keys()].some((key) => key === 'type.name' || key === 'assignee.type' || key.startsWith('expected_outcome.') || key.startsWith('type.params.'));
+    const active = params.get('is_active') !== 'false';
+    const assigneeId = params.get('assignee.id');
+    const data = rows(goals)
+      .map((id) => goals.get(id)!)
+      .filter((goal) => {
+        const assignee = goal.assignee as { id: number; type: string };
+        if (goal.is_active !== active) return false;
+        if (params.has('assignee.type') && assignee.type !== params.get('assignee.type')) return false;
+        if (params.has('type.name') && (goal.type as { name: string }).name !== params.get('type.name')) return false;
+        if (assigneeId) return assignee.id === Number(assigneeId);
+        return everyone || (assignee.type === 'person' && assignee.id === user);
+      });
+    return { status: 200, body: JSON.stringify({ success: true, statusCode: 20000, statusText: 'OK', service: 'statistics-goals-api', data: { goals: data } }) };
+  }
+}
+
+const list = (items: string[]) => `[${items.join(',')}]`;
+const rows = (table: Table<Json>) => Array.from(table.order('index'));
+
+function omit(record: Json, fields: string[]): Json {
+  const copy = { ...record };
+  for (const field of fields) delete copy[field];
+  return copy;
+}
+
+/** v1 `sort` ("update_time ASC", "id DESC", …): update_time or id order. */
+function sortedV1(table: Table<Json>, sort: string | null): ArrayLike<number> {
+  const [field, direction] = (sort ?? 'id ASC').trim().split(/\s+/);
+  const ids = table.order(field === 'update_time' ? 'time' : 'index');
+  return direction?.toUpperCase() === 'DESC' ? Int32Array.from(ids).reverse() : ids;
+}
+
+function pageSize(params: URLSearchParams, fallback: number, max: number): number {
+  const limit = Number(params.get('limit') ?? fallback);
+  if (!Number.isInteger(limit) || limit < 1 || limit > max) throw new HttpError(400, `limit must be an integer from 1 to ${max}`);
+  return limit;
+}
+
+function rfc3339(params: URLSearchParams, name: string): number | undefined {
+  const value = params.get(name);
+  if (value === null) return undefined;
+  const time = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/.test(value) ? Date.parse(value) : NaN;
+  if (Number.isNaN(time)) throw new HttpError(400, `${name} must be an RFC 3339 date-time, e.g. 2025-01-01T10:20:00Z`);
+  return time;
+}
+
+/** Deals by status (default: all but deleted) and by whether they are archived. */
+function dealFilter(params: URLSearchParams, archived: boolean) {
+  const statuses = (params.get('status') ?? 'open,won,lost').split(',').map((s) => DEAL_STATUSES.indexOf(s as never));
+  return (id: number, table: Table<Json>) => {
+    const facet = table.facet(id);
+    return Boolean(facet & ARCHIVED_BIT) === archived && statuses.includes(facet & 3);
+  };
+}
+
+const encodeCursor = (cursor: { v: number; id: number }) => Buffer.from(JSON.stringify(cursor)).toString('base64url');
+function decodeCursor(cursor: string | null): { v: number; id: number } | undefined {
+  if (!cursor) return undefined;
+  try {
+    const decoded = JSON.parse(Buffer.from(cursor, 'base64url').toString()) as { v: number; id: number };
+    if (typeof decoded.v === 'number' && typeof decoded.id === 'number') return decoded;
+  } catch {
+    // fall through
+  }
+  throw new HttpError(400, 'Invalid cursor');
+}
+
+const compare = (v: number, id: number, otherV: number, otherId: number) => v - otherV || id - otherId;
+
+/** First index in `order` for which `pass` holds (`pass` is false, then true, along the order). */
+function lowerBound(order: Int32Array, pass: (id: number) => boolean): number {
+  let low = 0;
+  let high = order.length;
+  while (low < high) {
+    const mid = (low + high) >> 1;
+    if (pass(order[mid]!)) high = mid;
+    else low = mid + 1;
+  }
+  return low;
+}

@@ -1,0 +1,97 @@
+import { Ajv, type ErrorObject } from 'ajv';
+import { DateTime, Duration } from 'luxon';
+import { configError } from './errors.js';
+import type { ConnectorSpecification } from './generated/airbyte-protocol.js';
+import type { ConnectorConfig } from './generated/config.js';
+import { packageFile, readJson } from './paths.js';
+
+export const spec = readJson<ConnectorSpecification>(packageFile('spec.json'));
+
+/** The configuration as the rest of the connector uses it: validated, defaults applied, values parsed. */
+export interface SourceConfig {
+  apiToken: string;
+  /** Where requests go, e.g. https://acme.pipedrive.com; paths /v1/... and /api/v2/... are appended. */
+  origin: string;
+  /** Lower bound of the incremental streams' cursor. */
+  startDate: DateTime;
+  lookback: Duration;
+  pageSize: number;
+  maxConcurrentStreams: number;
+  requestTimeoutMs: number;
+  maxRetries: number;
+}
+
+export const DEFAULT_ORIGIN = 'https://api.pipedrive.com';
+/** The product's documented default historical sync. */
+export const DEFAULT_HISTORY = Duration.fromObject({ years: 1 });
+
+type PropertySpec = { pattern_descriptor?: string; airbyte_secret?: boolean };
+const specSchema = spec.connectionSpecification as { properties: Record<string, PropertySpec> };
+
+const ajv = new Ajv({ allErrors: true, strict: true, useDefaults: true });
+ajv.addVocabulary(['airbyte_secret', 'order', 'pattern_descriptor']);
+const validate = ajv.compile<ConnectorConfig>(specSchema);
+
+/** The values of the config's `airbyte_secret` properties, to mask in every message. */
+export function secretsOf(raw: unknown): string[] {
+  if (raw === null || typeof raw !== 'object') return [];
+  return Object.entries(specSchema.properties)
+    .filter(([, property]) => property.airbyte_secret)
+    .map(([name]) => (raw as Record<string, unknown>)[name])
+    .flatMap((value) => (typeof value === 'string' ? [value, value.trim()] : []));
+}
+
+/** Validates a parsed config file against spec.json; throws a config_error that names every bad field. */
+export function parseConfig(raw: unknown, now: DateTime = DateTime.utc()): SourceConfig {
+  const config = structuredClone(raw);
+  if (!validate(config)) {
+    const problems = (validate.errors ?? []).map((e) => describe(e, config));
+    throw configError(`Invalid configuration: ${problems.join('; ')}.`);
+  }
+  return {
+    apiToken: config.api_token.trim(),
+    origin: resolveOrigin(config),
+    startDate: config.start_date ? parseStartDate(config.start_date) : now.minus(DEFAULT_HISTORY),
+    lookback: Duration.fromObject({ minutes: config.lookback_window_minutes ?? 0 }),
+    pageSize: config.page_size ?? 500,
+    maxConcurrentStreams: config.max_concurrent_streams ?? 3,
+    requestTimeoutMs: (config.request_timeout_seconds ?? 60) * 1000,
+    maxRetries: config.max_retries ?? 5,
+  };
+}
+
+/** One ajv error as a sentence that names the field and what was expected, never echoing a secret. */
+function describe(error: ErrorObject, config: unknown): string {
+  const field = error.instancePath.replace(/^\//, '').replace(/\//g, '.');
+  if (error.keyword === 'required') return `\`${String(error.params.missingProperty)}\` is required`;
+  if (!field) return `the configuration ${error.message ?? 'is invalid'}`;
+  const property = specSchema.properties[field.split('.')[0]!];
+  const expected =
+    error.keyword === 'pattern' && property?.pattern_descriptor
+      ? `must look like ${property.pattern_descriptor}`
+      : (error.message ?? 'is invalid');
+  const value = (config as Record<string, unknown>)[field];
+  const shown = property?.airbyte_secret || value === undefined ? '' : ` (got ${JSON.stringify(value)})`;
+  return `\`${field}\` ${expected}${shown}`;
+}
+
+function parseStartDate(value: string): DateTime {
+  const date = DateTime.fromISO(value, { zone: 'utc' });
+  if (!date.isValid) throw configError(`Invalid configuration: \`start_date\` is not a valid date (got "${value}").`);
+  return date.toUTC();
+}
+
+const LOOPBACK = /^(localhost|127(\.\d{1,3}){3}|\[::1\])$/i;
+
+function resolveOrigin(config: ConnectorConfig): string {
+  if (config.base_url) {
+    const url = new URL(config.base_url);
+    if (url.protocol !== 'https:' && !LOOPBACK.test(url.hostname)) {
+      throw configError(
+        `Invalid configuration: \`base_url\` must use https:// (plain http is allowed only for a loopback host such as 127.0.0.1; got "${url.origin}").`,
+      );
+    }
+    return config.base_url.replace(/\/+$/, '');
+  }
+  return config.company_domain ? `https://${config.company_domain.toLowerCase()}.pipedrive.com` : DEFAULT_ORIGIN;
+}

@@ -1,0 +1,77 @@
+import type { Writable } from 'node:stream';
+import type { AirbyteMessage } from './messages.js';
+
+const REDACTED = '**********';
+
+/**
+ * The only writer of stdout: one JSON message per line, in call order. Records are batched into chunks to save
+ * syscalls, and a chunk the pipe will not take yet holds every writer until 'drain', so a slow consumer slows the
+ * sync instead of growing memory. Registered secrets are masked in everything but records and states.
+ */
+export class MessageWriter {
+  private buffer = '';
+  private draining: Promise<void> | null = null;
+  private closed = false;
+  private readonly secrets: string[] = [];
+
+  constructor(
+    private readonly out: Writable = process.stdout,
+    private readonly chunkSize = 64 * 1024,
+  ) {
+    // A consumer that goes away (EPIPE) ends the output; it must not crash the process with a stack trace.
+    out.on('error', () => {
+      this.closed = true;
+    });
+  }
+
+  /** Masks `secret` in every later LOG, TRACE and CONNECTION_STATUS message. */
+  addSecret(secret: string): void {
+    if (secret.length >= 4 && !this.secrets.includes(secret)) this.secrets.push(secret);
+  }
+
+  redact(text: string): string {
+    return this.secrets.reduce((masked, secret) => masked.split(secret).join(REDACTED), text);
+  }
+
+  /** Queues one message and resolves once the output can take more. Records are batched; any other message goes
+   * out at once, so a STATE never waits behind the records it covers and logs are never held back. */
+  async write(message: AirbyteMessage): Promise<void> {
+    const line = JSON.stringify(message);
+    const isData = message.type === 'RECORD' || message.type === 'STATE';
+    this.buffer += (isData ? line : this.redact(line)) + '\n';
+    if (message.type !== 'RECORD' || this.buffer.length >= this.chunkSize || this.draining) await this.flush();
+  }
+
+  /** Hands everything queued to stdout and waits until the pipe accepts more. */
+  async flush(): Promise<void> {
+    while (this.draining) await this.draining;
+    if (!this.buffer || this.closed) return;
+    const chunk = this.buffer;
+    this.buffer = '';
+    if (!this.out.write(chunk)) {
+      this.draining = this.drained();
+      await this.draining;
+      this.draining = null;
+    }
+  }
+
+  /** Resolves on 'drain', or on 'close' if the consumer went away. */
+  private drained(): Promise<void> {
+    return new Promise((resolve) => {
+      const done = () => {
+        this.out.off('drain', done);
+        this.out.off('close', done);
+        resolve();
+      };
+      this.out.on('drain', done);
+      this.out.on('close', done);
+    });
+  }
+
+  /** Flushes and waits until the last chunk has been handed to the OS, so the process may exit safely. */
+  async end(): Promise<void> {
+    await this.flush();
+    if (this.closed) return;
+    await new Promise<void>((resolve) => this.out.write('', () => resolve()));
+  }
+}

@@ -1,0 +1,203 @@
+import { expect } from 'chai';
+import { ConnectorError } from '../src/errors.js';
+import { HttpStatusError, PipedriveClient, type ClientOptions } from '../src/http/client.js';
+import { TOKENS } from '../simulator/server.js';
+import { useFakeClock } from './helpers/clock.js';
+import { useSimulator } from './helpers/simulator.js';
+
+const DEALS = { endpoint: '/api/v2/deals', query: { limit: 1 }, stream: 'deals' };
+
+async function rejection(promise: Promise<unknown>): Promise<ConnectorError> {
+  try {
+    await promise;
+  } catch (error) {
+    expect(error).to.be.instanceOf(ConnectorError);
+    return error as ConnectorError;
+  }
+  throw new Error('expected a rejection');
+}
+
+describe('Pipedrive client', () => {
+  const sim = useSimulator();
+  let client: PipedriveClient;
+  const newClient = (options: Partial<ClientOptions> = {}) =>
+    (client = new PipedriveClient({ origin: sim().origin, apiToken: TOKENS.admin, timeoutMs: 5000, maxRetries: 3, ...options }));
+  beforeEach(() => {
+    sim().reset();
+    sim().burstLimit = 1000;
+    sim().dailyBudget = 600_000;
+  });
+  afterEach(() => client?.close());
+
+  describe('requests', () => {
+    it('sends the token in the x-api-token header only, over one kept-alive connection', async () => {
+      newClient();
+      for (let i = 0; i < 5; i++) await client.get(DEALS);
+      expect(sim().requests.map((r) => r.tokenVia)).to.deep.equal(['header', 'header', 'header', 'header', 'header']);
+      expect(sim().requests.every((r) => !('api_token' in r.query))).to.equal(true);
+      expect(sim().stats.connections).to.equal(1);
+    });
+
+    it('counts requests and token costs per stream exactly as Pipedrive charges them', async () => {
+      newClient();
+      await client.get(DEALS);
+      await client.get({ endpoint: '/api/v2/pipelines', stream: 'pipelines' });
+      await client.get({ endpoint: '/v1/notes', stream: 'notes' });
+      await client.get({ endpoint: '/v1/mailbox/mailThreads/{id}/mailMessages', pathParams: { id: 3 }, stream: 'email_messages' });
+      expect(client.stats.of('deals')).to.deep.include({ requests: 1, tokens: 10 });
+      expect(client.stats.of('pipelines')).to.deep.include({ requests: 1, tokens: 5 });
+      expect(client.stats.of('email_messages')).to.deep.include({ requests: 1, tokens: 20 });
+      expect(client.stats.total()).to.deep.include({ requests: sim().stats.requests, tokens: sim().stats.tokensSpent });
+    });
+
+    it('gives up on a request that outlives the timeout, then retries it', async () => {
+      sim().inject({ kind: 'latency', delayMs: 1500 });
+      newClient({ timeoutMs: 300, maxRetries: 1 });
+      const body = await client.get(DEALS);
+      expect(body.success).to.equal(true);
+      expect(client.stats.of('deals').retries).to.equal(1);
+    });
+  });
+
+  describe('with a fake clock', () => {
+    const fake = useFakeClock();
+    const settle = <T>(promise: Promise<T>) => fake.settle(promise, () => client.inFlight > 0);
+
+    for (const kind of ['http500', 'http502', 'http503', 'http504', 'http408', 'reset', 'truncate', 'invalid-json'] as const) {
+      it(`retries after ${kind}, with exponential backoff`, async () => {
+        sim().inject({ kind, times: 2 });
+        newClient();
+        const body = await settle(client.get(DEALS));
+        expect(body.success).to.equal(true);
+        expect(client.stats.of('deals')).to.deep.include({ requests: 3, retries: 2 });
+        // 1 s then 2 s, each with jitter between 50% and 100%.
+        expect(fake.elapsed()).to.be.within(1500, 3000);
+      });
+    }
+
+    it('gives up after max_retries with a transient_error that says what happened', async () => {
+      sim().inject({ kind: 'http500', times: 10 });
+      newClient({ maxRetries: 3 });
+      const error = await rejection(settle(client.get(DEALS)));
+      expect(error.failureType).to.equal('transient_error');
+      expect(error.message).to.equal('Pipedrive answered HTTP 500 to GET /api/v2/deals 4 times in a row; it may be down or in maintenance. Try again later.');
+      expect(sim().stats.requests).to.equal(4);
+    });
+
+    it('waits for retry-after on a 503', async () => {
+      sim().inject({ kind: 'http503', retryAfter: 20 });
+      newClient();
+      await settle(client.get(DEALS));
+      expect(fake.elapsed()).to.be.at.least(20_000);
+    });
+
+    for (const [kind, type, pattern] of [
+      ['http401', 'config_error', /^Pipedrive rejected the API token \(401 invalid API token\)/],
+      ['http402', 'config_error', /company account is not open \(402\)/],
+      ['http403', 'config_error', /refused GET \/api\/v2\/deals \(403\): "You do not have permissions to do this\."/],
+      ['http404', 'system_error', /HTTP 404 to GET \/api\/v2\/deals: "Entity was not found"/],
+      ['http400', 'system_error', /HTTP 400/],
+    ] as const) {
+      it(`does not retry ${kind}: ${type}`, async () => {
+        if (kind === 'http401') newClient({ apiToken: 'wrong-token' });
+        else if (kind === 'http402') {
+          sim().accountClosed = true;
+          newClient();
+        } else {
+          sim().inject({ kind: kind as 'http403' });
+          newClient();
+        }
+        const error = await rejection(settle(client.get(DEALS)));
+        sim().accountClosed = false;
+        expect(error.failureType).to.equal(type);
+        expect(error.message).to.match(pattern);
+        expect(sim().stats.requests).to.equal(1);
+        if (kind === 'http404') expect((error as HttpStatusError).status).to.equal(404);
+      });
+    }
+
+    it('waits out a burst 429 for x-ratelimit-reset, holding back every other stream too', async () => {
+      sim().inject({ kind: 'burst429', retryAfter: 7 });
+      const calls: [string, number][] = [];
+      let other: Promise<unknown> | undefined;
+      newClient({
+        onRateLimited: (stream, resumeAt) => {
+          calls.push([stream, resumeAt - Date.now()]);
+          other ??= client.get({ ...DEALS, stream: 'other' });
+        },
+      });
+      expect((await settle(client.get(DEALS))).success).to.equal(true);
+      await settle(other!);
+      expect(calls).to.deep.equal([['deals', 7000]]);
+      expect(client.stats.of('deals').rateLimited).to.equal(1);
+      const [rejected, ...later] = sim().requests;
+      expect(rejected!.status).to.equal(429);
+      expect(later.map((r) => r.at - rejected!.at).every((t) => t >= 7000)).to.equal(true);
+      expect(later).to.have.length(2);
+    });
+
+    it('stops at once, without spinning, when the daily budget is spent, and says when it resets', async () => {
+      sim().dailyBudget = 30;
+      newClient();
+      await settle(client.get(DEALS));
+      await settle(client.get(DEALS));
+      await settle(client.get(DEALS));
+      const error = await rejection(settle(client.get(DEALS)));
+      expect(error.failureType).to.equal('transient_error');
+      expect(error.message).to.match(/^Pipedrive's daily API token budget for this company is used up \(429 on GET \/api\/v2\/deals\)\. It resets in about \d+ (min|h \d+ min) \(around \d{4}-\d\d-\d\dT\d\d:\d\dZ\)/);
+      const sent = sim().stats.requests;
+      const again = await rejection(settle(client.get({ endpoint: '/v1/users', stream: 'users' })));
+      expect(again.message).to.equal(error.message);
+      expect(sim().stats.requests).to.equal(sent);
+      expect(fake.elapsed()).to.be.below(1000);
+    });
+
+    it('takes a 429 whose retry-after is longer than a minute for the daily budget too', async () => {
+      sim().inject({ kind: 'http429', retryAfter: 3600 });
+      newClient();
+      const error = await rejection(settle(client.get(DEALS)));
+      expect(error.message).to.match(/daily API token budget .* resets in about 1 h 0 min/);
+    });
+
+    it("reports Cloudflare's HTML 403 as rate-limit blocking and sends nothing more", async () => {
+      sim().inject({ kind: 'cloudflare403' });
+      newClient();
+      const error = await rejection(settle(client.get(DEALS)));
+      expect(error.failureType).to.equal('transient_error');
+      expect(error.message).to.match(/This is rate-limit blocking, not a permission problem/);
+      await rejection(settle(client.get(DEALS)));
+      expect(sim().stats.requests).to.equal(1);
+    });
+
+    it('keeps 60 concurrent requests within a burst limit of 20 per 2 s, without a single 429', async () => {
+      sim().burstLimit = 20;
+      newClient();
+      await settle(Promise.all(Array.from({ length: 60 }, () => client.get(DEALS))));
+      expect(sim().stats.burst429).to.equal(0);
+      expect(client.throttle.burstLimit).to.equal(20);
+      // 19 per window of 2.05 s: the last of 60 requests starts in the fourth window.
+      expect(fake.elapsed()).to.be.within(3 * 2050, 4 * 2050);
+    });
+
+    it('learns a higher limit from x-ratelimit-limit and uses it', async () => {
+      sim().burstLimit = 80;
+      newClient();
+      await settle(client.get(DEALS));
+      expect(client.throttle.burstLimit).to.equal(80);
+      await settle(Promise.all(Array.from({ length: 79 }, () => client.get(DEALS))));
+      expect(sim().stats.burst429).to.equal(0);
+      expect(fake.elapsed()).to.be.below(2100);
+    });
+
+    it('pauses when x-ratelimit-remaining reaches 0 because something else spends the same token', async () => {
+      sim().burstLimit = 20;
+      const other = new PipedriveClient({ origin: sim().origin, apiToken: TOKENS.admin, timeoutMs: 5000, maxRetries: 0 });
+      // Another integration's burst, which our throttle cannot see coming.
+      await fake.settle(Promise.all(Array.from({ length: 19 }, () => other.get({ ...DEALS, stream: 'other' }))), () => other.inFlight > 0);
+      other.close();
+      newClient();
+      for (let i = 0; i < 10; i++) await settle(client.get(DEALS));
+      expect(sim().stats.burst429, JSON.stringify(sim().requests.map((r) => [r.status, r.at - sim().requests[0]!.at]))).to.equal(0);
+    });
+  });
+});

@@ -1,0 +1,123 @@
+import { readFileSync } from 'node:fs';
+import { expect } from 'chai';
+import { catalogViolations } from '../acceptance/rules.js';
+import type { AirbyteCatalog, AirbyteStream } from '../src/generated/airbyte-protocol.js';
+import { STREAM_NAMES } from '../src/streams/definitions.js';
+import { ofType, runCli, tempFile } from './helpers/cli.js';
+
+type Schema = { type?: unknown; properties?: Record<string, Schema>; items?: Schema; [key: string]: unknown };
+
+const INCREMENTAL = ['activities', 'deals', 'email_messages', 'email_threads', 'files', 'filters', 'notes', 'organizations', 'persons', 'products', 'users'];
+const brief = JSON.parse(readFileSync(new URL('./fixtures/brief-attributes.json', import.meta.url), 'utf8')) as Record<string, string[]>;
+const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
+
+/** The README's table "attribute in the brief → what replaces it, or why it is gone": stream → attribute → text. */
+function replacedAttributes(): Map<string, Map<string, string>> {
+  const section = readme.split('\n## ').find((s) => s.startsWith('Attributes of the product brief'));
+  expect(section, 'README section "Attributes of the product brief"').to.be.a('string');
+  const table = new Map<string, Map<string, string>>();
+  for (const line of section!.split('\n')) {
+    const cells = /^\| *`?([a-z_]+)`? *\| *`([^`]+)` *\| *(.+?) *\|$/.exec(line);
+    if (!cells) continue;
+    if (!table.has(cells[1]!)) table.set(cells[1]!, new Map());
+    table.get(cells[1]!)!.set(cells[2]!, cells[3]!);
+  }
+  return table;
+}
+
+/** `deal__title` is deal.title; `prices__[currency]__price` (or `prices__[]__price`) is price in the items of prices. */
+function inSchema(schema: Schema, attribute: string): boolean {
+  let node: Schema | undefined = schema;
+  for (const part of attribute.split('__')) {
+    node = part.startsWith('[') ? node?.items : node?.properties?.[part];
+    if (!node) return false;
+  }
+  return true;
+}
+
+describe('discover', () => {
+  let catalog: AirbyteCatalog;
+  const stream = (name: string) => catalog.streams.find((s) => s.name === name)!;
+  before(async () => {
+    const run = await runCli(['discover', '--config', tempFile({ api_token: 'any-token-discover-needs-no-api' })]);
+    expect(run.exitCode).to.equal(0);
+    expect(run.messages).to.have.length(1);
+    catalog = ofType(run, 'CATALOG')[0]!.catalog!;
+  });
+
+  it('lists the 16 streams', () => {
+    expect(catalog.streams.map((s) => s.name).sort()).to.deep.equal([...STREAM_NAMES].sort());
+  });
+
+  it('passes the discovery rules of the acceptance tests (valid draft-07, keys and cursors in schema, no $ref/allOf/not, additionalProperties true)', () => {
+    expect(catalogViolations(catalog)).to.deep.equal([]);
+  });
+
+  it('the rule checker catches what CAT would reject', () => {
+    const broken = structuredClone(catalog);
+    const deals = broken.streams.find((s) => s.name === 'deals')!;
+    deals.default_cursor_field = ['updated_at'];
+    (deals.json_schema as Schema).properties!.title!.allOf = [{ type: 'string' }];
+    (broken.streams.find((s) => s.name === 'users')!.json_schema as Schema).additionalProperties = false;
+    expect(catalogViolations(broken).join('\n')).to.match(/deals: cursor updated_at is not in the schema/).and.match(/deals: uses allOf/).and.match(/users: <root>: additionalProperties/);
+  });
+
+  it('declares keys, sync modes and cursors: incremental for the 11, full_refresh first', () => {
+    for (const s of catalog.streams) {
+      expect(s.source_defined_primary_key, s.name).to.deep.equal([['id']]);
+      const incremental = INCREMENTAL.includes(s.name);
+      expect(s.supported_sync_modes, s.name).to.deep.equal(incremental ? ['full_refresh', 'incremental'] : ['full_refresh']);
+      expect(s.is_resumable, s.name).to.equal(incremental);
+      if (incremental) {
+        expect(s.source_defined_cursor, s.name).to.equal(true);
+        expect(s.default_cursor_field, s.name).to.deep.equal([s.name === 'users' ? 'modified' : 'update_time']);
+      } else {
+        expect(s, s.name).to.not.have.property('default_cursor_field');
+      }
+    }
+  });
+
+  it('types cursors as RFC 3339 date-times and every other field as nullable', () => {
+    for (const s of catalog.streams as AirbyteStream[]) {
+      const properties = (s.json_schema as Schema).properties!;
+      for (const [name, property] of Object.entries(properties)) {
+        if (name === 'id') continue;
+        expect(property.type, `${s.name}.${name}`).to.be.an('array').that.includes('null');
+        expect((property.type as string[]).length, `${s.name}.${name}`).to.equal(2);
+      }
+      if (s.default_cursor_field) expect(properties[s.default_cursor_field[0]!]).to.include({ format: 'date-time', airbyte_type: 'timestamp_with_timezone' });
+    }
+  });
+
+  it('declares nested structures: person emails and phones, mail parties, product prices, note objects, goal parts', () => {
+    const nested: [string, string][] = [
+      ['persons', 'emails__[]__value'], ['persons', 'phones__[]__primary'], ['email_messages', 'from__[]__email_address'],
+      ['email_threads', 'parties__to__[]__linked_person_id'], ['products', 'prices__[]__direct_cost'], ['notes', 'organization__name'],
+      ['notes', 'person__name'], ['goals', 'type__params__pipeline_id'], ['goals', 'assignee__type'], ['goals', 'duration__start'],
+      ['goals', 'expected_outcome__tracking_metric'], ['organizations', 'address__locality'], ['activities', 'attendees__[]__email'],
+    ];
+    for (const [name, path] of nested) expect(inSchema(stream(name).json_schema as Schema, path), `${name} ${path}`).to.equal(true);
+  });
+
+  it("covers every attribute of the product brief, or the README says what replaces it or why it is gone", () => {
+    const replaced = replacedAttributes();
+    const missing: string[] = [];
+    for (const [name, attributes] of Object.entries(brief)) {
+      if (name === '_source') continue;
+      for (const attribute of attributes) {
+        if (!inSchema(stream(name).json_schema as Schema, attribute) && !replaced.get(name)?.has(attribute)) missing.push(`${name}.${attribute}`);
+      }
+    }
+    expect(missing).to.deep.equal([]);
+  });
+
+  it('the README table lists only brief attributes that the schema really lacks', () => {
+    const stale: string[] = [];
+    for (const [name, rows] of replacedAttributes()) {
+      for (const attribute of rows.keys()) {
+        if (!brief[name]?.includes(attribute) || inSchema(stream(name).json_schema as Schema, attribute)) stale.push(`${name}.${attribute}`);
+      }
+    }
+    expect(stale).to.deep.equal([]);
+  });
+});

@@ -1,0 +1,55 @@
+import { spawn } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { AirbyteMessage } from '../../src/generated/airbyte-protocol.js';
+import { TOKENS } from '../../simulator/server.js';
+import { parseMessageLine } from './protocol.js';
+
+/** The compiled command line, as the Docker image and users run it (`npm test` builds it first). */
+export const CLI = fileURLToPath(new URL('../../dist/cli.js', import.meta.url));
+
+export interface CliRun {
+  exitCode: number | null;
+  stdout: string;
+  stderr: string;
+  messages: AirbyteMessage[];
+}
+
+const directory = mkdtempSync(join(tmpdir(), 'source-pipedrive-test-'));
+let files = 0;
+
+/** Writes a JSON (or raw text) file for a command-line argument and returns its path. */
+export function tempFile(content: unknown, name = `file-${++files}.json`): string {
+  const path = join(directory, name);
+  writeFileSync(path, typeof content === 'string' ? content : JSON.stringify(content));
+  return path;
+}
+
+/**
+ * Runs the real CLI in a child process. Every stdout line must be a valid AirbyteMessage and no simulator token (nor
+ * any of `secrets`) may appear on stdout or stderr; a run that breaks either rule fails the test.
+ */
+export async function runCli(
+  args: string[],
+  options: { secrets?: string[]; protocol?: boolean; nodeOptions?: string[] } = {},
+): Promise<CliRun> {
+  const child = spawn(process.execPath, [...(options.nodeOptions ?? []), CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
+  child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+  const exitCode = await new Promise<number | null>((resolve) => child.on('close', resolve));
+  for (const secret of [...Object.values(TOKENS), ...(options.secrets ?? [])]) {
+    if (stdout.includes(secret) || stderr.includes(secret)) throw new Error(`a secret leaked into the output of ${args[0]}`);
+  }
+  const lines = stdout.split('\n').filter((line) => line !== '');
+  const messages = options.protocol === false ? [] : lines.map(parseMessageLine);
+  return { exitCode, stdout, stderr, messages };
+}
+
+export const ofType = <T extends AirbyteMessage['type']>(run: CliRun, type: T) => run.messages.filter((m) => m.type === type);
+
+export const traceErrors = (run: CliRun) =>
+  run.messages.filter((m) => m.type === 'TRACE' && m.trace?.type === 'ERROR').map((m) => m.trace!.error!);

@@ -1,0 +1,22 @@
+import { PipedriveSimulator, TOKENS, type SimulatorOptions } from '../../simulator/server.js';
+
+/** A fixed "now" for generated data, so expectations do not depend on the day the tests run. */
+export const ANCHOR = Date.parse('2026-11-01T00:00:00Z');
+
+/** Starts a simulator for the enclosing mocha suite (`each`: a fresh one for every test, for tests that change its
+ * data); `sim()` returns it. */
+export function useSimulator(options: SimulatorOptions = {}, each = false): () => PipedriveSimulator {
+  let simulator: PipedriveSimulator | undefined;
+  (each ? beforeEach : before)(async () => {
+    simulator = new PipedriveSimulator({ anchor: ANCHOR, burstLimit: 1000, ...options });
+    await simulator.start();
+  });
+  (each ? afterEach : after)(async () => simulator?.stop());
+  return () => simulator!;
+}
+
+export const configFor = (simulator: PipedriveSimulator, extra: Record<string, unknown> = {}) => ({
+  api_token: TOKENS.admin,
+  base_url: simulator.origin,
+  ...extra,
+});

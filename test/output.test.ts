@@ -1,0 +1,103 @@
+import { Writable } from 'node:stream';
+import { expect } from 'chai';
+import { createLogger } from '../src/protocol/logger.js';
+import { errorTraceMessage, logMessage, recordMessage, stateMessage } from '../src/protocol/messages.js';
+import { MessageWriter } from '../src/protocol/output.js';
+import { ConnectorError } from '../src/errors.js';
+import { TOKENS } from '../simulator/server.js';
+import { runCli, tempFile } from './helpers/cli.js';
+import { parseMessageLine } from './helpers/protocol.js';
+
+/** A pipe that takes 1 KiB at a time and drains slowly; it records any write made while it asked to wait. */
+class SlowPipe extends Writable {
+  text = '';
+  largestChunk = 0;
+  writesWhileFull = 0;
+  drains = 0;
+  constructor() {
+    super({ highWaterMark: 1024 });
+    this.on('drain', () => this.drains++);
+  }
+  override write(chunk: unknown, ...rest: never[]): boolean {
+    if (this.writableNeedDrain) this.writesWhileFull++;
+    return super.write(chunk as string, ...rest);
+  }
+  override _write(chunk: Buffer, _: BufferEncoding, done: () => void): void {
+    this.text += chunk.toString();
+    this.largestChunk = Math.max(this.largestChunk, chunk.length);
+    setTimeout(done, 1);
+  }
+}
+
+describe('protocol output', () => {
+  it('waits for drain instead of queueing without bound, and keeps the order', async () => {
+    const pipe = new SlowPipe();
+    const writer = new MessageWriter(pipe, 4096);
+    // Three streams write at once, as in a sync, each waiting for its previous write.
+    const stream = async (name: string) => {
+      for (let i = 0; i < 100; i++) await writer.write(recordMessage(name, { id: i, padding: 'x'.repeat(200) }));
+    };
+    await Promise.all(['a', 'b', 'c'].map(stream));
+    await writer.end();
+    expect(pipe.writesWhileFull).to.equal(0);
+    expect(pipe.drains).to.be.above(5);
+    // Memory stays bounded: nothing piles up beyond a chunk and one record per stream.
+    expect(pipe.largestChunk).to.be.below(4096 + 3 * 300);
+    const records = pipe.text.trim().split('\n').map((line) => parseMessageLine(line).record!);
+    for (const name of ['a', 'b', 'c']) {
+      expect(records.filter((r) => r.stream === name).map((r) => (r.data as { id: number }).id)).to.deep.equal([...Array(100).keys()]);
+    }
+  });
+
+  it('sends a STATE at once, with the records before it, instead of holding it in the batch', async () => {
+    const pipe = new SlowPipe();
+    const writer = new MessageWriter(pipe, 1 << 20);
+    await writer.write(recordMessage('deals', { id: 1 }));
+    expect(pipe.text).to.equal('');
+    await writer.write(stateMessage('deals', { update_time: '2026-01-01T00:00:00Z' }, 1));
+    expect(pipe.text.trim().split('\n').map((l) => parseMessageLine(l).type)).to.deep.equal(['RECORD', 'STATE']);
+  });
+
+  it('masks registered secrets in logs and errors', async () => {
+    const pipe = new SlowPipe();
+    const writer = new MessageWriter(pipe);
+    writer.addSecret('s3cr3t-token');
+    await writer.write(logMessage('INFO', 'calling with s3cr3t-token'));
+    await writer.write(errorTraceMessage(new ConnectorError('bad s3cr3t-token', 'config_error')));
+    await writer.end();
+    expect(pipe.text).to.not.include('s3cr3t-token');
+    expect(pipe.text.match(/\*{10}/g)).to.have.length(2);
+  });
+
+  it('sends winston logs as LOG messages through the writer', async () => {
+    const pipe = new SlowPipe();
+    const writer = new MessageWriter(pipe);
+    const logger = createLogger(writer, 'debug');
+    logger.info('hello');
+    logger.debug('details');
+    logger.error(new Error('broken'));
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    await writer.end();
+    const logs = pipe.text.trim().split('\n').map((line) => parseMessageLine(line).log!);
+    expect(logs.map((l) => [l.level, l.message])).to.deep.equal([['INFO', 'hello'], ['DEBUG', 'details'], ['ERROR', 'broken']]);
+    expect(logs[2]!.stack_trace).to.match(/^Error: broken\n\s+at /);
+  });
+
+  it('turns an unexpected error into a TRACE system_error with its stack; an expected one keeps only its message', () => {
+    const unexpected = errorTraceMessage(new TypeError('x is undefined'), 'deals').trace!.error!;
+    expect(unexpected).to.include({ failure_type: 'system_error', message: 'Unexpected error: x is undefined' });
+    expect(unexpected.stack_trace).to.match(/^TypeError: x is undefined/);
+    expect(unexpected.stream_descriptor).to.deep.equal({ name: 'deals' });
+    const expected = errorTraceMessage(new ConnectorError('Invalid configuration', 'config_error')).trace!.error!;
+    expect(expected).to.not.have.property('stack_trace');
+  });
+
+  it('an uncaught error in the CLI becomes a TRACE system_error and exit 1, never a raw stack trace on stdout', async () => {
+    const crash = tempFile('setTimeout(() => { throw new Error("injected crash") }, 300);', 'crash.mjs');
+    const config = tempFile({ api_token: TOKENS.admin, base_url: 'http://127.0.0.1:9', max_retries: 2 });
+    const run = await runCli(['check', '--config', config], { nodeOptions: ['--import', crash] });
+    expect(run.exitCode).to.equal(1);
+    const last = run.messages.at(-1)!;
+    expect(last.trace!.error).to.include({ failure_type: 'system_error', message: 'Unexpected error: injected crash' });
+  });
+});

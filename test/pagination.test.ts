@@ -1,0 +1,105 @@
+import { expect } from 'chai';
+import { PipedriveClient } from '../src/http/client.js';
+import { cursorPages, keysetPages, offsetPages, type Pages } from '../src/http/pagination.js';
+import { streamByName, type ApiRecord } from '../src/streams/definitions.js';
+import { TOKENS } from '../simulator/server.js';
+import { useSimulator } from './helpers/simulator.js';
+
+/** Drains pages; `between` runs after each page is taken, as if the API changed while the list was read. */
+async function collect(pages: Pages, between?: (page: number) => void): Promise<ApiRecord[]> {
+  const records: ApiRecord[] = [];
+  let page = 0;
+  for await (const batch of pages) {
+    records.push(...batch);
+    between?.(++page);
+  }
+  return records;
+}
+
+const ids = (records: ApiRecord[]) => [...new Set(records.map((r) => r.id as number))].sort((a, b) => a - b);
+
+describe('pagination', () => {
+  const sim = useSimulator({}, true);
+  let client: PipedriveClient;
+  beforeEach(() => {
+    client = new PipedriveClient({ origin: sim().origin, apiToken: TOKENS.admin, timeoutMs: 5000, maxRetries: 0 });
+  });
+  afterEach(() => client.close());
+
+  it('v2 cursor pages: every record once, one request per page', async () => {
+    const records = await collect(cursorPages(client, { endpoint: '/api/v2/activities', stream: 'activities' }, 100));
+    const count = sim().dataset.counts.activities;
+    expect(records.length).to.equal(count);
+    expect(ids(records)).to.deep.equal([...Array(count).keys()].map((i) => i + 1));
+    expect(sim().stats.requests).to.equal(Math.ceil(count / 100));
+  });
+
+  it('v1 offset pages: every record once, each page overlapping the previous by one record', async () => {
+    const records = await collect(offsetPages(client, { endpoint: '/v1/notes', stream: 'notes' }, 100));
+    expect(records.length).to.equal(sim().dataset.counts.notes);
+    expect(sim().requestsTo('/v1/notes').map((r) => r.query.start)).to.deep.equal(['0', '99', '198', '297', '396', '495', '594', '693']);
+  });
+
+  it('v1 offset pages lose nothing when records ahead of the offset move to the end of the list meanwhile', async () => {
+    const files = sim().dataset.tables.files;
+    const request = { endpoint: '/v1/files', query: { sort: 'update_time ASC' }, stream: 'files' };
+    const firstPage = Array.from(files.order('time')).slice(0, 3);
+    const records = await collect(offsetPages(client, request, 50), (page) => {
+      // Files read on the first page are updated while the rest is read: they move to the end.
+      if (page === 2) for (const id of firstPage) sim().dataset.update('files', id);
+    });
+    expect(ids(records)).to.deep.equal([...Array(files.count).keys()].map((i) => i + 1));
+  });
+
+  it('v1 offset pages lose nothing when records ahead of the offset are purged meanwhile', async () => {
+    const request = { endpoint: '/v1/mailbox/mailThreads', query: { folder: 'inbox' }, stream: 'email_threads' };
+    const inbox = (await collect(offsetPages(client, request, 500))).map((t) => t.id as number);
+    const records = await collect(offsetPages(client, request, 20), (page) => {
+      if (page === 1) sim().dataset.purge('email_threads', inbox[5]!);
+    });
+    // The purged thread was read on the first page, before it went.
+    expect(ids(records)).to.deep.equal([...inbox].sort((a, b) => a - b));
+  });
+
+  it('v1 offset pages stop with a transient error rather than skip records when the list shifts by more than a page', async () => {
+    const request = { endpoint: '/v1/notes', query: { sort: 'update_time ASC' }, stream: 'notes' };
+    const first = Array.from(sim().dataset.tables.notes.order('time')).slice(0, 30);
+    const error = await collect(offsetPages(client, request, 20), (page) => {
+      if (page === 1) for (const id of first) sim().dataset.purge('notes', id);
+    }).catch((e: Error) => e);
+    expect(error).to.be.instanceOf(Error);
+    expect((error as Error).message).to.match(/changed by more than a page while it was read/);
+  });
+
+  const notes = streamByName.get('notes')!.lists[0]! as Parameters<typeof keysetPages>[3];
+
+  it('keyset pages: records updated since the bound, re-queried from the last cursor value, none lost when read ones change', async () => {
+    const from = Date.parse('2026-01-01T00:00:00Z');
+    const table = sim().dataset.tables.notes;
+    const expected = Array.from(table.order('index')).filter((id) => table.time(id) >= from);
+    const records = await collect(keysetPages(client, { endpoint: '/v1/notes', query: notes.query, stream: 'notes' }, 50, notes, 'update_time', from), (page) => {
+      if (page === 1) sim().dataset.update('notes', expected[0]!);
+    });
+    expect(ids(records)).to.deep.equal(expected);
+    const queries = sim().requestsTo('/v1/notes').map((r) => r.query);
+    expect(queries.every((q) => q.start === '0')).to.equal(true);
+    expect(queries[1]!.updated_since).to.not.equal(queries[0]!.updated_since);
+  });
+
+  it('keyset pages fall back to offsets when a whole page shares one timestamp', async () => {
+    const at = Math.floor(Date.now() / 1000) * 1000 - 60_000;
+    for (let id = 1; id <= 130; id++) sim().dataset.update('notes', id, {}, at);
+    const records = await collect(keysetPages(client, { endpoint: '/v1/notes', query: notes.query, stream: 'notes' }, 50, notes, 'update_time', at));
+    expect(ids(records)).to.deep.equal([...Array(130).keys()].map((i) => i + 1));
+    expect(sim().requestsTo('/v1/notes').map((r) => r.query.start)).to.deep.equal(['0', '50', '100']);
+  });
+
+  it('keyset pages over /v1/recents ask one second early, since it returns changes strictly after the bound', async () => {
+    const recents = streamByName.get('files')!.recent!.lists[0]! as Parameters<typeof keysetPages>[3];
+    const at = Math.floor(Date.now() / 1000) * 1000 - 3_600_000;
+    sim().dataset.update('files', 4, {}, at);
+    const records = await collect(keysetPages(client, { endpoint: '/v1/recents', query: recents.query, stream: 'files' }, 500, recents, 'update_time', at));
+    expect(records.map((r) => r.id)).to.include(4);
+    expect(sim().requestsTo('/v1/recents')[0]!.query.since_timestamp).to.equal(new Date(at - 1000).toISOString().slice(0, 19).replace('T', ' '));
+  });
+});

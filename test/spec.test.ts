@@ -1,0 +1,57 @@
+import { readFileSync } from 'node:fs';
+import { expect } from 'chai';
+import { Ajv } from 'ajv';
+import { specViolations } from '../acceptance/rules.js';
+import type { ConnectorSpecification } from '../src/generated/airbyte-protocol.js';
+import { ofType, runCli } from './helpers/cli.js';
+
+const specFile = JSON.parse(readFileSync(new URL('../spec.json', import.meta.url), 'utf8')) as ConnectorSpecification;
+
+describe('spec', () => {
+  it('prints exactly spec.json as the one SPEC message, exit 0 (CAT test_match_expected)', async () => {
+    const run = await runCli(['spec']);
+    expect(run.exitCode).to.equal(0);
+    expect(run.messages).to.have.length(1);
+    expect(ofType(run, 'SPEC')[0]!.spec).to.deep.equal(specFile);
+  });
+
+  it('passes the static spec rules of the acceptance tests', () => {
+    expect(specViolations(specFile)).to.deep.equal([]);
+  });
+
+  it('the rule checker catches what CAT would reject', () => {
+    const broken = structuredClone(specFile) as { connectionSpecification: { properties: Record<string, Record<string, unknown>> } };
+    const properties = broken.connectionSpecification.properties;
+    delete properties.api_token!.airbyte_secret;
+    properties.page_size!.type = ['integer', 'string'];
+    properties.base_url!.anyOf = [{ type: 'string' }];
+    properties.start_date!.order = properties.company_domain!.order;
+    const violations = specViolations(broken as unknown as ConnectorSpecification).join('\n');
+    expect(violations).to.match(/api_token: must be marked airbyte_secret/);
+    expect(violations).to.match(/page_size: a type array/);
+    expect(violations).to.match(/forbidden keyword anyOf/);
+    expect(violations).to.match(/duplicate order/);
+  });
+
+  it('documents every property with a title and a description, and api_token as the only required one', () => {
+    const schema = specFile.connectionSpecification as { required: string[]; properties: Record<string, { title?: string; description?: string }> };
+    expect(schema.required).to.deep.equal(['api_token']);
+    for (const [name, property] of Object.entries(schema.properties)) {
+      expect(property.title, name).to.be.a('string').and.not.empty;
+      expect(property.description, name).to.be.a('string').and.not.empty;
+    }
+  });
+
+  it('accepts a full example configuration, and every documented example of a property (CAT test_config_match_spec)', () => {
+    const validate = new Ajv({ strict: false }).compile(specFile.connectionSpecification);
+    const full = {
+      api_token: 'x'.repeat(40), company_domain: 'acme', start_date: '2024-01-01T00:00:00Z', lookback_window_minutes: 10,
+      page_size: 500, max_concurrent_streams: 3, request_timeout_seconds: 60, max_retries: 5, base_url: 'https://proxy.example.com',
+    };
+    expect(validate(full), JSON.stringify(validate.errors)).to.equal(true);
+    const properties = (specFile.connectionSpecification as { properties: Record<string, { examples?: unknown[] }> }).properties;
+    for (const [name, property] of Object.entries(properties)) {
+      for (const example of property.examples ?? []) expect(validate({ api_token: 't', [name]: example }), `${name}=${String(example)}`).to.equal(true);
+    }
+  });
+});
