@@ -189,6 +189,8 @@ export class PipedriveSimulator {
     const fault = this.takeFault(path);
     const delay = this.latencyMs + (fault?.kind === 'latency' ? (fault.delayMs ?? 1000) : 0);
     if (delay > 0) await new Promise((resolve) => setTimeout(resolve, delay));
+    // A client that gave up meanwhile (a timeout) gets no answer, and the request is not counted.
+    if (request.socket.destroyed) return;
     if (fault?.kind === 'reset') {
       entry.status = -1;
       request.socket.destroy();

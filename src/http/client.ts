@@ -114,10 +114,13 @@ export class PipedriveClient {
     let burstWaits = 0;
     for (let attempt = 0; ; ) {
       if (this.stopped) throw this.stopped;
-      await this.throttle.acquire();
-      if (this.stopped) throw this.stopped;
+      const release = await this.throttle.acquire();
+      if (this.stopped) {
+        release();
+        throw this.stopped;
+      }
       counts.requests++;
-      const outcome = await this.exchange(url, request.endpoint);
+      const outcome = await this.exchange(url, request.endpoint).finally(release);
       if ('body' in outcome) {
         counts.tokens += TOKEN_COSTS[`GET ${request.endpoint}`] ?? 0;
         return outcome.body;

@@ -6,37 +6,64 @@ const MARGIN_MS = 50;
 /** Until a response says otherwise, assume the smallest plan's burst limit (20 requests per 2 s per token). */
 const DEFAULT_LIMIT = 20;
 
+type Headers = { get(name: string): string | null };
+
 /**
  * Keeps every request of one API token inside Pipedrive's rolling 2-second burst window, shared by all streams, so
- * that a normal sync rarely sees a 429 (clients that keep going after 429s get blocked by Cloudflare). The limit is
- * learned from `x-ratelimit-limit`; one slot is left free for whatever else uses the token. When the API reports
- * nothing left (`x-ratelimit-remaining: 0`) or answers 429, everyone waits out the reset.
+ * that a normal sync rarely sees a 429 (clients that keep going after 429s get blocked by Cloudflare).
+ *
+ * The window holds the start time of each of our requests, plus stand-ins for requests someone else made with the
+ * same token (another integration, the previous sync): a response's `x-ratelimit-limit` minus
+ * `x-ratelimit-remaining` beyond our own count is foreign, and stays in the window until `x-ratelimit-reset`. One slot
+ * is always left free. The very first request goes alone, to learn the limit and the window before the rest follow.
  */
 export class Throttle {
   private limit = DEFAULT_LIMIT;
   private readonly starts: number[] = [];
   private pausedUntil = 0;
+  private inFlight = 0;
+  private calibrated = false;
+  private calibration: Promise<void>;
+  private resolveCalibration!: () => void;
 
-  async acquire(): Promise<void> {
+  constructor() {
+    this.calibration = new Promise((resolve) => (this.resolveCalibration = resolve));
+  }
+
+  /** Waits for a slot; call the returned function once the response is in. */
+  async acquire(): Promise<() => void> {
     for (;;) {
+      if (!this.calibrated && this.inFlight > 0) {
+        await this.calibration;
+        continue;
+      }
       const now = Date.now();
-      while (this.starts.length > 0 && this.starts[0]! <= now - WINDOW_MS - MARGIN_MS) this.starts.shift();
+      this.prune(now);
       const full = this.starts.length >= Math.max(1, this.limit - 1);
       const wait = Math.max(this.pausedUntil - now, full ? this.starts[0]! + WINDOW_MS + MARGIN_MS - now : 0);
       if (wait <= 0) {
         this.starts.push(now);
-        return;
+        this.inFlight++;
+        return () => this.release();
       }
       await sleep(wait);
     }
   }
 
-  observe(headers: { get(name: string): string | null }): void {
+  /** Learns the limit and any foreign usage from a response's headers; pauses when nothing is left. */
+  observe(headers: Headers): void {
     const limit = Number(headers.get('x-ratelimit-limit'));
-    if (Number.isInteger(limit) && limit > 0) this.limit = limit;
-    const remaining = headers.get('x-ratelimit-remaining');
+    const remaining = Number(headers.get('x-ratelimit-remaining') ?? NaN);
     const reset = Number(headers.get('x-ratelimit-reset'));
-    if (remaining === '0' && reset > 0) this.pause(reset * 1000);
+    if (!Number.isInteger(limit) || limit <= 0 || !Number.isInteger(remaining)) return;
+    this.limit = limit;
+    const now = Date.now();
+    this.prune(now);
+    const foreign = limit - remaining - this.starts.length;
+    // A stand-in leaves the window when Pipedrive's does, `reset` seconds from now.
+    const leaves = now + Math.max(reset, 1) * 1000 - WINDOW_MS - MARGIN_MS;
+    for (let i = 0; i < foreign; i++) this.starts.splice(this.insertionPoint(leaves), 0, leaves);
+    if (remaining === 0 && reset > 0) this.pause(reset * 1000);
   }
 
   pause(ms: number): void {
@@ -45,5 +72,23 @@ export class Throttle {
 
   get burstLimit(): number {
     return this.limit;
+  }
+
+  private release(): void {
+    this.inFlight--;
+    if (!this.calibrated) {
+      this.calibrated = true;
+      this.resolveCalibration();
+    }
+  }
+
+  private prune(now: number): void {
+    while (this.starts.length > 0 && this.starts[0]! <= now - WINDOW_MS - MARGIN_MS) this.starts.shift();
+  }
+
+  private insertionPoint(time: number): number {
+    let index = this.starts.length;
+    while (index > 0 && this.starts[index - 1]! > time) index--;
+    return index;
   }
 }

@@ -193,4 +193,4 @@ export const STREAMS: StreamDefinition[] = [
   { name: 'users', cursor: 'modified', lists: [{ endpoint: '/v1/users', paging: 'single' }] },
 ];
 
-export const streamByName = new Map(STREAMS.map((stream) => [stream.name, stream]));
+export const streamByName: ReadonlyMap<string, StreamDefinition> = new Map(STREAMS.map((stream) => [stream.name, stream]));

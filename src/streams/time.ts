@@ -22,7 +22,11 @@ export function toMillis(value: unknown): number {
   return normalised === null ? NaN : Date.parse(normalised);
 }
 
-export const formatRfc3339 = (ms: number) => `${new Date(ms).toISOString().slice(0, 19)}Z`;
+/** RFC 3339 UTC, with milliseconds only when there are any. */
+export function formatRfc3339(ms: number): string {
+  const iso = new Date(ms).toISOString();
+  return iso.endsWith('.000Z') ? `${iso.slice(0, 19)}Z` : iso;
+}
 /** Pipedrive's v1 query format, e.g. for `since_timestamp`. */
 export const formatV1 = (ms: number) => new Date(ms).toISOString().slice(0, 19).replace('T', ' ');
 

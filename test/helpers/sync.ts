@@ -1,0 +1,159 @@
+import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { Ajv, type ValidateFunction } from 'ajv';
+import addFormatsPlugin from 'ajv-formats';
+import { expect } from 'chai';
+import type { AirbyteMessage, AirbyteStateMessage } from '../../src/generated/airbyte-protocol.js';
+import { STREAMS, type StreamName } from '../../src/streams/definitions.js';
+import type { PipedriveSimulator } from '../../simulator/server.js';
+import { CLI, runCli, tempFile, type CliRun } from './cli.js';
+import { parseMessageLine } from './protocol.js';
+import { configFor } from './simulator.js';
+
+export const ALL = STREAMS.map((s) => s.name);
+export const INCREMENTAL = STREAMS.filter((s) => s.cursor).map((s) => s.name);
+
+/** A configured catalog: incremental streams in `mode`, full-table streams in full_refresh. */
+export function configuredCatalog(mode: 'full_refresh' | 'incremental', names: readonly string[] = ALL) {
+  return {
+    streams: names.map((name) => {
+      const incremental = STREAMS.find((s) => s.name === name)?.cursor !== undefined;
+      return {
+        stream: { name, json_schema: {}, supported_sync_modes: incremental ? ['full_refresh', 'incremental'] : ['full_refresh'] },
+        sync_mode: incremental ? mode : 'full_refresh',
+        destination_sync_mode: 'append',
+      };
+    }),
+  };
+}
+
+export interface Sync {
+  run: CliRun;
+  records: Map<string, Record<string, unknown>[]>;
+  /** Every STATE message, in order. */
+  stateMessages: AirbyteStateMessage[];
+  /** The latest state per stream, as Airbyte keeps it, ready to pass to the next sync. */
+  state: AirbyteStateMessage[];
+  statuses: Map<string, string[]>;
+}
+
+export function parseSync(run: CliRun, messages: AirbyteMessage[] = run.messages): Sync {
+  const records = new Map<string, Record<string, unknown>[]>();
+  const statuses = new Map<string, string[]>();
+  const stateMessages: AirbyteStateMessage[] = [];
+  const latest = new Map<string, AirbyteStateMessage>();
+  for (const message of messages) {
+    if (message.type === 'RECORD') {
+      const { stream, data } = message.record!;
+      if (!records.has(stream)) records.set(stream, []);
+      records.get(stream)!.push(data as Record<string, unknown>);
+    } else if (message.type === 'STATE') {
+      stateMessages.push(message.state!);
+      latest.set(message.state!.stream!.stream_descriptor.name, message.state!);
+    } else if (message.type === 'TRACE' && message.trace!.type === 'STREAM_STATUS') {
+      const { stream_descriptor, status } = message.trace!.stream_status!;
+      if (!statuses.has(stream_descriptor.name)) statuses.set(stream_descriptor.name, []);
+      statuses.get(stream_descriptor.name)!.push(status);
+    }
+  }
+  const state = [...latest.values()].map(({ type, stream }) => ({ type, stream }));
+  return { run, records, stateMessages, state, statuses };
+}
+
+export interface SyncOptions {
+  mode?: 'full_refresh' | 'incremental';
+  streams?: readonly string[];
+  config?: Record<string, unknown>;
+  state?: unknown;
+}
+
+/** Runs `read` through the real command line against the simulator. */
+export async function sync(simulator: PipedriveSimulator, options: SyncOptions = {}): Promise<Sync> {
+  const args = [
+    'read',
+    '--config', tempFile(configFor(simulator, { start_date: '2020-01-01', ...options.config })),
+    '--catalog', tempFile(configuredCatalog(options.mode ?? 'incremental', options.streams)),
+  ];
+  if (options.state !== undefined) args.push('--state', tempFile(options.state));
+  return parseSync(await runCli(args));
+}
+
+/** Starts a sync and kills it (SIGKILL) once `stop` says so, keeping only the messages received by then. */
+export async function killedSync(simulator: PipedriveSimulator, options: SyncOptions, stop: (message: AirbyteMessage, seen: AirbyteMessage[]) => boolean): Promise<Sync> {
+  const args = [
+    CLI, 'read',
+    '--config', tempFile(configFor(simulator, { start_date: '2020-01-01', ...options.config })),
+    '--catalog', tempFile(configuredCatalog(options.mode ?? 'incremental', options.streams)),
+  ];
+  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'ignore'] });
+  const seen: AirbyteMessage[] = [];
+  let rest = '';
+  let killed = false;
+  child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+    if (killed) return;
+    const lines = (rest + chunk).split('\n');
+    rest = lines.pop()!;
+    for (const line of lines) {
+      const message = parseMessageLine(line);
+      seen.push(message);
+      if (stop(message, seen)) {
+        killed = true;
+        child.kill('SIGKILL');
+        return;
+      }
+    }
+  });
+  await new Promise((resolve) => child.on('close', resolve));
+  expect(killed, 'the sync ended before it could be killed').to.equal(true);
+  return parseSync({ exitCode: null, stdout: '', stderr: '', messages: seen }, seen);
+}
+
+const addFormats = addFormatsPlugin as unknown as (ajv: Ajv) => Ajv;
+const ajv = addFormats(new Ajv({ strict: false, allErrors: true }));
+const validators = new Map<string, ValidateFunction>();
+const RFC3339_UTC = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$/;
+
+/** Every record validates against its stream's schema, and every date-time in it is RFC 3339 UTC. */
+export function expectValidRecords(records: Map<string, Record<string, unknown>[]>): void {
+  for (const [stream, list] of records) {
+    let validate = validators.get(stream);
+    if (!validate) {
+      const schema = JSON.parse(readFileSync(new URL(`../../src/streams/schemas/${stream}.json`, import.meta.url), 'utf8'));
+      validators.set(stream, (validate = ajv.compile(schema)));
+    }
+    const dateTimes = Object.entries((validate.schema as { properties: Record<string, { format?: string }> }).properties)
+      .filter(([, p]) => p.format === 'date-time')
+      .map(([name]) => name);
+    for (const record of list) {
+      expect(validate(record), `${stream} ${JSON.stringify(record).slice(0, 200)}: ${ajv.errorsText(validate.errors)}`).to.equal(true);
+      for (const field of dateTimes) {
+        if (record[field] !== null && record[field] !== undefined) expect(record[field], `${stream}.${field}`).to.match(RFC3339_UTC);
+      }
+    }
+  }
+}
+
+/** The ids the simulator holds for a stream, updated at or after `since` (epoch ms) for incremental streams. */
+export function expectedIds(simulator: PipedriveSimulator, stream: StreamName, since = -Infinity): (number | string)[] {
+  const data = simulator.dataset;
+  if (stream === 'goals') return Array.from(data.tables.goals.order('index'), (i) => data.tables.goals.get(i)!.id as string).sort();
+  if (stream === 'email_messages') {
+    const threads = data.tables.email_threads;
+    return Array.from(threads.order('index'))
+      .filter((thread) => threads.time(thread) >= since)
+      .flatMap((thread) => data.messagesOf(thread))
+      .filter((message) => data.tables.email_messages.time(message) >= since)
+      .sort((a, b) => a - b);
+  }
+  const table = data.tables[stream];
+  const incremental = STREAMS.find((s) => s.name === stream)!.cursor !== undefined;
+  return Array.from(table.order('index')).filter((id) => !incremental || table.time(id) >= since);
+}
+
+export const idsOf = (records: Record<string, unknown>[] | undefined) =>
+  [...new Set((records ?? []).map((r) => r.id as number | string))].sort((a, b) => (typeof a === 'number' ? a - (b as number) : a < b ? -1 : 1));
+
+/** How many requests to `path` the simulator answered with 200. */
+export const requestsTo = (simulator: PipedriveSimulator, path: string) => simulator.requests.filter((r) => r.path === path && r.status === 200).length;
+
+export type { StreamName };
