@@ -16,10 +16,19 @@ import { Table, type EntitySpec } from './table.js';
 type Json = Record<string, unknown>;
 type Examples = Record<string, { data: unknown }>;
 const examples = JSON.parse(readFileSync(new URL('./fixtures/examples.json', import.meta.url), 'utf8')) as Examples;
-/** The first example record of an endpoint. */
+const deepFreeze = <T>(value: T): T => {
+  if (value && typeof value === 'object') Object.values(Object.freeze(value)).forEach(deepFreeze);
+  return value;
+};
+const templates = new Map<string, Json>();
+/** The first example record of an endpoint, frozen: records spread it and replace what they change. */
 const example = (endpoint: string): Json => {
-  const data = examples[endpoint]!.data as Json[] | { goals: Json[] };
-  return structuredClone(Array.isArray(data) ? data[0]! : data.goals[0]!);
+  let template = templates.get(endpoint);
+  if (!template) {
+    const data = examples[endpoint]!.data as Json[] | { goals: Json[] };
+    templates.set(endpoint, (template = deepFreeze(structuredClone(Array.isArray(data) ? data[0]! : data.goals[0]!))));
+  }
+  return template;
 };
 
 export type Counts = Record<EntityName, number>;
@@ -50,7 +59,7 @@ export const SIZES: Record<'small' | 'large', Counts> = {
   large: {
     users: 40, activity_types: 20, currencies: 12, pipelines: 8, stages: 48, goals: 60, filters: 200, products: 5000,
     organizations: 40_000, persons: 110_000, deals: 90_000, activities: 160_000, notes: 80_000, files: 20_000,
-    email_threads: 2_000,
+    email_threads: 800,
   },
 };
 
@@ -266,7 +275,7 @@ export class Dataset {
         };
         // User 1 is a global admin, user 2 is not, user 3 is an admin known only by the legacy is_admin flag.
         if (id === 3) {
-          delete user.access;
+          user.access = undefined;
           user.is_admin = 1;
         } else {
           const admin = id === 1 || (id > 3 && r.chance(0.3));
@@ -359,7 +368,7 @@ export class Dataset {
           custom_fields: customFields(r),
           next_activity_id: r.int(1, c.activities), last_activity_id: r.int(1, c.activities), smart_bcc_email: `acme+org${id}@pipedrivemail.com`,
         };
-        delete record.org_id;
+        record.org_id = undefined;
         for (const field of ['open_deals_count', 'related_open_deals_count', 'closed_deals_count', 'related_closed_deals_count', 'email_messages_count', 'people_count', 'activities_count', 'done_activities_count', 'undone_activities_count', 'files_count', 'notes_count', 'followers_count', 'won_deals_count', 'related_won_deals_count', 'lost_deals_count', 'related_lost_deals_count']) {
           record[field] = count(r);
         }

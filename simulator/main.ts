@@ -1,5 +1,7 @@
 // Runs the Pipedrive simulator on its own, for trying the connector (or its Docker image) by hand:
 //   npm run simulator -- [--port 8089] [--size small|large] [--seed 42] [--burst-limit 40] [--latency-ms 0]
+//                        [--anchor 2026-11-01T00:00:00Z] [--prewarm]
+// GET /__simulator/stats (counters), GET /__simulator/requests (the request log), POST /__simulator/reset.
 import { parseArgs } from 'node:util';
 import { PipedriveSimulator, TOKENS } from './server.js';
 
@@ -12,6 +14,8 @@ const { values } = parseArgs({
     'burst-limit': { type: 'string', default: '40' },
     'latency-ms': { type: 'string', default: '0' },
     'daily-budget': { type: 'string', default: '600000' },
+    anchor: { type: 'string' },
+    prewarm: { type: 'boolean', default: false },
   },
 });
 
@@ -21,7 +25,9 @@ const simulator = new PipedriveSimulator({
   burstLimit: Number(values['burst-limit']),
   latencyMs: Number(values['latency-ms']),
   dailyBudget: Number(values['daily-budget']),
+  ...(values.anchor ? { anchor: Date.parse(values.anchor) } : {}),
 });
+if (values.prewarm) simulator.prewarm();
 const origin = await simulator.start(Number(values.port), values.host);
 console.log(`Pipedrive simulator listening on ${origin}`);
 console.log(`  admin token:      ${TOKENS.admin}`);

@@ -176,8 +176,16 @@ export class PipedriveSimulator {
     return this.requests.filter((r) => r.path === path);
   }
 
+  /** Serialises every record once, so that serving them later costs the simulator almost nothing (benchmarks). */
+  prewarm(): void {
+    for (const table of Object.values(this.dataset.tables)) {
+      for (const id of table.order('index')) table.json(id, '', JSON.stringify);
+    }
+  }
+
   private async handle(request: http.IncomingMessage, response: http.ServerResponse): Promise<void> {
     const url = new URL(request.url ?? '/', 'http://simulator');
+    if (url.pathname.startsWith('/__simulator/')) return this.control(url.pathname, response);
     const path = url.pathname.replace(/^\/api\/v1\//, '/v1/').replace(/\/+$/, '');
     const query = Object.fromEntries(url.searchParams);
     const headerToken = request.headers['x-api-token'];
@@ -208,6 +216,14 @@ export class PipedriveSimulator {
     }
     response.writeHead(reply.status, headers);
     response.end(reply.body);
+  }
+
+  /** For processes other than the test's own (benchmarks, the demo): GET /__simulator/stats, POST /__simulator/reset. */
+  private control(path: string, response: http.ServerResponse): void {
+    if (path === '/__simulator/reset') this.reset();
+    const body = path === '/__simulator/requests' ? this.requests : this.stats;
+    response.writeHead(200, { 'content-type': 'application/json' });
+    response.end(JSON.stringify(body));
   }
 
   private takeFault(path: string): Fault | undefined {

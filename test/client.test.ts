@@ -189,12 +189,16 @@ describe('Pipedrive client', () => {
       expect(fake.elapsed()).to.be.below(2100);
     });
 
+    /** Another user of the same token (the previous sync, another integration) spends `count` requests now. */
+    const spendElsewhere = async (count: number) => {
+      const other = new PipedriveClient({ origin: sim().origin, apiToken: TOKENS.admin, timeoutMs: 5000, maxRetries: 0 });
+      await fake.settle(Promise.all(Array.from({ length: count }, () => other.get({ ...DEALS, stream: 'other' }))), () => other.inFlight > 0);
+      other.close();
+    };
+
     it('counts what another process spent from the same token in this window, and waits for it, without a 429', async () => {
       sim().burstLimit = 20;
-      const previous = new PipedriveClient({ origin: sim().origin, apiToken: TOKENS.admin, timeoutMs: 5000, maxRetries: 0 });
-      // The previous sync used the window up just before this one starts.
-      await fake.settle(Promise.all(Array.from({ length: 19 }, () => previous.get({ ...DEALS, stream: 'previous' }))), () => previous.inFlight > 0);
-      previous.close();
+      await spendElsewhere(19);
       newClient();
       await settle(Promise.all(Array.from({ length: 30 }, () => client.get(DEALS))));
       expect(sim().stats.burst429).to.equal(0);
@@ -202,15 +206,13 @@ describe('Pipedrive client', () => {
       expect(sim().requests.slice(19, 21).map((r) => r.at - sim().requests[0]!.at)).to.deep.equal([0, 2000]);
     });
 
-    it('pauses when x-ratelimit-remaining reaches 0 because something else spends the same token', async () => {
+    it('pauses when x-ratelimit-remaining reaches 0, and one request at a time never meets a 429', async () => {
       sim().burstLimit = 20;
-      const other = new PipedriveClient({ origin: sim().origin, apiToken: TOKENS.admin, timeoutMs: 5000, maxRetries: 0 });
-      // Another integration's burst, which our throttle cannot see coming.
-      await fake.settle(Promise.all(Array.from({ length: 19 }, () => other.get({ ...DEALS, stream: 'other' }))), () => other.inFlight > 0);
-      other.close();
+      await spendElsewhere(19);
       newClient();
       for (let i = 0; i < 10; i++) await settle(client.get(DEALS));
       expect(sim().stats.burst429).to.equal(0);
+      expect(fake.elapsed()).to.be.at.least(2000);
     });
   });
 });
