@@ -144,3 +144,49 @@ export function catalogViolations(catalog: AirbyteCatalog): string[] {
   }
   return violations;
 }
+
+/** CAT's pattern for `format: date-time` values (test_core.py, verify_records_schema). */
+const CAT_DATE_TIME = /^\d{4}-\d?\d-\d?\d(\s|T)\d?\d:\d?\d:\d?\d(.\d+)?.*$/;
+const recordAjv = new Ajv({ strict: false, allErrors: true });
+recordAjv.addFormat('date-time', CAT_DATE_TIME);
+recordAjv.addFormat('date', /^\d{4}-\d{2}-\d{2}$/);
+
+/** Field paths of a value, as CAT's get_object_structure lists them (`/a/b`, arrays as `/a/[]`). */
+function paths(value: unknown, prefix = ''): string[] {
+  if (Array.isArray(value)) return [prefix, ...value.flatMap((item) => paths(item, `${prefix}/[]`))];
+  if (!isObject(value)) return [prefix];
+  return [prefix, ...Object.entries(value).flatMap(([key, child]) => paths(child, `${prefix}/${key}`))];
+}
+
+function schemaPaths(schema: Schema, prefix = ''): string[] {
+  const found = [prefix];
+  if (isObject(schema.properties)) for (const [key, child] of Object.entries(schema.properties)) if (isObject(child)) found.push(...schemaPaths(child, `${prefix}/${key}`));
+  if (isObject(schema.items)) found.push(...schemaPaths(schema.items, `${prefix}/[]`));
+  return found;
+}
+
+/** TestBasicRead's record checks (validate_schema, records structure, primary keys): the violations, at most a few per stream. */
+export function recordViolations(records: { stream: string; data: Record<string, unknown> }[], streams: AirbyteCatalog['streams']): string[] {
+  const violations: string[] = [];
+  const perStream = new Map<string, number>();
+  const complain = (stream: string, message: string) => {
+    const count = (perStream.get(stream) ?? 0) + 1;
+    perStream.set(stream, count);
+    if (count <= 3) violations.push(`${stream}: ${message}`);
+  };
+  const checks = new Map(
+    streams.map((stream) => [stream.name, { stream, validate: recordAjv.compile(stream.json_schema as Schema), known: new Set(schemaPaths(stream.json_schema as Schema).filter(Boolean)) }]),
+  );
+  for (const record of records) {
+    const check = checks.get(record.stream);
+    if (!check) continue;
+    if (!check.validate(record.data)) complain(record.stream, `record ${JSON.stringify(record.data).slice(0, 120)} does not match the schema: ${recordAjv.errorsText(check.validate.errors)}`);
+    if (!paths(record.data).some((path) => check.known.has(path))) complain(record.stream, 'a record shares no field with the schema');
+    for (const key of check.stream.source_defined_primary_key ?? []) {
+      let value: unknown = record.data;
+      for (const part of key) value = isObject(value) ? value[part] : undefined;
+      if (value === null || value === undefined) complain(record.stream, `primary key ${key.join('.')} is null or missing`);
+    }
+  }
+  return violations;
+}

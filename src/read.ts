@@ -36,10 +36,12 @@ export async function readCommand(args: ReadArguments, writer: MessageWriter, lo
   const context: ReadContext = { client, writer, logger, pageSize: config.pageSize };
   const started = Date.now();
   try {
-    const outcomes = await inPool(configured, config.maxConcurrentStreams, (stream) =>
-      syncStream(stream, cursors.get(stream.name), config, context),
-    );
-    const failed = configured.filter((_, i) => outcomes[i] === null).map((s) => s.name);
+    const outcomes = await inPool(configured, config.maxConcurrentStreams, async (stream) => {
+      const begun = Date.now();
+      const records = await syncStream(stream, cursors.get(stream.name), config, context);
+      return { records, seconds: (Date.now() - begun) / 1000 };
+    });
+    const failed = configured.filter((_, i) => outcomes[i]!.records === null).map((s) => s.name);
     logger.info(summary(context, outcomes, configured, started));
     if (failed.length > 0) logger.error(`These streams did not sync completely: ${failed.join(', ')}. The others did, and their state is saved.`);
     return failed.length > 0 ? 1 : 0;
@@ -157,12 +159,10 @@ async function inPool<T, R>(items: T[], limit: number, run: (item: T) => Promise
 }
 
 /** One log line a person can read, ending with the same figures as JSON for tools (the benchmark reads them). */
-function summary(context: ReadContext, outcomes: (number | null)[], configured: ConfiguredStream[], started: number): string {
-  const streams = Object.fromEntries(
-    configured.map(({ name }, i) => [name, { records: outcomes[i] ?? null, ...context.client.stats.of(name) }]),
-  );
+function summary(context: ReadContext, outcomes: { records: number | null; seconds: number }[], configured: ConfiguredStream[], started: number): string {
+  const streams = Object.fromEntries(configured.map(({ name }, i) => [name, { ...outcomes[i], ...context.client.stats.of(name) }]));
   const total = context.client.stats.total();
-  const records = outcomes.reduce<number>((sum, n) => sum + (n ?? 0), 0);
+  const records = outcomes.reduce((sum, outcome) => sum + (outcome.records ?? 0), 0);
   const cpu = process.cpuUsage();
   const figures = {
     records,

@@ -6,7 +6,7 @@ import { MessageWriter } from '../src/protocol/output.js';
 import { ConnectorError } from '../src/errors.js';
 import { TOKENS } from '../simulator/server.js';
 import { runCli, tempFile } from './helpers/cli.js';
-import { parseMessageLine } from './helpers/protocol.js';
+import { parseMessageLine } from '../acceptance/protocol.js';
 
 /** A pipe that takes 1 KiB at a time and drains slowly; it records any write made while it asked to wait. */
 class SlowPipe extends Writable {

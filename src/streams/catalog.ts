@@ -1,6 +1,6 @@
-import type { AirbyteCatalog, AirbyteStream } from '../generated/airbyte-protocol.js';
+import type { AirbyteCatalog, AirbyteStream, ConfiguredAirbyteCatalog } from '../generated/airbyte-protocol.js';
 import { readJson } from '../paths.js';
-import { STREAMS, type StreamDefinition, type StreamName } from './definitions.js';
+import { STREAMS, STREAM_NAMES, streamByName, type StreamDefinition, type StreamName } from './definitions.js';
 
 export type JsonSchema = Record<string, unknown> & { properties?: Record<string, JsonSchema> };
 
@@ -26,3 +26,21 @@ export function airbyteStream(stream: StreamDefinition): AirbyteStream {
 }
 
 export const discoverCatalog = (): AirbyteCatalog => ({ streams: STREAMS.map(airbyteStream) });
+
+/** A configured catalog as Airbyte would send it: the incremental streams in `mode` (deduplicated on id), the
+ * full-table ones in full refresh (overwrite). Used for the ready-made catalogs/, the acceptance tests and the demo. */
+export function configuredCatalog(mode: 'full_refresh' | 'incremental', names: readonly string[] = STREAM_NAMES): ConfiguredAirbyteCatalog {
+  return {
+    streams: names.map((name) => {
+      const stream = streamByName.get(name)!;
+      const incremental = mode === 'incremental' && stream.cursor !== undefined;
+      return {
+        stream: airbyteStream(stream),
+        sync_mode: incremental ? 'incremental' : 'full_refresh',
+        destination_sync_mode: incremental ? 'append_dedup' : 'overwrite',
+        ...(incremental ? { cursor_field: [stream.cursor!] } : {}),
+        primary_key: [['id']],
+      };
+    }),
+  };
+}

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { AirbyteMessage } from '../../src/generated/airbyte-protocol.js';
 import { TOKENS } from '../../simulator/server.js';
-import { parseMessageLine } from './protocol.js';
+import { parseMessageLine } from '../../acceptance/protocol.js';
 
 /** The compiled command line, as the Docker image and users run it (`npm test` builds it first). */
 export const CLI = fileURLToPath(new URL('../../dist/cli.js', import.meta.url));

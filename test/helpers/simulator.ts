@@ -1,7 +1,8 @@
+import { ACCEPTANCE } from '../../simulator/presets.js';
 import { PipedriveSimulator, TOKENS, type SimulatorOptions } from '../../simulator/server.js';
 
 /** A fixed "now" for generated data, so expectations do not depend on the day the tests run. */
-export const ANCHOR = Date.parse('2026-11-01T00:00:00Z');
+export const ANCHOR = ACCEPTANCE.anchor;
 
 /** Starts a simulator for the enclosing mocha suite (`each`: a fresh one for every test, for tests that change its
  * data); `sim()` returns it. */

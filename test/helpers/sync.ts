@@ -4,28 +4,15 @@ import { Ajv, type ValidateFunction } from 'ajv';
 import addFormatsPlugin from 'ajv-formats';
 import { expect } from 'chai';
 import type { AirbyteMessage, AirbyteStateMessage } from '../../src/generated/airbyte-protocol.js';
+import { configuredCatalog } from '../../src/streams/catalog.js';
 import { STREAMS, type StreamName } from '../../src/streams/definitions.js';
 import type { PipedriveSimulator } from '../../simulator/server.js';
 import { CLI, runCli, tempFile, type CliRun } from './cli.js';
-import { parseMessageLine } from './protocol.js';
+import { parseMessageLine } from '../../acceptance/protocol.js';
 import { configFor } from './simulator.js';
 
 export const ALL = STREAMS.map((s) => s.name);
 export const INCREMENTAL = STREAMS.filter((s) => s.cursor).map((s) => s.name);
-
-/** A configured catalog: incremental streams in `mode`, full-table streams in full_refresh. */
-export function configuredCatalog(mode: 'full_refresh' | 'incremental', names: readonly string[] = ALL) {
-  return {
-    streams: names.map((name) => {
-      const incremental = STREAMS.find((s) => s.name === name)?.cursor !== undefined;
-      return {
-        stream: { name, json_schema: {}, supported_sync_modes: incremental ? ['full_refresh', 'incremental'] : ['full_refresh'] },
-        sync_mode: incremental ? mode : 'full_refresh',
-        destination_sync_mode: 'append',
-      };
-    }),
-  };
-}
 
 export interface Sync {
   run: CliRun;
@@ -156,4 +143,4 @@ export const idsOf = (records: Record<string, unknown>[] | undefined) =>
 /** How many requests to `path` the simulator answered with 200. */
 export const requestsTo = (simulator: PipedriveSimulator, path: string) => simulator.requests.filter((r) => r.path === path && r.status === 200).length;
 
-export type { StreamName };
+export { configuredCatalog, type StreamName };

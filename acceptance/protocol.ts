@@ -1,10 +1,10 @@
 import { readFileSync } from 'node:fs';
 import { Ajv, type ValidateFunction } from 'ajv';
 import addFormatsPlugin from 'ajv-formats';
-import type { AirbyteMessage } from '../../src/generated/airbyte-protocol.js';
+import type { AirbyteMessage } from '../src/generated/airbyte-protocol.js';
 
 const addFormats = addFormatsPlugin as unknown as (ajv: Ajv) => Ajv;
-const protocol = JSON.parse(readFileSync(new URL('../../vendor/airbyte/airbyte_protocol.json', import.meta.url), 'utf8'));
+const protocol = JSON.parse(readFileSync(new URL('../vendor/airbyte/airbyte_protocol.json', import.meta.url), 'utf8'));
 
 const ajv = new Ajv({ allErrors: true, strict: false });
 ajv.addKeyword('version');

@@ -1,0 +1,30 @@
+# The connector as Airbyte runs it: docker run IMAGE spec | check --config F | discover --config F | read ...
+FROM node:20-bookworm-slim AS build
+WORKDIR /build
+COPY package.json package-lock.json ./
+RUN npm ci --no-audit --no-fund --ignore-scripts
+COPY tsconfig.json tsconfig.build.json spec.json ./
+COPY scripts/generate-types.ts scripts/
+COPY vendor vendor
+COPY src src
+RUN npm run build \
+ && npm prune --omit=dev --no-audit --no-fund \
+ && find node_modules \( -name '*.map' -o -name '*.d.ts' -o -name '*.d.mts' -o -name '*.d.cts' -o -name '*.md' \) -delete
+
+FROM node:20-bookworm-slim
+# Airbyte runs connectors as the non-root user airbyte (uid 1000) with a writable /airbyte; the base image's
+# node user is renamed so as not to clash over the uid.
+RUN groupmod --new-name airbyte node \
+ && usermod --login airbyte --home /home/airbyte --move-home node \
+ && mkdir -p /airbyte/integration_code \
+ && chown -R airbyte:airbyte /airbyte
+WORKDIR /airbyte/integration_code
+COPY --from=build /build/node_modules node_modules
+COPY --from=build /build/dist dist
+COPY package.json spec.json ./
+ENV NODE_ENV=production
+ENV AIRBYTE_ENTRYPOINT="/usr/local/bin/node /airbyte/integration_code/dist/cli.js"
+ENTRYPOINT ["/usr/local/bin/node", "/airbyte/integration_code/dist/cli.js"]
+LABEL io.airbyte.name=ghcr.io/source-pipedrive-ts/source-pipedrive-ts
+LABEL io.airbyte.version=0.1.0
+USER airbyte
