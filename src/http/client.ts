@@ -35,7 +35,6 @@ export interface ClientOptions {
   apiToken: string;
   timeoutMs: number;
   maxRetries: number;
-  throttle?: Throttle;
   logger?: Logger;
   maxSockets?: number;
   /** Told when a stream has to wait for the burst limit, and until when (epoch ms). */
@@ -80,7 +79,7 @@ class Retryable extends Error {
  */
 export class PipedriveClient {
   readonly stats = new RequestStats();
-  readonly throttle: Throttle;
+  readonly throttle = new Throttle();
   private readonly agents: { http: http.Agent; https: https.Agent };
   /** Set once the daily budget is spent or Cloudflare blocks the token: no request may be sent after that. */
   private stopped: ConnectorError | null = null;
@@ -88,7 +87,6 @@ export class PipedriveClient {
   private requestsInFlight = 0;
 
   constructor(private readonly options: ClientOptions) {
-    this.throttle = options.throttle ?? new Throttle();
     const agentOptions = { keepAlive: true, maxSockets: options.maxSockets ?? 8 };
     this.agents = { http: new http.Agent(agentOptions), https: new https.Agent(agentOptions) };
   }

@@ -33,8 +33,8 @@ export class MessageWriter {
     return this.secrets.reduce((masked, secret) => masked.split(secret).join(REDACTED), text);
   }
 
-  /** Queues one message and resolves once the output can take more. Records are batched; any other message goes
-   * out at once, so a STATE never waits behind the records it covers and logs are never held back. */
+  /** Queues one message and resolves once the output can take more. Records are batched; any other message flushes
+   * the batch at once, so a STATE goes out right behind the records it covers and logs are never held back. */
   async write(message: AirbyteMessage): Promise<void> {
     const line = JSON.stringify(message);
     const isData = message.type === 'RECORD' || message.type === 'STATE';

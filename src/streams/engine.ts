@@ -96,6 +96,7 @@ async function* dropOlder(pages: Pages, cursor: string, lowerBound: number): Pag
 async function* childBatches(read: StreamRead, lists: ListDefinition[], context: ReadContext): Pages {
   const { stream, lowerBound } = read;
   const parent = streamByName.get(stream.parent!.stream)!;
+  // The parent's lists, read on this stream's behalf (its requests count for this stream) and from the same bound.
   const parentRead: StreamRead = { stream: { ...parent, name: stream.name }, lowerBound };
   for await (const parents of recordBatches(parentRead, parent.lists, context)) {
     for (const record of parents) {
