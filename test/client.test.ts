@@ -50,7 +50,7 @@ describe('Pipedrive client', () => {
       expect(client.stats.total()).to.deep.include({ requests: sim().stats.requests, tokens: sim().stats.tokensSpent });
     });
 
-    it('gives up on a request that outlives the timeout, then retries it', async () => {
+    it('abandons a request that outlives the timeout, and retries it', async () => {
       sim().inject({ kind: 'latency', delayMs: 1500 });
       newClient({ timeoutMs: 300, maxRetries: 1 });
       const body = await client.get(DEALS);

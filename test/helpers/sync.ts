@@ -141,6 +141,6 @@ export const idsOf = (records: Record<string, unknown>[] | undefined) =>
   [...new Set((records ?? []).map((r) => r.id as number | string))].sort((a, b) => (typeof a === 'number' ? a - (b as number) : a < b ? -1 : 1));
 
 /** How many requests to `path` the simulator answered with 200. */
-export const requestsTo = (simulator: PipedriveSimulator, path: string) => simulator.requests.filter((r) => r.path === path && r.status === 200).length;
+export const answered = (simulator: PipedriveSimulator, path: string) => simulator.requests.filter((r) => r.path === path && r.status === 200).length;
 
 export { configuredCatalog, type StreamName };
