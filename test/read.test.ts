@@ -232,9 +232,13 @@ describe('read', function () {
     it('read files from /v1/recents for a cursor younger than a month, and from the full list otherwise', async () => {
       const young = [{ type: 'STREAM', stream: { stream_descriptor: { name: 'files' }, stream_state: { update_time: new Date(Date.now() - 5 * 86_400_000).toISOString() } } }];
       const old = [{ type: 'STREAM', stream: { stream_descriptor: { name: 'files' }, stream_state: { update_time: '2026-01-01T00:00:00Z' } } }];
-      await sync(sim(), { streams: ['files'], state: young });
+      const recent = await sync(sim(), { streams: ['files'], state: young });
       expect(sim().requestsTo('/v1/recents')).to.have.length(1);
       expect(sim().requestsTo('/v1/files')).to.have.length(0);
+      // since_timestamp is exclusive and in v1's format: asked a second before the saved cursor.
+      const cursor = Date.parse(young[0]!.stream.stream_state.update_time);
+      expect(sim().requestsTo('/v1/recents')[0]!.query).to.include({ items: 'file', since_timestamp: new Date(cursor - 1000).toISOString().slice(0, 19).replace('T', ' ') });
+      expect(recent.stateMessages).to.have.length(1);
       sim().reset();
       const full = await sync(sim(), { streams: ['files'], state: old });
       expect(sim().requestsTo('/v1/recents')).to.have.length(0);

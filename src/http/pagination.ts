@@ -6,6 +6,15 @@ import type { ApiBody, PipedriveClient, Request } from './client.js';
 
 export type Pages = AsyncGenerator<ApiRecord[], void, undefined>;
 
+type Since = NonNullable<ListDefinition['since']>;
+
+/** A lower bound (epoch ms) as the query parameter wants it; an exclusive parameter is asked a second early, since
+ * Pipedrive's timestamps have whole seconds. */
+export function sinceParameter(since: Since, ms: number): Record<string, string> {
+  const at = since.exclusive ? ms - 1000 : ms;
+  return { [since.param]: since.format === 'v1' ? formatV1(at) : formatRfc3339(at) };
+}
+
 /** The records of a response body, wherever the list keeps them. */
 export function selectRecords(body: ApiBody, selector: ListDefinition['records'] = 'data'): ApiRecord[] {
   const data = body.data;
@@ -81,17 +90,15 @@ export async function* keysetPages(
   client: PipedriveClient,
   request: Request,
   limit: number,
-  list: ListDefinition & { since: NonNullable<ListDefinition['since']> },
+  list: ListDefinition & { since: Since },
   cursorField: string,
   from: number,
 ): Pages {
-  const { param, format, exclusive } = list.since;
-  const formatBound = (ms: number) => (format === 'v1' ? formatV1 : formatRfc3339)(exclusive ? ms - 1000 : ms);
   let bound = from;
   let start = 0;
   let seen = new Set<ApiRecord['id']>();
   for (;;) {
-    const body = await client.get({ ...request, query: { ...request.query, [param]: formatBound(bound), start, limit } });
+    const body = await client.get({ ...request, query: { ...request.query, ...sinceParameter(list.since, bound), start, limit } });
     const records = selectRecords(body, list.records);
     yield records.filter((record) => !seen.has(record.id));
     if (body.additional_data?.pagination?.more_items_in_collection !== true || records.length === 0) return;

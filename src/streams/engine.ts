@@ -1,7 +1,7 @@
 // The one engine that reads any stream of the table in definitions.ts: it picks the lists to read, pages through
 // them, drops what the API cannot filter itself, normalises records, emits them and checkpoints state.
 import { HttpStatusError, type PipedriveClient } from '../http/client.js';
-import { cursorPages, keysetPages, offsetPages, singlePage, type Pages } from '../http/pagination.js';
+import { cursorPages, keysetPages, offsetPages, sinceParameter, singlePage, type Pages } from '../http/pagination.js';
 import type { Logger } from '../protocol/logger.js';
 import { recordMessage, stateMessage, type StreamState } from '../protocol/messages.js';
 import type { MessageWriter } from '../protocol/output.js';
@@ -76,7 +76,7 @@ function listPages({ stream, lowerBound }: StreamRead, list: ListDefinition, con
   const request = { endpoint: list.endpoint, query: list.query, pathParams, stream: stream.name };
   const { client } = context;
   if (list.paging === 'keyset') return keysetPages(client, request, limit, withSince(list), stream.cursor!, lowerBound!);
-  const serverSide = list.since && lowerBound !== undefined ? { ...request, query: { ...request.query, [list.since.param]: formatRfc3339(lowerBound) } } : request;
+  const serverSide = list.since && lowerBound !== undefined ? { ...request, query: { ...request.query, ...sinceParameter(list.since, lowerBound) } } : request;
   const pages =
     list.paging === 'cursor' ? cursorPages(client, serverSide, limit, list.records)
     : list.paging === 'offset' ? offsetPages(client, serverSide, limit, list.records)
