@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { Ajv, type ValidateFunction } from 'ajv';
 import addFormatsPlugin from 'ajv-formats';
-import type { AirbyteMessage } from '../src/generated/airbyte-protocol.js';
+import type { AirbyteMessage, AirbyteStateMessage } from '../src/generated/airbyte-protocol.js';
 
 const addFormats = addFormatsPlugin as unknown as (ajv: Ajv) => Ajv;
 const protocol = JSON.parse(readFileSync(new URL('../vendor/airbyte/airbyte_protocol.json', import.meta.url), 'utf8'));
@@ -30,4 +30,13 @@ export function parseMessageLine(line: string): AirbyteMessage {
     throw new Error(`stdout line is not a valid AirbyteMessage (${ajv.errorsText(validateMessage.errors)}): ${line.slice(0, 300)}`);
   }
   return message as AirbyteMessage;
+}
+
+/** The latest state of each stream among `states`, as the platform (and CAT) pass them to the next read. */
+export function latestStates(states: AirbyteStateMessage[]): { type: 'STREAM'; stream: NonNullable<AirbyteStateMessage['stream']> }[] {
+  const latest = new Map<string, NonNullable<AirbyteStateMessage['stream']>>();
+  for (const state of states) {
+    if (state.type === 'STREAM' && state.stream) latest.set(state.stream.stream_descriptor.name, { ...state.stream, stream_state: state.stream.stream_state ?? {} });
+  }
+  return [...latest.values()].map((stream) => ({ type: 'STREAM', stream }));
 }

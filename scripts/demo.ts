@@ -4,6 +4,7 @@
 import { spawn } from 'node:child_process';
 import { createWriteStream, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { latestStates } from '../acceptance/protocol.js';
 import type { AirbyteMessage } from '../src/generated/airbyte-protocol.js';
 import { PipedriveSimulator, TOKENS } from '../simulator/server.js';
 
@@ -25,11 +26,7 @@ const summaryOf = (messages: AirbyteMessage[]) => {
   const log = messages.filter((m) => m.type === 'LOG' && m.log!.message.startsWith('Sync finished')).at(-1)!.log!.message;
   return JSON.parse(log.slice(log.indexOf('{'))) as { seconds: number; tokens: number; requests: number; streams: Record<string, StreamFigures> };
 };
-const latestStates = (messages: AirbyteMessage[]) => {
-  const latest = new Map<string, AirbyteMessage['state']>();
-  for (const m of messages) if (m.type === 'STATE') latest.set(m.state!.stream!.stream_descriptor.name, m.state);
-  return [...latest.values()].map((state) => ({ type: 'STREAM', stream: state!.stream }));
-};
+const latestOf = (messages: AirbyteMessage[]) => latestStates(messages.filter((m) => m.type === 'STATE').map((m) => m.state!));
 
 const simulator = new PipedriveSimulator({ burstLimit: 40 });
 const origin = await simulator.start();
@@ -47,7 +44,7 @@ console.log(`discover  ${discover.find((m) => m.type === 'CATALOG')!.catalog!.st
 
 const full = await connector('3-read-full', ['read', '--config', config, '--catalog', `${root}catalogs/full_refresh.json`]);
 const state = `${output}/state.json`;
-writeFileSync(state, JSON.stringify(latestStates(full), null, 2));
+writeFileSync(state, JSON.stringify(latestOf(full), null, 2));
 console.log(`read      full refresh: ${full.filter((m) => m.type === 'RECORD').length} records`);
 
 // A day of work in the CRM.
@@ -63,12 +60,12 @@ data.update('email_messages', data.messagesOf(7)[0]!);
 console.log('changes   renamed, deleted and archived a deal; added a person; edited a note, an activity, a file, a mail message');
 
 const incremental = await connector('4-read-incremental', ['read', '--config', config, '--catalog', `${root}catalogs/incremental.json`, '--state', state]);
-writeFileSync(`${output}/state-after.json`, JSON.stringify(latestStates(incremental), null, 2));
+writeFileSync(`${output}/state-after.json`, JSON.stringify(latestOf(incremental), null, 2));
 console.log(`read      incremental: ${incremental.filter((m) => m.type === 'RECORD').length} records\n`);
 await simulator.stop();
 
 const [before, after] = [summaryOf(full), summaryOf(incremental)];
-const finalState = new Map(latestStates(incremental).map((s) => [s.stream!.stream_descriptor.name, JSON.stringify(s.stream!.stream_state)]));
+const finalState = new Map(latestOf(incremental).map((s) => [s.stream.stream_descriptor.name, JSON.stringify(s.stream.stream_state)]));
 const rows = Object.keys(before.streams).map((name) => {
   const [a, b] = [before.streams[name]!, after.streams[name]!];
   return [name, String(a.records), `${a.seconds.toFixed(1)} s`, String(a.tokens), String(b.records), String(b.tokens), finalState.get(name) ?? ''];
