@@ -11,6 +11,7 @@ import {
   Random,
   hash,
 } from './random.js';
+import { CompanyClock } from './clock.js';
 import { Table, type EntitySpec } from './table.js';
 
 type Json = Record<string, unknown>;
@@ -71,7 +72,6 @@ export const v1Time = (ms: number) => new Date(ms).toISOString().slice(0, 19).re
 export const v2Time = (ms: number) => `${new Date(ms).toISOString().slice(0, 19)}Z`;
 const mailTime = (ms: number) => new Date(ms).toISOString();
 const date = (ms: number) => new Date(ms).toISOString().slice(0, 10);
-const nowSecond = () => toSecond(Date.now());
 
 export type MutableStream = EntityName | 'email_messages';
 /** Each entity's cursor field and the timestamp format of its API. */
@@ -105,7 +105,8 @@ export const ARCHIVED_BIT = 4;
 
 export interface DatasetOptions {
   seed?: number;
-  /** Epoch ms of "now" for the generated history: records were added and updated in the two years before it. */
+  /** Epoch ms of "now" when the company starts: records were added and updated in the two years before it, and the
+   * company's clock starts there. Default: the start of the machine's current day (for trying things by hand). */
   anchor?: number;
   size?: 'small' | 'large' | Partial<Counts>;
 }
@@ -113,6 +114,8 @@ export interface DatasetOptions {
 export class Dataset {
   readonly seed: number;
   readonly anchor: number;
+  /** The company's clock: starts at the anchor; every change is stamped with its time unless a test says otherwise. */
+  readonly clock: CompanyClock;
   readonly counts: Counts;
   readonly tables: Record<MutableStream, Table<Json>>;
   /** messageOffsets[t] = index of thread t's first message (threads own consecutive message indexes). */
@@ -121,6 +124,7 @@ export class Dataset {
   constructor(options: DatasetOptions = {}) {
     this.seed = options.seed ?? 42;
     this.anchor = toSecond(options.anchor ?? Math.floor(Date.now() / DAY) * DAY);
+    this.clock = new CompanyClock(this.anchor);
     const size = options.size ?? 'small';
     this.counts = typeof size === 'string' ? SIZES[size] : { ...SIZES.small, ...size };
     this.messageOffsets = [0, 1];
@@ -136,7 +140,7 @@ export class Dataset {
   // ---- Changes, as a test makes them between two syncs. Each one stamps the record's cursor with `at`. ----
 
   /** Changes fields of a record (or just touches it) and returns it. A changed message also touches its thread. */
-  update(stream: MutableStream, id: number | string, fields: Json = {}, at = nowSecond()): Json {
+  update(stream: MutableStream, id: number | string, fields: Json = {}, at = this.nowSecond()): Json {
     const table = this.tables[stream];
     const index = this.indexOf(stream, id);
     if (!table.exists(index)) throw new Error(`${stream} ${id} does not exist`);
@@ -149,7 +153,7 @@ export class Dataset {
   }
 
   /** Adds a record (fields default to a generated one) and returns it. */
-  add(stream: Exclude<MutableStream, 'email_messages'>, fields: Json = {}, at = nowSecond()): Json {
+  add(stream: Exclude<MutableStream, 'email_messages'>, fields: Json = {}, at = this.nowSecond()): Json {
     const table = this.tables[stream];
     const index = table.lastIndex + 1;
     const record: Json = { ...table.build(index, at), ...fields, id: index };
@@ -160,7 +164,7 @@ export class Dataset {
   }
 
   /** Deletes a record the way Pipedrive does at first: it stays listed, flagged as deleted. */
-  remove(stream: MutableStream, id: number | string, at = nowSecond()): Json {
+  remove(stream: MutableStream, id: number | string, at = this.nowSecond()): Json {
     const fields: Json =
       stream === 'deals'
         ? { status: 'deleted', is_deleted: true }
@@ -172,13 +176,17 @@ export class Dataset {
     return this.update(stream, id, fields, at);
   }
 
-  archiveDeal(id: number, at = nowSecond()): Json {
+  archiveDeal(id: number, at = this.nowSecond()): Json {
     return this.update('deals', id, { is_archived: true, archive_time: v2Time(at) }, at);
   }
 
   /** Removes a record for good (Pipedrive purges deleted records after 30 days). */
-  purge(stream: MutableStream, id: number | string, at = nowSecond()): void {
+  purge(stream: MutableStream, id: number | string, at = this.nowSecond()): void {
     this.tables[stream].purge(this.indexOf(stream, id), at);
+  }
+
+  private nowSecond(): number {
+    return toSecond(this.clock.now());
   }
 
   private indexOf(stream: MutableStream, id: number | string): number {

@@ -3,6 +3,7 @@
 import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { CompanyClock } from './clock.js';
 import { ARCHIVED_BIT, DEAL_STATUSES, Dataset, MAIL_FOLDERS, v1Time, type DatasetOptions } from './dataset.js';
 import { Random } from './random.js';
 import type { Table } from './table.js';
@@ -48,6 +49,9 @@ export interface SimulatorOptions extends DatasetOptions {
   cloudflareAfter?: number;
   /** Keep a log of every request (default true). */
   logRequests?: boolean;
+  /** `/v1/goals/find`'s filters that mean "everyone's goals" (`assignee.type`, `expected_outcome.tracking_metric`)
+   * filter by their value (default), or, as the documentation's wording also allows, only widen to everyone's. */
+  goalFiltersIgnored?: boolean;
 }
 
 export interface LoggedRequest {
@@ -56,6 +60,7 @@ export interface LoggedRequest {
   /** How the token came: `x-api-token` header, `api_token` query parameter, or not at all. */
   tokenVia: 'header' | 'query' | 'none';
   status: number;
+  /** The machine's time of arrival (burst timing is real time), not the company's. */
   at: number;
 }
 
@@ -70,6 +75,7 @@ const USER_OF_TOKEN: Record<string, number> = { [TOKENS.admin]: 1, [TOKENS.user]
 
 const TOKEN_COSTS = JSON.parse(readFileSync(new URL('../src/http/token-costs.json', import.meta.url), 'utf8')) as Record<string, number>;
 const WINDOW_MS = 2000;
+const DAY_MS = 86_400_000;
 
 /** The v1 list endpoints Pipedrive retired in favour of v2. */
 const RETIRED = /^\/v1\/(deals|persons|organizations|activities|products|pipelines|stages)(\/collection|\/archived)?$/;
@@ -124,6 +130,8 @@ export class PipedriveSimulator {
   private readonly windows = new Map<string, number[]>();
   private readonly rejections = new Map<string, number[]>();
   private readonly blockedUntil = new Map<string, number>();
+  /** The daily budget spent on the company's current day (UTC, the company's clock). */
+  private budget = { day: 0, spent: 0 };
   private readonly random: Random;
   private server?: http.Server;
 
@@ -143,6 +151,11 @@ export class PipedriveSimulator {
     this.server.keepAliveTimeout = 5000;
     await new Promise<void>((resolve) => this.server!.listen(port, host, resolve));
     return this.origin;
+  }
+
+  /** The company's clock (the dataset's): tests set and advance it. */
+  get clock(): CompanyClock {
+    return this.dataset.clock;
   }
 
   get origin(): string {
@@ -167,6 +180,7 @@ export class PipedriveSimulator {
     this.requests.length = 0;
     this.faults.length = 0;
     Object.assign(this.stats, { requests: 0, connections: 0, tokensSpent: 0, burst429: 0, daily429: 0, blocked403: 0 });
+    this.budget = { day: 0, spent: 0 };
     this.windows.clear();
     this.rejections.clear();
     this.blockedUntil.clear();
@@ -206,7 +220,12 @@ export class PipedriveSimulator {
     }
     const reply = this.reply(path, url.searchParams, token, fault);
     entry.status = reply.status;
-    const headers = { 'content-type': 'application/json', ...this.rateHeaders(token), ...reply.headers };
+    const headers = {
+      'content-type': 'application/json',
+      date: new Date(this.clock.now()).toUTCString(),
+      ...this.rateHeaders(token),
+      ...reply.headers,
+    };
     if (fault?.kind === 'truncate' && reply.status === 200) {
       // Promise the whole body, send half, then drop the connection.
       response.writeHead(200, { ...headers, 'content-length': Buffer.byteLength(reply.body) });
@@ -255,7 +274,7 @@ export class PipedriveSimulator {
       case 'burst429':
         return this.burstRejection(token, now, fault.retryAfter);
       case 'daily429':
-        return this.dailyRejection(now, fault.retryAfter);
+        return this.dailyRejection(fault.retryAfter);
     }
     const user = USER_OF_TOKEN[token];
     if (user === undefined) return { status: 401, body: '{"success":false,"error":"unauthorized access","errorCode":401}' };
@@ -267,7 +286,9 @@ export class PipedriveSimulator {
     if (RETIRED.test(path)) return error(410, `${path} is no longer supported; use the API v2 endpoint instead.`);
     const endpoint = path.replace(/^\/v1\/mailbox\/mailThreads\/[^/]+\/mailMessages$/, '/v1/mailbox/mailThreads/{id}/mailMessages');
     const cost = TOKEN_COSTS[`GET ${endpoint}`] ?? 0;
-    if (this.stats.tokensSpent + cost > this.dailyBudget) return this.dailyRejection(now);
+    const today = Math.floor(this.clock.now() / DAY_MS);
+    if (this.budget.day !== today) this.budget = { day: today, spent: 0 };
+    if (this.budget.spent + cost > this.dailyBudget) return this.dailyRejection();
     let reply: Reply;
     try {
       reply = this.route(path, params, user);
@@ -276,7 +297,10 @@ export class PipedriveSimulator {
       reply = error(failure.status, failure.message);
     }
     // Pipedrive charges the endpoint's token cost for every request it serves.
-    if (reply.status === 200) this.stats.tokensSpent += cost;
+    if (reply.status === 200) {
+      this.stats.tokensSpent += cost;
+      this.budget.spent += cost;
+    }
     return reply;
   }
 
@@ -309,9 +333,11 @@ export class PipedriveSimulator {
     return resetSeconds ? { ...reply, headers: { 'x-ratelimit-remaining': '0', 'x-ratelimit-reset': String(resetSeconds) } } : reply;
   }
 
-  private dailyRejection(now: number, retryAfter?: number): Reply {
+  /** The budget resets at the company's next midnight (UTC here; Pipedrive says "server's timezone"). */
+  private dailyRejection(retryAfter?: number): Reply {
     this.stats.daily429++;
-    const midnight = Math.ceil((now + 1) / 86_400_000) * 86_400_000;
+    const now = this.clock.now();
+    const midnight = Math.ceil((now + 1) / DAY_MS) * DAY_MS;
     return {
       status: 429,
       body: '{"success":false,"error":"daily request budget exceeded","errorCode":429}',
@@ -449,7 +475,7 @@ export class PipedriveSimulator {
     const raw = params.get('since_timestamp');
     const requested = raw && /^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$/.test(raw) ? Date.parse(`${raw.replace(' ', 'T')}Z`) : NaN;
     if (Number.isNaN(requested)) throw new HttpError(400, 'since_timestamp is required, in the format YYYY-MM-DD HH:MM:SS');
-    const monthAgo = new Date(Date.now());
+    const monthAgo = new Date(this.clock.now());
     monthAgo.setUTCMonth(monthAgo.getUTCMonth() - 1);
     const since = Math.max(requested, monthAgo.getTime());
     const sources: Record<string, Table<Json>> = { file: this.dataset.tables.files, note: this.dataset.tables.notes, filter: this.dataset.tables.filters, activityType: this.dataset.tables.activity_types, user: this.dataset.tables.users };
@@ -506,7 +532,10 @@ export class PipedriveSimulator {
       .filter((goal) => {
         const assignee = goal.assignee as { id: number; type: string };
         if (goal.is_active !== active) return false;
-        if (params.has('assignee.type') && assignee.type !== params.get('assignee.type')) return false;
+        const filtered = !this.options.goalFiltersIgnored;
+        if (filtered && params.has('assignee.type') && assignee.type !== params.get('assignee.type')) return false;
+        const metric = params.get('expected_outcome.tracking_metric');
+        if (filtered && metric && (goal.expected_outcome as { tracking_metric: string }).tracking_metric !== metric) return false;
         if (params.has('type.name') && (goal.type as { name: string }).name !== params.get('type.name')) return false;
         if (assigneeId) return assignee.id === Number(assigneeId);
         return everyone || (assignee.type === 'person' && assignee.id === user);

@@ -1,5 +1,6 @@
 import { Ajv, type ErrorObject } from 'ajv';
 import { DateTime, Duration } from 'luxon';
+import { clock } from './clock.js';
 import { configError } from './errors.js';
 import type { ConnectorSpecification } from './generated/airbyte-protocol.js';
 import type { ConnectorConfig } from './generated/config.js';
@@ -42,7 +43,7 @@ export function secretsOf(raw: unknown): string[] {
 }
 
 /** Validates a parsed config file against spec.json; throws a config_error that names every bad field. */
-export function parseConfig(raw: unknown, now: DateTime = DateTime.utc()): SourceConfig {
+export function parseConfig(raw: unknown, now: DateTime = DateTime.fromMillis(clock.now(), { zone: 'utc' })): SourceConfig {
   const config = structuredClone(raw);
   if (!validate(config)) {
     const problems = (validate.errors ?? []).map((e) => describe(e, config));

@@ -1,13 +1,13 @@
 // `read`: the configured streams, several at once, each with its statuses, records and state; a failing stream
 // leaves the others running and their state intact.
 import { parseConfig, type SourceConfig } from './config.js';
-import { configError } from './errors.js';
+import { configError, type ConnectorError } from './errors.js';
 import type { Logger } from './protocol/logger.js';
 import { errorTraceMessage, streamStatusMessage, type StreamState } from './protocol/messages.js';
 import type { MessageWriter } from './protocol/output.js';
 import { createClient } from './source.js';
-import { streamByName, type StreamDefinition } from './streams/definitions.js';
-import { readStream, type ReadContext } from './streams/engine.js';
+import { STREAMS, streamByName, type StreamDefinition } from './streams/definitions.js';
+import { parentCursorKey, readFamily, type Family, type ReadContext, type SavedState, type StreamRead } from './streams/engine.js';
 import { toMillis } from './streams/time.js';
 
 export interface ReadArguments {
@@ -28,21 +28,24 @@ export async function readCommand(args: ReadArguments, writer: MessageWriter, lo
   const config = parseConfig(args.config);
   const configured = parseCatalog(args.catalog);
   const states = parseState(args.state, args.statePath ?? '');
-  const cursors = new Map(configured.map(({ name }) => [name, savedCursor(streamByName.get(name), states.get(name), args.statePath ?? '')]));
+  const saved = new Map(configured.map(({ name }) => [name, savedState(streamByName.get(name), states.get(name), args.statePath ?? '')]));
   const client = createClient(config, logger, {
     onRateLimited: (stream, resumeAt) =>
       void writer.write(streamStatusMessage(stream, 'RUNNING', [{ type: 'RATE_LIMITED', rate_limited: { quota_reset: resumeAt } }])),
   });
   const context: ReadContext = { client, writer, logger, pageSize: config.pageSize };
   const started = Date.now();
+  const outcomes = new Map<string, { records: number | null; seconds: number }>();
   try {
-    const outcomes = await inPool(configured, config.maxConcurrentStreams, async (stream) => {
+    const { families, invalid } = plan(configured, saved, config);
+    for (const [name, error] of invalid) outcomes.set(name, { records: await fail(name, error, writer), seconds: 0 });
+    await inPool(families, config.maxConcurrentStreams, async (family) => {
       const begun = Date.now();
-      const records = await syncStream(stream, cursors.get(stream.name), config, context);
-      return { records, seconds: (Date.now() - begun) / 1000 };
+      const results = await syncFamily(family, context);
+      for (const [name, records] of results) outcomes.set(name, { records, seconds: (Date.now() - begun) / 1000 });
     });
-    const failed = configured.filter((_, i) => outcomes[i]!.records === null).map((s) => s.name);
-    logger.info(summary(context, outcomes, configured, started));
+    const failed = configured.filter(({ name }) => outcomes.get(name)?.records === null).map((s) => s.name);
+    logger.info(summary(context, configured.map(({ name }) => [name, outcomes.get(name)!]), started));
     if (failed.length > 0) logger.error(`These streams did not sync completely: ${failed.join(', ')}. The others did, and their state is saved.`);
     return failed.length > 0 ? 1 : 0;
   } finally {
@@ -50,41 +53,75 @@ export async function readCommand(args: ReadArguments, writer: MessageWriter, lo
   }
 }
 
-/** Reads one configured stream between STARTED and COMPLETE; a failure becomes INCOMPLETE and a TRACE error. */
-async function syncStream(configured: ConfiguredStream, cursor: number | undefined, config: SourceConfig, context: ReadContext): Promise<number | null> {
-  const { writer } = context;
-  const fail = async (error: unknown) => {
-    await writer.write(streamStatusMessage(configured.name, 'INCOMPLETE'));
-    await writer.write(errorTraceMessage(error, configured.name));
-    return null;
-  };
-  const stream = streamByName.get(configured.name);
-  if (!stream) {
-    return fail(configError(`The catalog names a stream this source does not have: "${configured.name}". Run discover to see the 16 streams.`));
+/**
+ * Groups the configured streams into families, each read as one task: a child stream (mail messages) rides along on
+ * its parent (mail threads), so that the parent's lists are read once for both; a child whose parent is not in the
+ * catalog has the parent's lists read on its behalf. Streams the catalog cannot have are set apart with their error.
+ */
+function plan(configured: ConfiguredStream[], saved: Map<string, SavedState | undefined>, config: SourceConfig) {
+  const families = new Map<string, Family>();
+  const invalid: [string, ConnectorError][] = [];
+  for (const { name, syncMode } of configured) {
+    const stream = streamByName.get(name);
+    if (!stream) {
+      invalid.push([name, configError(`The catalog names a stream this source does not have: "${name}". Run discover to see the ${STREAMS.length} streams.`)]);
+      continue;
+    }
+    const modes = stream.cursor ? ['full_refresh', 'incremental'] : ['full_refresh'];
+    if (!modes.includes(syncMode as string)) {
+      invalid.push([name, configError(`The catalog asks for stream "${name}" in sync mode ${JSON.stringify(syncMode)}; it supports ${modes.join(' and ')}.`)]);
+      continue;
+    }
+    const read = streamRead(stream, syncMode === 'incremental' ? saved.get(name) : undefined, config);
+    const parent = stream.parent ? streamByName.get(stream.parent.stream)! : stream;
+    const family = families.get(parent.name) ?? { parent, children: [] };
+    if (stream.parent) family.children.push(read);
+    else family.parentRead = read;
+    families.set(parent.name, family);
   }
-  const modes = stream.cursor ? ['full_refresh', 'incremental'] : ['full_refresh'];
-  if (!modes.includes(configured.syncMode as string)) {
-    return fail(configError(`The catalog asks for stream "${stream.name}" in sync mode ${JSON.stringify(configured.syncMode)}; it supports ${modes.join(' and ')}.`));
-  }
-  await writer.write(streamStatusMessage(stream.name, 'STARTED'));
-  await writer.write(streamStatusMessage(stream.name, 'RUNNING'));
-  try {
-    const incremental = configured.syncMode === 'incremental';
-    const savedCursor = incremental ? cursor : undefined;
-    const records = await readStream({ stream, ...bounds(stream, savedCursor, config) }, context);
-    await writer.write(streamStatusMessage(stream.name, 'COMPLETE'));
-    return records;
-  } catch (error) {
-    return fail(error);
-  }
+  return { families: [...families.values()], invalid };
 }
 
-/** The lower bound of an incremental stream's cursor: the start date, or the saved cursor minus the lookback. */
-function bounds(stream: StreamDefinition, savedCursor: number | undefined, config: SourceConfig) {
-  if (!stream.cursor) return {};
+/** How much of a stream to read: from the start date, or from where the previous sync left off, less the lookback. */
+function streamRead(stream: StreamDefinition, saved: SavedState | undefined, config: SourceConfig): StreamRead {
+  if (!stream.cursor) return { stream };
   const start = config.startDate.toMillis();
-  const resume = savedCursor === undefined ? -Infinity : savedCursor - config.lookback.toMillis();
-  return { lowerBound: Math.max(start, resume), savedCursor };
+  if (!saved) return { stream, lowerBound: start };
+  const lookback = config.lookback.toMillis();
+  const lowerBound = Math.max(start, (saved.cursor ?? -Infinity) - lookback);
+  return {
+    stream,
+    lowerBound,
+    saved,
+    completeBefore: Math.max(lowerBound, (saved.syncedAt ?? -Infinity) - lookback),
+    ...(saved.parentCursor === undefined ? {} : { parentAfter: saved.parentCursor - lookback }),
+  };
+}
+
+/** Reads one family between STARTED and COMPLETE for each of its streams; a failed stream ends INCOMPLETE with a
+ * TRACE error. Returns each stream's record count, or null if it failed. */
+async function syncFamily(family: Family, context: ReadContext): Promise<Map<string, number | null>> {
+  const { writer } = context;
+  const names = [family.parentRead, ...family.children].flatMap((read) => (read ? [read.stream.name] : []));
+  for (const name of names) {
+    await writer.write(streamStatusMessage(name, 'STARTED'));
+    await writer.write(streamStatusMessage(name, 'RUNNING'));
+  }
+  const results = new Map<string, number | null>();
+  for (const [name, outcome] of await readFamily(family, context)) {
+    if ('error' in outcome) results.set(name, await fail(name, outcome.error, writer));
+    else {
+      await writer.write(streamStatusMessage(name, 'COMPLETE'));
+      results.set(name, outcome.records);
+    }
+  }
+  return results;
+}
+
+async function fail(stream: string, error: unknown, writer: MessageWriter): Promise<null> {
+  await writer.write(streamStatusMessage(stream, 'INCOMPLETE'));
+  await writer.write(errorTraceMessage(error, stream));
+  return null;
 }
 
 function parseCatalog(raw: unknown): ConfiguredStream[] {
@@ -131,17 +168,25 @@ function parseState(raw: unknown, path: string): Map<string, StreamState> {
   return states;
 }
 
-/** The cursor a stream's saved state holds, epoch ms; a value that is not a timestamp is a config error. */
-function savedCursor(stream: StreamDefinition | undefined, state: StreamState | undefined, path: string): number | undefined {
-  if (!stream?.cursor || state?.[stream.cursor] === undefined) return undefined;
-  const value = state[stream.cursor];
-  const ms = typeof value === 'string' ? toMillis(value) : NaN;
-  if (Number.isNaN(ms)) {
-    throw configError(
-      `The --state file "${path}" gives stream "${stream.name}" an invalid ${stream.cursor}: ${JSON.stringify(value)} (expected a timestamp such as 2026-01-01T00:00:00Z).`,
-    );
-  }
-  return ms;
+/** What a stream's saved state holds, each timestamp checked; a value that is not a timestamp is a config error. */
+function savedState(stream: StreamDefinition | undefined, state: StreamState | undefined, path: string): SavedState | undefined {
+  if (!stream?.cursor || state === undefined) return undefined;
+  const timestamp = (key: string): number | undefined => {
+    const value = state[key];
+    if (value === undefined || value === null) return undefined;
+    const ms = typeof value === 'string' ? toMillis(value) : NaN;
+    if (Number.isNaN(ms)) {
+      throw configError(
+        `The --state file "${path}" gives stream "${stream.name}" an invalid ${key}: ${JSON.stringify(value)} (expected a timestamp such as 2026-01-01T00:00:00Z).`,
+      );
+    }
+    return ms;
+  };
+  return {
+    cursor: timestamp(stream.cursor),
+    syncedAt: timestamp('synced_at'),
+    parentCursor: stream.parent ? timestamp(parentCursorKey(stream)) : undefined,
+  };
 }
 
 /** Runs `run` over the items, at most `limit` at a time, and returns the results in order. */
@@ -159,10 +204,10 @@ async function inPool<T, R>(items: T[], limit: number, run: (item: T) => Promise
 }
 
 /** One log line a person can read, ending with the same figures as JSON for tools (the benchmark reads them). */
-function summary(context: ReadContext, outcomes: { records: number | null; seconds: number }[], configured: ConfiguredStream[], started: number): string {
-  const streams = Object.fromEntries(configured.map(({ name }, i) => [name, { ...outcomes[i], ...context.client.stats.of(name) }]));
+function summary(context: ReadContext, outcomes: [string, { records: number | null; seconds: number }][], started: number): string {
+  const streams = Object.fromEntries(outcomes.map(([name, outcome]) => [name, { ...outcome, ...context.client.stats.of(name) }]));
   const total = context.client.stats.total();
-  const records = outcomes.reduce((sum, outcome) => sum + (outcome.records ?? 0), 0);
+  const records = outcomes.reduce((sum, [, outcome]) => sum + (outcome.records ?? 0), 0);
   const cpu = process.cpuUsage();
   const figures = {
     records,

@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import { DateTime } from 'luxon';
 import { streamByName } from '../src/streams/definitions.js';
 import { ofType, runCli, tempFile, traceErrors } from './helpers/cli.js';
-import { configFor, useSimulator } from './helpers/simulator.js';
+import { ANCHOR, configFor, useSimulator } from './helpers/simulator.js';
 import {
   ALL,
   INCREMENTAL,
@@ -68,23 +68,36 @@ describe('read', function () {
 
     it('checkpoints after every page of the ascending streams, and once at the end of the others', () => {
       const checkpoints = (stream: string) => first.stateMessages.filter((m) => m.stream!.stream_descriptor.name === stream).length;
-      expect(checkpoints('activities')).to.equal(Math.ceil(sim().dataset.counts.activities / 50));
+      // One per page, and one at the end of the read that records when it began (synced_at).
+      expect(checkpoints('activities')).to.equal(Math.ceil(sim().dataset.counts.activities / 50) + 1);
       expect(checkpoints('notes')).to.be.at.least(sim().dataset.counts.notes / 50);
       expect(checkpoints('email_threads')).to.equal(1);
       expect(checkpoints('users')).to.equal(1);
-      for (const stream of ALL) {
-        const values = first.stateMessages.filter((m) => m.stream!.stream_descriptor.name === stream).map((m) => JSON.stringify(m.stream!.stream_state));
+      // The cursor never moves backwards.
+      for (const stream of INCREMENTAL) {
+        const cursor = streamByName.get(stream)!.cursor!;
+        const values = first.stateMessages.filter((m) => m.stream!.stream_descriptor.name === stream).map((m) => (m.stream!.stream_state as Record<string, string>)[cursor]!);
         expect(values, stream).to.deep.equal([...values].sort());
       }
     });
 
-    it('states the highest cursor of the incremental streams, and an empty state for full-table ones', () => {
+    it('states the highest cursor of the incremental streams and when their read began, and an empty state for full-table ones', () => {
+      const newest = (stream: string, field: string) => first.records.get(stream)!.map((r) => r[field] as string).sort().at(-1);
       for (const stream of ALL) {
         const cursor = streamByName.get(stream)!.cursor;
-        const last = first.state.find((m) => m.stream!.stream_descriptor.name === stream)!.stream!.stream_state;
-        if (!cursor) expect(last, stream).to.deep.equal({});
-        else expect(last, stream).to.deep.equal({ [cursor]: first.records.get(stream)!.map((r) => r[cursor] as string).sort().at(-1) });
+        const last = first.state.find((m) => m.stream!.stream_descriptor.name === stream)!.stream!.stream_state as Record<string, string>;
+        if (!cursor) {
+          expect(last, stream).to.deep.equal({});
+          continue;
+        }
+        expect(last[cursor], stream).to.equal(newest(stream, cursor));
+        // synced_at is Pipedrive's time (the simulated company's clock, from its Date header, which has whole seconds,
+        // so up to a second early) when the read began.
+        expect(Date.parse(last.synced_at!), stream).to.be.within(ANCHOR - 1000, sim().clock.now()).and.satisfy((ms: number) => ms % 1000 === 0);
       }
+      // The mail messages' state also tracks the threads they were read for.
+      const messages = first.state.find((m) => m.stream!.stream_descriptor.name === 'email_messages')!.stream!.stream_state;
+      expect(messages).to.have.property('email_threads_update_time', newest('email_threads', 'update_time'));
     });
 
     it('emits deleted deals (status deleted) and archived deals (from their own list), whose flags tell the warehouse', () => {
@@ -123,7 +136,8 @@ describe('read', function () {
     const sim = useSimulator();
 
     it('defaults to one year back and bounds the incremental streams in both sync modes, not the full-table ones', async () => {
-      const yearAgo = DateTime.utc().minus({ years: 1 }).toMillis();
+      // The connector's clock is the simulated company's (the tests' sync helper sets it), not the machine's.
+      const yearAgo = DateTime.fromMillis(sim().clock.now(), { zone: 'utc' }).minus({ years: 1 }).toMillis();
       for (const mode of ['full_refresh', 'incremental'] as const) {
         const s = await sync(sim(), { mode, config: { start_date: undefined } });
         expect(s.run.exitCode).to.equal(0);
@@ -230,7 +244,7 @@ describe('read', function () {
     });
 
     it('read files from /v1/recents for a cursor younger than a month, and from the full list otherwise', async () => {
-      const young = [{ type: 'STREAM', stream: { stream_descriptor: { name: 'files' }, stream_state: { update_time: new Date(Date.now() - 5 * 86_400_000).toISOString() } } }];
+      const young = [{ type: 'STREAM', stream: { stream_descriptor: { name: 'files' }, stream_state: { update_time: new Date(sim().clock.now() - 5 * 86_400_000).toISOString() } } }];
       const old = [{ type: 'STREAM', stream: { stream_descriptor: { name: 'files' }, stream_state: { update_time: '2026-01-01T00:00:00Z' } } }];
       const recent = await sync(sim(), { streams: ['files'], state: young });
       expect(sim().requestsTo('/v1/recents')).to.have.length(1);

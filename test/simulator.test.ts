@@ -91,12 +91,12 @@ describe('Pipedrive simulator', () => {
   });
 
   it('/v1/recents reaches back one month only, and reports purged items with null data', async () => {
-    const at = Date.now() - 3600_000;
+    const at = sim().clock.now() - 3600_000;
     sim().dataset.update('files', 5, {}, Math.floor(at / 1000) * 1000);
     sim().dataset.purge('files', 6, at);
     const recent = await get('/v1/recents?since_timestamp=2000-01-01%2000:00:00&items=file&limit=500');
     const items = recent.body.data as { id: number; data: { update_time: string } | null }[];
-    const monthAgo = new Date(Date.now());
+    const monthAgo = new Date(sim().clock.now());
     monthAgo.setUTCMonth(monthAgo.getUTCMonth() - 1);
     expect(items.find((i) => i.id === 5)!.data).to.not.equal(null);
     expect(items.find((i) => i.id === 6)!.data).to.equal(null);
@@ -139,8 +139,8 @@ describe('Pipedrive simulator', () => {
     data.archiveDeal(8);
     data.purge('notes', 9);
     expect(changed.name).to.equal('Renamed Person');
-    expect(Date.parse(changed.update_time as string)).to.be.closeTo(Date.now(), 2000);
-    const recent = (await get(`/api/v2/persons?updated_since=${new Date(Date.now() - 5000).toISOString().slice(0, 19)}Z`)).body.data as { id: number; name: string }[];
+    expect(Date.parse(changed.update_time as string)).to.be.closeTo(sim().clock.now(), 2000);
+    const recent = (await get(`/api/v2/persons?updated_since=${new Date(sim().clock.now() - 5000).toISOString().slice(0, 19)}Z`)).body.data as { id: number; name: string }[];
     expect(recent).to.deep.equal([{ ...recent[0]!, id: 3, name: 'Renamed Person' }]);
     expect(added.id).to.equal(data.counts.organizations + 1);
     expect(data.tables.deals.get(7)).to.include({ status: 'deleted', is_deleted: true });

@@ -1,6 +1,7 @@
 import http from 'node:http';
 import https from 'node:https';
 import fetch, { type Response } from 'node-fetch';
+import { clock } from '../clock.js';
 import { ConnectorError, configError } from '../errors.js';
 import { readJson } from '../paths.js';
 import type { Logger } from '../protocol/logger.js';
@@ -84,6 +85,7 @@ export class PipedriveClient {
   /** Set once the daily budget is spent or Cloudflare blocks the token: no request may be sent after that. */
   private stopped: ConnectorError | null = null;
   private clockOffsetMs = 0;
+  private serverTimeKnown = false;
   private requestsInFlight = 0;
 
   constructor(private readonly options: ClientOptions) {
@@ -96,9 +98,22 @@ export class PipedriveClient {
     return this.requestsInFlight;
   }
 
-  /** Pipedrive's clock, estimated from the `Date` header of the latest response. */
+  /** Pipedrive's clock, estimated from the `Date` header of the latest response (the connector's own clock until a
+   * response has come). The header has whole seconds, so the estimate errs early by up to a second. */
   serverNow(): number {
-    return Date.now() + this.clockOffsetMs;
+    return this.toServerTime(clock.now());
+  }
+
+  /** An instant of the connector's clock (`clock.now()`) in Pipedrive's time. */
+  toServerTime(ms: number): number {
+    return ms + this.clockOffsetMs;
+  }
+
+  /** Pipedrive's clock for a decision that must not rest on the machine's clock: if no response has told the time
+   * yet, one request to `/v1/users/me` (2 tokens) does, counted for `stream`. */
+  async knownServerNow(stream: string): Promise<number> {
+    if (!this.serverTimeKnown) await this.get({ endpoint: '/v1/users/me', stream });
+    return this.serverNow();
   }
 
   close(): void {
@@ -188,7 +203,10 @@ export class PipedriveClient {
       });
       this.throttle.observe(response.headers);
       const date = Date.parse(response.headers.get('date') ?? '');
-      if (!Number.isNaN(date)) this.clockOffsetMs = date - Date.now();
+      if (!Number.isNaN(date)) {
+        this.clockOffsetMs = date - clock.now();
+        this.serverTimeKnown = true;
+      }
       return response;
     } catch (error) {
       throw this.networkFailure(error, endpoint);

@@ -60,14 +60,17 @@ export interface StreamDefinition {
   cursor?: 'update_time' | 'modified';
   /** Read in turn; ascending lists of one stream are merged by cursor instead, so one cursor covers them all. */
   lists: ListDefinition[];
-  /** Replaces `lists` in an incremental sync whose lower bound is younger than `within`. */
-  recent?: { within: Duration; lists: ListDefinition[] };
+  /**
+   * Replaces `lists` in an incremental sync when everything older than `reach` has been emitted already (the previous
+   * sync completed within it): lists that return only what changed, but reach back no further.
+   */
+  recent?: { reach: Duration; lists: ListDefinition[] };
   /** The lists are read once per record of the parent stream, with these path parameters. */
   parent?: { stream: StreamName; pathParams: (parent: ApiRecord) => Record<string, number | string> };
   /** Statuses a per-parent list may answer when its parent vanished during the sync: skip that parent. */
   tolerate?: number[];
-  /** False for a record another list of this stream yields too. */
-  keep?: (record: ApiRecord, list: ListDefinition) => boolean;
+  /** The lists may return a record more than once (overlapping queries): emit each id once per sync. */
+  distinct?: boolean;
 }
 
 const V2_SINCE = { param: 'updated_since', format: 'rfc3339' } as const;
@@ -99,18 +102,16 @@ const mailThreadLists: ListDefinition[] = MAIL_FOLDERS.map((folder) => ({
   query: { folder },
   paging: 'offset',
 }));
-/** A thread is listed in each of its folders; keep it only in the first folder it is read from. */
-const firstFolderOnly = (thread: ApiRecord, list: ListDefinition) => {
-  const folders = Array.isArray(thread.folders) ? (thread.folders as string[]) : [];
-  const position = (MAIL_FOLDERS as readonly unknown[]).indexOf(list.query?.folder);
-  return !MAIL_FOLDERS.slice(0, position).some((folder) => folders.includes(folder));
-};
-
-/** Goals are per assignee unless a filter is given: asking per assignee type returns everyone's, active or not. */
-const goalLists: ListDefinition[] = ['person', 'team', 'company'].flatMap((type) =>
+/**
+ * Goals are the token user's unless a filter is given that means "everyone's goals will be returned", and only active
+ * ones unless asked otherwise. Every goal tracks either a quantity or a sum, so asking for each tracking metric, active
+ * and inactive, returns every goal in four requests. Pipedrive does not say whether such a filter also filters, so the
+ * answers may overlap: each goal is emitted once.
+ */
+const goalLists: ListDefinition[] = ['quantity', 'sum'].flatMap((metric) =>
   [true, false].map((active) => ({
     endpoint: '/v1/goals/find',
-    query: { 'assignee.type': type, is_active: active },
+    query: { 'expected_outcome.tracking_metric': metric, is_active: active },
     paging: 'single' as const,
     records: 'data.goals' as const,
   })),
@@ -140,17 +141,18 @@ export const STREAMS: StreamDefinition[] = [
     lists: [{ endpoint: '/v1/mailbox/mailThreads/{id}/mailMessages', paging: 'offset' }],
     tolerate: [403, 404, 410],
   },
-  { name: 'email_threads', cursor: 'update_time', lists: mailThreadLists, keep: firstFolderOnly },
+  // A thread is listed in each of its folders.
+  { name: 'email_threads', cursor: 'update_time', lists: mailThreadLists, distinct: true },
   {
     name: 'files',
     cursor: 'update_time',
     lists: [
       { endpoint: '/v1/files', query: { sort: 'update_time ASC' }, paging: 'offset', maxPageSize: 100, ascending: true },
     ],
-    // /v1/recents returns only what changed, but reaches back one month at most. Its order is not documented, so it
-    // is not taken as ascending: the stream checkpoints once, at the end.
+    // /v1/recents returns only what changed, but reaches back one month at most (a day's margin kept). Its order is
+    // not documented, so it is not taken as ascending: the stream checkpoints once, at the end.
     recent: {
-      within: Duration.fromObject({ days: 28 }),
+      reach: Duration.fromObject({ days: 27 }),
       lists: [
         {
           endpoint: '/v1/recents',
@@ -163,7 +165,7 @@ export const STREAMS: StreamDefinition[] = [
     },
   },
   { name: 'filters', cursor: 'update_time', lists: [{ endpoint: '/v1/filters', paging: 'single' }] },
-  { name: 'goals', lists: goalLists },
+  { name: 'goals', lists: goalLists, distinct: true },
   {
     name: 'notes',
     cursor: 'update_time',

@@ -1,5 +1,7 @@
 // The one engine that reads any stream of the table in definitions.ts: it picks the lists to read, pages through
-// them, drops what the API cannot filter itself, normalises records, emits them and checkpoints state.
+// them, drops what the API cannot filter itself, normalises records, emits them and checkpoints state. A stream whose
+// records drive another's requests (mail threads → their messages) is read once for both: its children ride along.
+import { clock } from '../clock.js';
 import { HttpStatusError, type PipedriveClient } from '../http/client.js';
 import { cursorPages, keysetPages, offsetPages, sinceParameter, singlePage, type Pages } from '../http/pagination.js';
 import type { Logger } from '../protocol/logger.js';
@@ -16,64 +18,183 @@ export interface ReadContext {
   pageSize: number;
 }
 
+/** What the previous sync saved for a stream, parsed (epoch ms). */
+export interface SavedState {
+  cursor?: number;
+  /** Pipedrive's time when the previous complete read began: every change before it has been emitted. */
+  syncedAt?: number;
+  /** A child stream's: the highest cursor among the parent records whose children it has read. */
+  parentCursor?: number;
+}
+
+/** How much of one stream to read. */
 export interface StreamRead {
   stream: StreamDefinition;
   /** Lower bound of the cursor, epoch ms (start date, or saved cursor minus lookback); none for full-table streams. */
   lowerBound?: number;
-  /** The cursor saved by the previous sync, epoch ms, for an incremental sync. */
-  savedCursor?: number;
+  /** What the previous sync saved, for an incremental sync. */
+  saved?: SavedState;
+  /** Every change before this instant has been emitted by earlier syncs: the bound for lists of changes only. */
+  completeBefore?: number;
+  /** A child stream: read the children of the parent records whose cursor is after this, those that changed since the
+   * previous sync; without it, of those at or after `lowerBound`. */
+  parentAfter?: number;
 }
 
-/** Reads one stream: records, then STATE checkpoints; returns the number of records emitted. */
-export async function readStream(read: StreamRead, context: ReadContext): Promise<number> {
-  const { stream } = read;
-  const checkpoint = new Checkpoint(stream, read.savedCursor, context.writer);
-  // Records changed while a list was being read may be missed by an unordered list; the cursor of such a stream
-  // never passes the moment the read began, so the next sync looks again.
-  const startedAt = context.client.serverNow();
-  const lists = chooseLists(read, context.client);
-  const ordered = lists.every((list) => list.ascending);
-  const normalise = timestampNormaliser(streamSchema(stream.name));
-  for await (const batch of recordBatches(read, lists, context)) {
-    for (const record of batch) {
-      normalise(record);
-      await context.writer.write(recordMessage(stream.name, record));
-      checkpoint.saw(record);
+/** A stream and the children that ride along on its records. `parentRead` is absent when the parent is not in the
+ * catalog: its lists are then read only on the children's behalf. */
+export interface Family {
+  parent: StreamDefinition;
+  parentRead?: StreamRead;
+  children: StreamRead[];
+}
+
+export type Outcome = { records: number } | { error: unknown };
+
+const SECOND = 1000;
+const floorToSecond = (ms: number) => Math.floor(ms / SECOND) * SECOND;
+
+/** Reads a family: the parent's lists once, its records emitted (if selected) and each child's lists read for the
+ * parent records it needs. A failing child leaves the others going; a failing list fails every member. */
+export async function readFamily(family: Family, context: ReadContext): Promise<Map<string, Outcome>> {
+  const begun = clock.now();
+  const parent = family.parentRead && new Member(family.parentRead, context);
+  let ordered = false;
+  const children = family.children.map((read) => new Member(read, context));
+  const members = parent ? [parent, ...children] : children;
+  try {
+    const { lists, lowerBound } = await chooseLists(family, context);
+    ordered = lists.every((list) => list.ascending);
+    const listing = { stream: family.parent, lowerBound, countAs: members[0]!.name };
+    for await (const batch of recordBatches(listing, lists, context)) {
+      if (parent && !parent.failed) await parent.emitParents(batch, ordered);
+      for (const child of children) if (!child.failed) await child.expand(batch);
+      if (members.every((member) => member.failed)) break;
     }
-    if (ordered) await checkpoint.emit();
+  } catch (error) {
+    for (const member of members) member.fail(error);
   }
-  await checkpoint.emit(ordered ? Infinity : startedAt, true);
-  return checkpoint.total;
+  const startedAt = floorToSecond(context.client.toServerTime(begun));
+  await parent?.finish(startedAt, ordered);
+  for (const child of children) await child.finish(startedAt, false);
+  return new Map(members.map((member) => [member.name, member.outcome]));
 }
 
-/** /v1/recents is cheaper but reaches back only a month: use it only for a cursor that young. */
-function chooseLists({ stream, savedCursor, lowerBound }: StreamRead, client: PipedriveClient): ListDefinition[] {
-  const recent = stream.recent;
-  const young = recent && savedCursor !== undefined && lowerBound !== undefined && lowerBound >= client.serverNow() - recent.within.toMillis();
-  return young ? recent.lists : stream.lists;
+/** The lists to read and from where. Lists of changes only (`recent`) are used when the previous sync completed
+ * within their reach, judged by Pipedrive's clock; they start where that sync left off. */
+async function chooseLists({ parent, parentRead, children }: Family, context: ReadContext) {
+  const recent = parent.recent;
+  const complete = parentRead?.completeBefore;
+  if (recent && complete !== undefined && children.length === 0) {
+    const now = await context.client.knownServerNow(parent.name);
+    if (complete >= now - recent.reach.toMillis()) return { lists: recent.lists, lowerBound: complete };
+  }
+  // Children need the parent records they read from; the lowest bound of the family covers everyone.
+  const bounds = [parentRead?.lowerBound, ...children.map((child) => child.parentAfter ?? child.lowerBound)];
+  const lowerBound = bounds.includes(undefined) ? undefined : Math.min(...(bounds as number[]));
+  return { lists: parent.lists, lowerBound };
+}
+
+/** One stream's part in a family read: its records, checkpoints and outcome. */
+class Member {
+  readonly name: string;
+  private readonly checkpoint: Checkpoint;
+  private readonly normalise: (record: ApiRecord) => void;
+  private error: { cause: unknown } | null = null;
+
+  constructor(
+    private readonly read: StreamRead,
+    private readonly context: ReadContext,
+  ) {
+    this.name = read.stream.name;
+    this.checkpoint = new Checkpoint(read, context.writer);
+    this.normalise = timestampNormaliser(streamSchema(read.stream.name));
+  }
+
+  get failed(): boolean {
+    return this.error !== null;
+  }
+
+  get outcome(): Outcome {
+    return this.error ? { error: this.error.cause } : { records: this.checkpoint.total };
+  }
+
+  fail(cause: unknown): void {
+    this.error ??= { cause };
+  }
+
+  /** Emits this (parent) stream's own records of a listed batch: the listing may start below its bound. */
+  async emitParents(batch: ApiRecord[], ordered: boolean): Promise<void> {
+    const { cursor } = this.read.stream;
+    const bound = this.read.lowerBound;
+    await this.emit(bound === undefined || !cursor ? batch : batch.filter((record) => !(toMillis(record[cursor]) < bound)));
+    if (ordered) await this.checkpoint.emit();
+  }
+
+  /** Reads this (child) stream's lists for each parent record of a batch that changed since the previous sync. A parent
+   * that vanished meanwhile (a status in `tolerate`) is skipped; any other failure ends this stream. */
+  async expand(parents: ApiRecord[]): Promise<void> {
+    const { stream, parentAfter, lowerBound } = this.read;
+    const { context } = this;
+    const parent = stream.parent!;
+    const parentCursorField = streamByName.get(parent.stream)!.cursor!;
+    for (const record of parents) {
+      const parentCursor = toMillis(record[parentCursorField]);
+      this.checkpoint.sawParent(parentCursor);
+      const wanted = parentAfter !== undefined ? !(parentCursor <= parentAfter) : !(parentCursor < (lowerBound ?? -Infinity));
+      if (!wanted) continue;
+      for (const list of stream.lists) {
+        try {
+          for await (const page of listPages({ stream, lowerBound, countAs: stream.name }, list, context, parent.pathParams(record))) {
+            await this.emit(page);
+          }
+        } catch (error) {
+          if (!(error instanceof HttpStatusError && stream.tolerate?.includes(error.status))) return this.fail(error);
+          context.logger.info(`${stream.name}: skipped ${parent.stream} ${record.id}, gone since it was listed (HTTP ${error.status})`);
+        }
+      }
+    }
+  }
+
+  /** The final checkpoint of a read that went to the end. Records changed while an unordered list was read may have
+   * been missed: such a stream's cursor never passes the second its read began, so the next sync looks again. */
+  async finish(startedAt: number, ordered: boolean): Promise<void> {
+    if (!this.failed) await this.checkpoint.emit({ cap: ordered ? Infinity : startedAt, syncedAt: startedAt });
+  }
+
+  private async emit(records: ApiRecord[]): Promise<void> {
+    for (const record of records) {
+      this.normalise(record);
+      await this.context.writer.write(recordMessage(this.name, record));
+      this.checkpoint.saw(record);
+    }
+  }
 }
 
 /** The stream's records in batches (a page, or a merge step), older than the lower bound already dropped. */
-async function* recordBatches(read: StreamRead, lists: ListDefinition[], context: ReadContext): Pages {
-  const { stream } = read;
-  if (stream.parent) {
-    yield* childBatches(read, lists, context);
-    return;
-  }
-  const sources = lists.map((list) => ({ list, pages: listPages(read, list, context) }));
-  if (sources.length > 1 && lists.every((list) => list.ascending)) {
-    yield* mergeByCursor(sources.map((s) => s.pages), stream.cursor!);
-    return;
-  }
-  for (const { list, pages } of sources) {
-    for await (const page of pages) yield page.filter((record) => stream.keep?.(record, list) ?? true);
-  }
+interface ListRead {
+  stream: StreamDefinition;
+  lowerBound?: number;
+  /** The stream whose request counts these requests go to. */
+  countAs: string;
+}
+
+async function* recordBatches(read: ListRead, lists: ListDefinition[], context: ReadContext): Pages {
+  const sources = lists.map((list) => listPages(read, list, context));
+  const batches = sources.length > 1 && lists.every((list) => list.ascending) ? mergeByCursor(sources, read.stream.cursor!) : concat(sources);
+  if (!read.stream.distinct) return yield* batches;
+  const seen = new Set<ApiRecord['id']>();
+  for await (const batch of batches) yield batch.filter((record) => !seen.has(record.id) && Boolean(seen.add(record.id)));
+}
+
+async function* concat(sources: Pages[]): Pages {
+  for (const pages of sources) yield* pages;
 }
 
 /** One list's pages, with the lower bound applied by the API where it can and by us where it cannot. */
-function listPages({ stream, lowerBound }: StreamRead, list: ListDefinition, context: ReadContext, pathParams?: Record<string, number | string>): Pages {
+function listPages({ stream, lowerBound, countAs }: ListRead, list: ListDefinition, context: ReadContext, pathParams?: Record<string, number | string>): Pages {
   const limit = Math.min(context.pageSize, list.maxPageSize ?? 500);
-  const request = { endpoint: list.endpoint, query: list.query, pathParams, stream: stream.name };
+  const request = { endpoint: list.endpoint, query: list.query, pathParams, stream: countAs };
   const { client } = context;
   if (list.paging === 'keyset') return keysetPages(client, request, limit, withSince(list), stream.cursor!, lowerBound!);
   const serverSide = list.since && lowerBound !== undefined ? { ...request, query: { ...request.query, ...sinceParameter(list.since, lowerBound) } } : request;
@@ -89,27 +210,6 @@ const withSince = (list: ListDefinition) => list as ListDefinition & { since: No
 /** Client-side lower bound, for lists the API cannot filter. A record without a cursor value is kept. */
 async function* dropOlder(pages: Pages, cursor: string, lowerBound: number): Pages {
   for await (const page of pages) yield page.filter((record) => !(toMillis(record[cursor]) < lowerBound));
-}
-
-/** The child lists read once per parent record (mail messages per thread). A parent that vanished meanwhile
- * (an expected status in `tolerate`) is skipped. */
-async function* childBatches(read: StreamRead, lists: ListDefinition[], context: ReadContext): Pages {
-  const { stream, lowerBound } = read;
-  const parent = streamByName.get(stream.parent!.stream)!;
-  // The parent's lists, read on this stream's behalf (its requests count for this stream) and from the same bound.
-  const parentRead: StreamRead = { stream: { ...parent, name: stream.name }, lowerBound };
-  for await (const parents of recordBatches(parentRead, parent.lists, context)) {
-    for (const record of parents) {
-      for (const list of lists) {
-        try {
-          for await (const page of listPages(read, list, context, stream.parent!.pathParams(record))) yield page;
-        } catch (error) {
-          if (!(error instanceof HttpStatusError && stream.tolerate?.includes(error.status))) throw error;
-          context.logger.info(`${stream.name}: skipped ${parent.name} ${record.id}, gone since it was listed (HTTP ${error.status})`);
-        }
-      }
-    }
-  }
 }
 
 /**
@@ -147,41 +247,61 @@ async function nextPage(pages: Pages): Promise<ApiRecord[] | null> {
 
 /**
  * A stream's state: the highest cursor value among the records emitted so far (capped, for an unordered list, at the
- * moment its read began), and never lower than the state the sync started from. Each STATE carries the number of
- * records emitted since the previous one.
+ * second its read began), never lower than the state the sync started from; `synced_at`, when the last complete read
+ * began; and for a child, the highest parent cursor it has covered (capped a second earlier, as it is exclusive).
+ * Each STATE carries the number of records emitted since the previous one.
  */
 class Checkpoint {
   total = 0;
   private sinceLast = 0;
-  private emitted = false;
   private highest = -Infinity;
+  private highestParent = -Infinity;
 
   constructor(
-    private readonly stream: StreamDefinition,
-    private readonly saved: number | undefined,
+    private readonly read: StreamRead,
     private readonly writer: MessageWriter,
   ) {}
 
   saw(record: ApiRecord): void {
     this.total++;
     this.sinceLast++;
-    const value = this.stream.cursor ? toMillis(record[this.stream.cursor]) : NaN;
+    const cursor = this.read.stream.cursor;
+    const value = cursor ? toMillis(record[cursor]) : NaN;
     if (value > this.highest) this.highest = value;
   }
 
-  /** Emits a STATE if records came since the last one; `final` makes sure there is at least one. */
-  async emit(cap = Infinity, final = false): Promise<void> {
-    if (this.sinceLast === 0 && !(final && !this.emitted)) return;
-    await this.writer.write(stateMessage(this.stream.name, this.state(cap), this.sinceLast));
-    this.sinceLast = 0;
-    this.emitted = true;
+  sawParent(value: number): void {
+    if (value > this.highestParent) this.highestParent = value;
   }
 
-  private state(cap: number): StreamState {
-    const value = Math.max(Math.min(this.highest, cap), this.saved ?? -Infinity);
-    return this.stream.cursor && value !== -Infinity ? { [this.stream.cursor]: formatRfc3339(value) } : {};
+  /** Emits a STATE if records came since the last one; the end of a complete read always emits one (it moves
+   * `synced_at`). */
+  async emit(end?: { cap: number; syncedAt: number }): Promise<void> {
+    if (this.sinceLast === 0 && !end) return;
+    await this.writer.write(stateMessage(this.read.stream.name, this.state(end), this.sinceLast));
+    this.sinceLast = 0;
+  }
+
+  private state(end?: { cap: number; syncedAt: number }): StreamState {
+    const { stream, saved } = this.read;
+    if (!stream.cursor) return {};
+    const cap = end?.cap ?? Infinity;
+    const state: StreamState = {};
+    const cursor = Math.max(Math.min(this.highest, cap), saved?.cursor ?? -Infinity);
+    if (cursor !== -Infinity) state[stream.cursor] = formatRfc3339(cursor);
+    const syncedAt = end?.syncedAt ?? saved?.syncedAt;
+    if (syncedAt !== undefined) state.synced_at = formatRfc3339(syncedAt);
+    if (stream.parent) {
+      const parentCursor = Math.max(Math.min(this.highestParent, cap - SECOND), saved?.parentCursor ?? -Infinity);
+      if (parentCursor !== -Infinity) state[parentCursorKey(stream)] = formatRfc3339(parentCursor);
+    }
+    return state;
   }
 }
+
+/** The state key of a child stream's parent cursor, e.g. `email_threads_update_time`. */
+export const parentCursorKey = (stream: StreamDefinition): string =>
+  `${stream.parent!.stream}_${streamByName.get(stream.parent!.stream)!.cursor!}`;
 
 /** A function that rewrites, in place, every date-time field the schema declares (top level and nested objects) as
  * RFC 3339 UTC. */

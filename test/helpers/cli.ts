@@ -9,6 +9,13 @@ import { parseMessageLine } from '../../acceptance/protocol.js';
 
 /** The compiled command line, as the Docker image and users run it (`npm test` builds it first). */
 export const CLI = fileURLToPath(new URL('../../dist/cli.js', import.meta.url));
+const COMPANY_CLOCK = fileURLToPath(new URL('./company-clock.mjs', import.meta.url));
+
+/** Node options and environment that set the connector's clock to `now` (a simulated company's time), or nothing. */
+export function clockedProcess(now?: number): { nodeOptions: string[]; env: NodeJS.ProcessEnv } {
+  if (now === undefined) return { nodeOptions: [], env: process.env };
+  return { nodeOptions: ['--import', COMPANY_CLOCK], env: { ...process.env, COMPANY_NOW: String(now) } };
+}
 
 export interface CliRun {
   exitCode: number | null;
@@ -28,14 +35,19 @@ export function tempFile(content: unknown, name = `file-${++files}.json`): strin
 }
 
 /**
- * Runs the real CLI in a child process. Every stdout line must be a valid AirbyteMessage and no simulator token (nor
- * any of `secrets`) may appear on stdout or stderr; a run that breaks either rule fails the test.
+ * Runs the real CLI in a child process (its clock set to `now`, a simulated company's time, if given). Every stdout
+ * line must be a valid AirbyteMessage and no simulator token (nor any of `secrets`) may appear on stdout or stderr; a
+ * run that breaks either rule fails the test.
  */
 export async function runCli(
   args: string[],
-  options: { secrets?: string[]; protocol?: boolean; nodeOptions?: string[] } = {},
+  options: { secrets?: string[]; protocol?: boolean; nodeOptions?: string[]; now?: number } = {},
 ): Promise<CliRun> {
-  const child = spawn(process.execPath, [...(options.nodeOptions ?? []), CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const clocked = clockedProcess(options.now);
+  const child = spawn(process.execPath, [...(options.nodeOptions ?? []), ...clocked.nodeOptions, CLI, ...args], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: clocked.env,
+  });
   let stdout = '';
   let stderr = '';
   child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));

@@ -4,7 +4,7 @@ import type { AirbyteMessage, AirbyteStateMessage } from '../../src/generated/ai
 import { configuredCatalog, discoverCatalog } from '../../src/streams/catalog.js';
 import { STREAMS, type StreamName } from '../../src/streams/definitions.js';
 import type { PipedriveSimulator } from '../../simulator/server.js';
-import { CLI, runCli, tempFile, type CliRun } from './cli.js';
+import { CLI, clockedProcess, runCli, tempFile, type CliRun } from './cli.js';
 import { latestStates, parseMessageLine } from '../../acceptance/protocol.js';
 import { recordViolations } from '../../acceptance/rules.js';
 import { configFor } from './simulator.js';
@@ -49,7 +49,7 @@ export interface SyncOptions {
   state?: unknown;
 }
 
-/** Runs `read` through the real command line against the simulator. */
+/** Runs `read` through the real command line against the simulator, the connector's clock on the company's. */
 export async function sync(simulator: PipedriveSimulator, options: SyncOptions = {}): Promise<Sync> {
   const args = [
     'read',
@@ -57,7 +57,7 @@ export async function sync(simulator: PipedriveSimulator, options: SyncOptions =
     '--catalog', tempFile(configuredCatalog(options.mode ?? 'incremental', options.streams)),
   ];
   if (options.state !== undefined) args.push('--state', tempFile(options.state));
-  return parseSync(await runCli(args));
+  return parseSync(await runCli(args, { now: simulator.clock.now() }));
 }
 
 /** Starts a sync and kills it (SIGKILL) once `stop` says so, keeping only the messages received by then. */
@@ -67,7 +67,8 @@ export async function killedSync(simulator: PipedriveSimulator, options: SyncOpt
     '--config', tempFile(configFor(simulator, { start_date: '2020-01-01', ...options.config })),
     '--catalog', tempFile(configuredCatalog(options.mode ?? 'incremental', options.streams)),
   ];
-  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'ignore'] });
+  const clocked = clockedProcess(simulator.clock.now());
+  const child = spawn(process.execPath, [...clocked.nodeOptions, ...args], { stdio: ['ignore', 'pipe', 'ignore'], env: clocked.env });
   const seen: AirbyteMessage[] = [];
   let rest = '';
   let killed = false;
