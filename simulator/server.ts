@@ -2,6 +2,8 @@
 // auth, rate limits, daily token budget, deprecations and quirks, plus faults a test can inject.
 import { readFileSync } from 'node:fs';
 import http from 'node:http';
+import https from 'node:https';
+import zlib from 'node:zlib';
 import type { AddressInfo } from 'node:net';
 import type { CompanyClock } from './clock.js';
 import { ARCHIVED_BIT, DEAL_STATUSES, Dataset, MAIL_FOLDERS, v1Time, type DatasetOptions } from './dataset.js';
@@ -18,7 +20,12 @@ export type FaultKind =
   | 'latency'
   | 'burst429'
   | 'daily429'
-  | 'cloudflare403';
+  | 'cloudflare403'
+  // What no well-behaved Pipedrive does, as a proxy, a captive portal or an attacker might:
+  | 'redirect' // `status` (default 302) to `location`
+  | 'body' // `body` (a function gets the request's token) with `status` (default 200) and `headers`
+  | 'headers' // the normal answer, with `headers` added
+  | 'flood'; // a 200 of `bytes` bytes (or endless), `gzip`-encoded if asked
 
 export interface Fault {
   kind: FaultKind;
@@ -32,6 +39,12 @@ export interface Fault {
   retryAfter?: number;
   /** Milliseconds, for `latency`. */
   delayMs?: number;
+  status?: number;
+  location?: string;
+  body?: string | ((token: string) => string);
+  headers?: Record<string, string>;
+  bytes?: number | 'endless';
+  gzip?: boolean;
 }
 
 export interface SimulatorOptions extends DatasetOptions {
@@ -49,6 +62,8 @@ export interface SimulatorOptions extends DatasetOptions {
   cloudflareAfter?: number;
   /** Keep a log of every request (default true). */
   logRequests?: boolean;
+  /** Serve https with this key and certificate (PEM) instead of http. */
+  tls?: { key: string; cert: string };
   /** `/v1/goals/find`'s filters that mean "everyone's goals" (`assignee.type`, `expected_outcome.tracking_metric`)
    * filter by their value (default), or, as the documentation's wording also allows, only widen to everyone's. */
   goalFiltersIgnored?: boolean;
@@ -146,8 +161,10 @@ export class PipedriveSimulator {
 
   /** Starts listening on 127.0.0.1 (a random free port by default) and returns the origin, e.g. http://127.0.0.1:8089. */
   async start(port = 0, host = '127.0.0.1'): Promise<string> {
-    this.server = http.createServer((request, response) => void this.handle(request, response));
-    this.server.on('connection', () => this.stats.connections++);
+    const handler = (request: http.IncomingMessage, response: http.ServerResponse) => void this.handle(request, response);
+    const tls = this.options.tls;
+    this.server = tls ? https.createServer(tls, handler) : http.createServer(handler);
+    this.server.on(tls ? 'secureConnection' : 'connection', () => this.stats.connections++);
     this.server.keepAliveTimeout = 5000;
     await new Promise<void>((resolve) => this.server!.listen(port, host, resolve));
     return this.origin;
@@ -160,7 +177,7 @@ export class PipedriveSimulator {
 
   get origin(): string {
     const { address, port } = this.server!.address() as AddressInfo;
-    return `http://${address}:${port}`;
+    return `${this.options.tls ? 'https' : 'http'}://${address}:${port}`;
   }
 
   async stop(): Promise<void> {
@@ -218,6 +235,16 @@ export class PipedriveSimulator {
       request.socket.destroy();
       return;
     }
+    if (fault?.kind === 'redirect') {
+      entry.status = fault.status ?? 302;
+      response.writeHead(entry.status, { location: fault.location ?? '/', 'content-type': 'text/html' });
+      response.end('<html><body>Moved</body></html>');
+      return;
+    }
+    if (fault?.kind === 'flood') {
+      entry.status = 200;
+      return flood(response, fault.bytes ?? 'endless', fault.gzip ?? false);
+    }
     const reply = this.reply(path, url.searchParams, token, fault);
     entry.status = reply.status;
     const headers = {
@@ -225,6 +252,7 @@ export class PipedriveSimulator {
       date: new Date(this.clock.now()).toUTCString(),
       ...this.rateHeaders(token),
       ...reply.headers,
+      ...(fault?.kind === 'headers' ? fault.headers : {}),
     };
     if (fault?.kind === 'truncate' && reply.status === 200) {
       // Promise the whole body, send half, then drop the connection.
@@ -267,6 +295,10 @@ export class PipedriveSimulator {
       return fault.retryAfter ? { ...reply, headers: { 'retry-after': String(fault.retryAfter) } } : reply;
     }
     switch (fault?.kind) {
+      case 'body': {
+        const body = typeof fault.body === 'function' ? fault.body(token) : (fault.body ?? '');
+        return { status: fault.status ?? 200, body, headers: fault.headers };
+      }
       case 'invalid-json':
         return { status: 200, body: '{"success":true,"data":[{"id":1,' };
       case 'cloudflare403':
@@ -542,6 +574,29 @@ export class PipedriveSimulator {
       });
     return { status: 200, body: JSON.stringify({ success: true, statusCode: 20000, statusText: 'OK', service: 'statistics-goals-api', data: { goals: data } }) };
   }
+}
+
+/** A 200 that looks like the start of a list and goes on for `bytes` bytes (decompressed), or until the client hangs
+ * up; gzip-encoded it is a decompression bomb (zeros compress a thousandfold). Written with backpressure, so the
+ * simulator's own memory stays flat. */
+function flood(response: http.ServerResponse, bytes: number | 'endless', gzip: boolean): void {
+  response.writeHead(200, { 'content-type': 'application/json', ...(gzip ? { 'content-encoding': 'gzip' } : {}) });
+  const out: NodeJS.WritableStream = gzip ? zlib.createGzip({ level: 1 }) : response;
+  if (gzip) (out as zlib.Gzip).pipe(response);
+  const chunk = Buffer.alloc(256 * 1024, gzip ? 0 : 0x20);
+  let left = bytes === 'endless' ? Infinity : bytes;
+  let stopped = false;
+  response.on('close', () => (stopped = true));
+  out.write('{"success":true,"data":[');
+  const pump = () => {
+    while (!stopped && left > 0) {
+      const piece = left >= chunk.length ? chunk : chunk.subarray(0, left);
+      left -= piece.length;
+      if (!out.write(piece)) return void out.once('drain', pump);
+    }
+    if (!stopped) out.end();
+  };
+  pump();
 }
 
 const list = (items: string[]) => `[${items.join(',')}]`;

@@ -36,7 +36,8 @@ function readJsonArgument(option: string, path: string): unknown {
     throw configError(`Cannot read the --${option} file "${path}": ${why}.`);
   }
   try {
-    return JSON.parse(text);
+    // A byte-order mark, as some Windows editors write, is not part of the JSON.
+    return JSON.parse(text.replace(/^\uFEFF/, ''));
   } catch (error) {
     // V8's message may quote the file's content (a secret, for a config); report only the position.
     const position = /position (\d+)/.exec((error as Error).message)?.[1];

@@ -72,9 +72,12 @@ function describe(error: ErrorObject, config: unknown): string {
       ? `must look like ${property.pattern_descriptor}`
       : (error.message ?? 'is invalid');
   const value = (config as Record<string, unknown>)[field];
-  const shown = property?.airbyte_secret || value === undefined ? '' : ` (got ${JSON.stringify(value)})`;
+  const shown = property?.airbyte_secret || value === undefined ? '' : ` (got ${withoutCredentials(JSON.stringify(value))})`;
   return `\`${field}\` ${expected}${shown}`;
 }
+
+/** A URL as it may be shown: any `user:password@` masked. */
+const withoutCredentials = (text: string) => text.replace(/\/\/[^/\s"]*@/g, '//…@');
 
 function parseStartDate(value: string): DateTime {
   const date = DateTime.fromISO(value, { zone: 'utc' });
@@ -86,7 +89,14 @@ const LOOPBACK = /^(localhost|127(\.\d{1,3}){3}|\[::1\])$/i;
 
 function resolveOrigin(config: ConnectorConfig): string {
   if (config.base_url) {
-    const url = new URL(config.base_url);
+    let url: URL;
+    try {
+      url = new URL(config.base_url);
+    } catch {
+      throw configError(
+        `Invalid configuration: \`base_url\` is not a valid URL (got "${withoutCredentials(config.base_url)}"; check the host and that the port is between 1 and 65535).`,
+      );
+    }
     if (url.protocol !== 'https:' && !LOOPBACK.test(url.hostname)) {
       throw configError(
         `Invalid configuration: \`base_url\` must use https:// (plain http is allowed only for a loopback host such as 127.0.0.1; got "${url.origin}").`,

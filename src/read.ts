@@ -1,7 +1,7 @@
 // `read`: the configured streams, several at once, each with its statuses, records and state; a failing stream
 // leaves the others running and their state intact.
 import { parseConfig, type SourceConfig } from './config.js';
-import { configError, type ConnectorError } from './errors.js';
+import { ConnectorError, configError } from './errors.js';
 import type { Logger } from './protocol/logger.js';
 import { errorTraceMessage, streamStatusMessage, type StreamState } from './protocol/messages.js';
 import type { MessageWriter } from './protocol/output.js';
@@ -33,6 +33,8 @@ export async function readCommand(args: ReadArguments, writer: MessageWriter, lo
     onRateLimited: (stream, resumeAt) =>
       void writer.write(streamStatusMessage(stream, 'RUNNING', [{ type: 'RATE_LIMITED', rate_limited: { quota_reset: resumeAt } }])),
   });
+  // Nobody reads the output any more (EPIPE): stop spending the company's API tokens.
+  writer.onClosed(() => client.close(new ConnectorError('The output was closed (its reader went away); stopped reading from Pipedrive.', 'system_error')));
   const context: ReadContext = { client, writer, logger, pageSize: config.pageSize };
   const started = Date.now();
   const outcomes = new Map<string, { records: number | null; seconds: number }>();
@@ -128,13 +130,22 @@ function parseCatalog(raw: unknown): ConfiguredStream[] {
   if (!isObject(raw) || !Array.isArray(raw.streams)) {
     throw configError('The --catalog file is not a configured catalog: it needs a "streams" array (see the catalogs/ folder for examples).');
   }
-  const seen = new Set<string>();
+  const seen = new Map<string, unknown>();
   return raw.streams.flatMap((entry: unknown, index) => {
     const name = isObject(entry) && isObject(entry.stream) ? entry.stream.name : undefined;
     if (typeof name !== 'string') throw configError(`The --catalog file's streams[${index}] has no stream.name.`);
-    if (seen.has(name)) return [];
-    seen.add(name);
-    return [{ name, syncMode: (entry as Record<string, unknown>).sync_mode }];
+    const syncMode = (entry as Record<string, unknown>).sync_mode;
+    if (!seen.has(name)) {
+      seen.set(name, syncMode);
+      return [{ name, syncMode }];
+    }
+    // The same entry twice is harmless; two different ones leave no way to know which the user meant.
+    if (seen.get(name) !== syncMode) {
+      throw configError(
+        `The --catalog file configures stream "${name}" twice, in sync modes ${JSON.stringify(seen.get(name))} and ${JSON.stringify(syncMode)} (streams[${index}]); keep one.`,
+      );
+    }
+    return [];
   });
 }
 

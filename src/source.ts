@@ -1,7 +1,7 @@
 // The connector's commands: spec, check, discover and read, independent of how they are invoked.
 import { DEFAULT_ORIGIN, parseConfig, spec, type SourceConfig } from './config.js';
 import { ConnectorError } from './errors.js';
-import { PipedriveClient, type ClientOptions } from './http/client.js';
+import { PipedriveClient, objectData, type ClientOptions } from './http/client.js';
 import type { Logger } from './protocol/logger.js';
 import {
   catalogMessage,
@@ -60,8 +60,8 @@ export async function checkCommand(rawConfig: unknown, logger: Logger): Promise<
   // A check should answer within seconds, not after a long backoff.
   const client = createClient(config, logger, { maxRetries: Math.min(config.maxRetries, 2) });
   try {
-    const body = await client.get({ endpoint: '/v1/users/me', stream: 'check' });
-    const user = (body.data ?? {}) as TokenUser;
+    const body = await client.get({ endpoint: '/v1/users/me', stream: 'check', validate: objectData });
+    const user = body.data as TokenUser;
     const who = `${user.name ?? 'unknown user'}${user.email ? ` <${user.email}>` : ''}`;
     if (!isAdmin(user)) {
       return connectionStatusMessage(

@@ -144,7 +144,7 @@ describe('Pipedrive client', () => {
       await settle(client.get(DEALS));
       const error = await rejection(settle(client.get(DEALS)));
       expect(error.failureType).to.equal('transient_error');
-      expect(error.message).to.match(/^Pipedrive's daily API token budget for this company is used up \(429 on GET \/api\/v2\/deals\)\. It resets in about \d+ (min|h \d+ min) \(around \d{4}-\d\d-\d\dT\d\d:\d\dZ\)/);
+      expect(error.message).to.match(/^Pipedrive's daily API token budget for this company is used up \(429 on GET \/api\/v2\/deals\)\. It resets in about \d+ (min|h \d+ min) \(around \d{4}-\d\d-\d\d \d\d:\d\d UTC\)/);
       const sent = sim().stats.requests;
       const again = await rejection(settle(client.get({ endpoint: '/v1/users', stream: 'users' })));
       expect(again.message).to.equal(error.message);

@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import http from 'node:http';
 import https from 'node:https';
 import fetch, { type Response } from 'node-fetch';
@@ -29,6 +30,11 @@ export interface Request {
   query?: Query;
   /** The stream the request is made for, for the counts in `stats`. */
   stream: string;
+  /** What is wrong with a 200 body's data, judged by the shape the endpoint documents; null when nothing is. A
+   * malformed body is retried like a broken one, then fails the request. */
+  validate?: (body: ApiBody) => string | null;
+  /** Ends the request, its retries and its waits when the stream that made it ends. */
+  signal?: AbortSignal;
 }
 
 export interface ClientOptions {
@@ -58,9 +64,15 @@ export class HttpStatusError extends ConnectorError {
 const TOKEN_COSTS = readJson<Record<string, number>>(new URL('./token-costs.json', import.meta.url));
 const BACKOFF_BASE_MS = 1000;
 const BACKOFF_MAX_MS = 30_000;
-/** A 429 that asks for a longer wait than this is the daily budget, not the 2-second burst window. */
-const DAILY_BUDGET_RETRY_AFTER_S = 60;
+/** The longest wait a server may dictate. Pipedrive's burst window is 2 s; a longer wait means the daily budget, a
+ * block, maintenance or something broken: the request fails with a message that says when to try again. */
+export const MAX_SERVER_WAIT_MS = 60_000;
+/** Waits longer than this are logged. */
+const LONG_WAIT_MS = 5_000;
 const MAX_BURST_WAITS = 10;
+/** The most bytes read of one response, decompressed: a page of 500 v2 records is about 0.5 MB; only notes with very
+ * long content come near this. Past it, reading on would only grow memory (a huge, endless or gzip-bomb body). */
+export const MAX_BODY_BYTES = 32 * 1024 * 1024;
 
 /** A failure worth another attempt: `reason` for the retry log, `giveUp` for the user once attempts run out. */
 class Retryable extends Error {
@@ -74,23 +86,30 @@ class Retryable extends Error {
 }
 
 /**
- * The Pipedrive HTTP client every command uses: the token goes in the `x-api-token` header (never the URL),
- * connections are kept alive, every request passes the shared burst throttle, transient failures are retried with
- * exponential backoff and jitter, and HTTP errors become ConnectorErrors that tell the user what to do.
+ * The Pipedrive HTTP client every command uses: the token goes in the `x-api-token` header (never the URL) and only
+ * ever to the configured origin (redirects are not followed), connections are kept alive, every request passes the
+ * shared burst throttle, transient failures are retried with exponential backoff and jitter, every body is bounded and
+ * its envelope checked, every wait the server asks for is capped, and HTTP errors become ConnectorErrors that tell
+ * the user what to do.
  */
 export class PipedriveClient {
   readonly stats = new RequestStats();
-  readonly throttle = new Throttle();
+  readonly throttle: Throttle;
   private readonly agents: { http: http.Agent; https: https.Agent };
   /** Set once the daily budget is spent or Cloudflare blocks the token: no request may be sent after that. */
   private stopped: ConnectorError | null = null;
+  /** Aborted by close(): requests in flight end, and no retry or wait outlives the client. */
+  private readonly closing = new AbortController();
   private clockOffsetMs = 0;
   private serverTimeKnown = false;
   private requestsInFlight = 0;
 
   constructor(private readonly options: ClientOptions) {
+    // Every request in flight listens to it.
+    setMaxListeners(0, this.closing.signal);
     const agentOptions = { keepAlive: true, maxSockets: options.maxSockets ?? 8 };
     this.agents = { http: new http.Agent(agentOptions), https: new https.Agent(agentOptions) };
+    this.throttle = new Throttle(options.logger);
   }
 
   /** Requests sent whose response has not been read yet. */
@@ -112,28 +131,41 @@ export class PipedriveClient {
   /** Pipedrive's clock for a decision that must not rest on the machine's clock: if no response has told the time
    * yet, one request to `/v1/users/me` (2 tokens) does, counted for `stream`. */
   async knownServerNow(stream: string): Promise<number> {
-    if (!this.serverTimeKnown) await this.get({ endpoint: '/v1/users/me', stream });
+    if (!this.serverTimeKnown) await this.get({ endpoint: '/v1/users/me', stream, validate: objectData });
     return this.serverNow();
   }
 
-  close(): void {
+  /** Ends every request in flight and every one still to come, with `reason`. */
+  close(reason: Error = new ConnectorError('The connector stopped reading from Pipedrive.', 'system_error')): void {
+    this.closing.abort(reason);
     this.agents.http.destroy();
     this.agents.https.destroy();
   }
 
   async get(request: Request): Promise<ApiBody> {
+    const linked = linkSignals([this.closing.signal, request.signal]);
+    try {
+      return await this.attempts(request, linked.signal);
+    } finally {
+      linked.dispose();
+    }
+  }
+
+  private async attempts(request: Request, signal: AbortSignal): Promise<ApiBody> {
     const url = this.url(request);
     const counts = this.stats.of(request.stream);
     let burstWaits = 0;
     for (let attempt = 0; ; ) {
-      if (this.stopped) throw this.stopped;
-      const release = await this.throttle.acquire();
-      if (this.stopped) {
+      this.assertOpen(signal);
+      const release = await this.throttle.acquire(signal);
+      try {
+        this.assertOpen(signal);
+      } catch (error) {
         release();
-        throw this.stopped;
+        throw error;
       }
       counts.requests++;
-      const outcome = await this.exchange(url, request.endpoint).finally(release);
+      const outcome = await this.exchange(url, request, signal).finally(release);
       if ('body' in outcome) {
         counts.tokens += TOKEN_COSTS[`GET ${request.endpoint}`] ?? 0;
         return outcome.body;
@@ -146,11 +178,19 @@ export class PipedriveClient {
             'transient_error',
           );
         }
+        this.logWait(outcome.waitMs, `GET ${request.endpoint} (${request.stream}): rate limited (429)`);
         this.throttle.pause(outcome.waitMs);
         this.options.onRateLimited?.(request.stream, Date.now() + outcome.waitMs);
         continue;
       }
       const { retry } = outcome;
+      if (retry.waitMs !== undefined && retry.waitMs > MAX_SERVER_WAIT_MS) {
+        throw new ConnectorError(
+          `Pipedrive answered GET ${request.endpoint} with "${retry.reason}" and asked to wait ${humanDuration(retry.waitMs / 1000)}; stopped instead of waiting that long. Try again after ${this.serverTimeIn(retry.waitMs)}.`,
+          'transient_error',
+          { internalMessage: `GET ${request.endpoint}: ${retry.reason}; retry-after ${retry.waitMs / 1000} s` },
+        );
+      }
       if (attempt >= this.options.maxRetries) {
         throw new ConnectorError(retry.giveUp(attempt + 1), 'transient_error', {
           internalMessage: `GET ${request.endpoint}: ${retry.reason}`,
@@ -160,24 +200,45 @@ export class PipedriveClient {
       attempt++;
       counts.retries++;
       this.options.logger?.warn(`GET ${request.endpoint} (${request.stream}): ${retry.reason}; retrying in ${Math.round(backoff)} ms`);
-      await sleep(backoff);
+      await sleep(backoff, signal);
     }
   }
 
+  private assertOpen(signal: AbortSignal): void {
+    if (this.stopped) throw this.stopped;
+    if (signal.aborted) throw signal.reason;
+  }
+
+  private logWait(ms: number, why: string): void {
+    if (ms > LONG_WAIT_MS) this.options.logger?.warn(`${why}; waiting ${Math.round(ms / 1000)} s as Pipedrive asked`);
+  }
+
+  /** When `ms` from now is in Pipedrive's time, for messages: `2026-11-01 10:20 UTC`. */
+  private serverTimeIn(ms: number): string {
+    const at = new Date(this.serverNow() + Math.min(ms, 10 * 365 * 86_400_000));
+    return `${at.toISOString().slice(0, 16).replace('T', ' ')} UTC`;
+  }
+
   /** One HTTP request and its response: a body, a burst-limit wait, or a failure worth retrying. Anything else
-   * (an HTTP error, a spent daily budget) is thrown. */
-  private async exchange(url: string, endpoint: string): Promise<{ body: ApiBody } | { waitMs: number } | { retry: Retryable }> {
+   * (an HTTP error, a redirect, a spent daily budget) is thrown. */
+  private async exchange(url: string, request: Request, signal: AbortSignal): Promise<{ body: ApiBody } | { waitMs: number } | { retry: Retryable }> {
     this.requestsInFlight++;
+    // The timeout covers the whole exchange, the body included (a body that trickles in forever).
+    const attempt = linkSignals([signal], this.options.timeoutMs);
     try {
-      const response = await this.send(url, endpoint);
+      const response = await this.send(url, request.endpoint, attempt.signal, signal);
+      if (response.status >= 300 && response.status < 400) throw await this.redirectError(response, url, request.endpoint);
       if (response.status === 429) {
-        return { waitMs: this.rateLimitWait(response, await response.text().catch(() => ''), endpoint) };
+        return { waitMs: this.rateLimitWait(response, await response.text().catch(() => ''), request.endpoint) };
       }
-      return { body: await this.parse(response, endpoint) };
+      return { body: await this.parse(response, request) };
     } catch (error) {
+      if (signal.aborted) throw signal.reason;
       if (error instanceof Retryable) return { retry: error };
+      if (attempt.signal.aborted) return { retry: this.networkFailure(error, request.endpoint) };
       throw error;
     } finally {
+      attempt.dispose();
       this.requestsInFlight--;
     }
   }
@@ -194,12 +255,16 @@ export class PipedriveClient {
     return `${this.options.origin}${path}${search ? `?${search}` : ''}`;
   }
 
-  private async send(url: string, endpoint: string): Promise<Response> {
+  /** `signal` ends this attempt (its timeout, or `parent`); `parent` is the request's own, whose end is not retried. */
+  private async send(url: string, endpoint: string, signal: AbortSignal, parent: AbortSignal): Promise<Response> {
     try {
       const response = await fetch(url, {
         headers: { 'x-api-token': this.options.apiToken, accept: 'application/json' },
         agent: (parsed) => (parsed.protocol === 'http:' ? this.agents.http : this.agents.https),
-        signal: AbortSignal.timeout(this.options.timeoutMs),
+        // The token must never reach another host: a redirect is an error (see redirectError), never followed.
+        redirect: 'manual',
+        size: MAX_BODY_BYTES,
+        signal,
       });
       this.throttle.observe(response.headers);
       const date = Date.parse(response.headers.get('date') ?? '');
@@ -209,6 +274,7 @@ export class PipedriveClient {
       }
       return response;
     } catch (error) {
+      if (parent.aborted) throw parent.reason;
       throw this.networkFailure(error, endpoint);
     }
   }
@@ -216,7 +282,7 @@ export class PipedriveClient {
   private networkFailure(error: unknown, endpoint: string): Retryable {
     const { name, code, message } = error as { name?: string; code?: string; message?: string };
     const { origin, timeoutMs } = this.options;
-    if (name === 'AbortError' || name === 'TimeoutError') {
+    if (name === 'AbortError' || name === 'TimeoutError' || error instanceof AttemptTimeout) {
       return new Retryable(
         `no answer within ${timeoutMs / 1000} s`,
         (n) =>
@@ -231,7 +297,28 @@ export class PipedriveClient {
     );
   }
 
-  private async parse(response: Response, endpoint: string): Promise<ApiBody> {
+  /** A redirect is never followed, since the token would go with it: an error that names where it pointed. Another
+   * host is a configuration to fix (company_domain or base_url); the same host, a server that misbehaves. */
+  private async redirectError(response: Response, url: string, endpoint: string): Promise<ConnectorError> {
+    await response.text().catch(() => '');
+    const origin = new URL(url);
+    let target: URL | null = null;
+    try {
+      target = new URL(response.headers.get('location') ?? '', url);
+    } catch {
+      // no usable Location
+    }
+    const where = target ? `${target.protocol}//${target.host}` : 'an unusable address';
+    const internalMessage = `HTTP ${response.status} on GET ${endpoint} to ${where}`;
+    const told = `Pipedrive's address ${origin.protocol}//${origin.host} answered GET ${endpoint} with a redirect (HTTP ${response.status}) to ${where}. The connector never follows redirects, so that the API token goes nowhere but the configured address.`;
+    if (target && target.host !== origin.host) {
+      return new ConnectorError(`${told} Set company_domain or base_url to the address that answers directly.`, 'config_error', { internalMessage });
+    }
+    return new ConnectorError(`${told} Check base_url, or try again later.`, 'system_error', { internalMessage });
+  }
+
+  private async parse(response: Response, request: Request): Promise<ApiBody> {
+    const { endpoint } = request;
     const broken = (reason: string) =>
       new Retryable(
         reason,
@@ -241,14 +328,25 @@ export class PipedriveClient {
     try {
       text = await response.text();
     } catch (error) {
+      if ((error as { type?: string }).type === 'max-size') {
+        throw new ConnectorError(
+          `Pipedrive's answer to GET ${endpoint} was larger than ${MAX_BODY_BYTES / 1024 / 1024} MiB; stopped reading it. No Pipedrive page is that big unless its records are huge (notes with very long content): lower page_size, or check base_url.`,
+          'system_error',
+          { internalMessage: `body over ${MAX_BODY_BYTES} bytes on GET ${endpoint}` },
+        );
+      }
       throw broken(`the body was cut off: ${(error as Error).message}`);
     }
     if (response.ok) {
+      let body: unknown;
       try {
-        return JSON.parse(text) as ApiBody;
+        body = JSON.parse(text);
       } catch {
         throw broken(`the body is not valid JSON (${text.length} bytes)`);
       }
+      const problem = envelopeProblem(body) ?? request.validate?.(body as ApiBody) ?? null;
+      if (problem) throw broken(`malformed response: ${problem}`);
+      return body as ApiBody;
     }
     if (response.status === 408 || response.status >= 500) {
       const retryAfter = Number(response.headers.get('retry-after'));
@@ -300,24 +398,77 @@ export class PipedriveClient {
     );
   }
 
-  /** How long to wait after a burst 429; a spent daily budget stops the client instead (waiting cannot help). */
+  /** How long to wait after a burst 429. A spent daily budget, or a wait longer than a burst window can explain,
+   * stops the client instead: waiting cannot help, and asking again risks a block. */
   private rateLimitWait(response: Response, text: string, endpoint: string): number {
-    const retryAfter = Number(response.headers.get('retry-after'));
-    const reset = Number(response.headers.get('x-ratelimit-reset'));
-    if (/daily request budget/i.test(text) || retryAfter > DAILY_BUDGET_RETRY_AFTER_S) {
-      const when =
-        retryAfter > 0
-          ? `in about ${humanDuration(retryAfter)} (around ${new Date(this.serverNow() + retryAfter * 1000).toISOString().slice(0, 16)}Z)`
-          : "at midnight in Pipedrive's server time zone";
-      this.stopped = new ConnectorError(
-        `Pipedrive's daily API token budget for this company is used up (429 on GET ${endpoint}). It resets ${when}; the next sync continues from the saved state. To spend less, sync less often or deselect streams you do not need (email_messages costs one request per mail thread).`,
-        'transient_error',
-        { internalMessage: `HTTP 429 daily budget; retry-after ${retryAfter || 'absent'}` },
-      );
-      throw this.stopped;
-    }
-    return (retryAfter > 0 ? retryAfter : reset > 0 ? reset : 2) * 1000;
+    const retryAfter = seconds(response.headers.get('retry-after'));
+    const reset = seconds(response.headers.get('x-ratelimit-reset'));
+    const waitMs = (retryAfter ?? reset ?? 2) * 1000;
+    const daily = /daily request budget/i.test(text);
+    if (!daily && waitMs <= MAX_SERVER_WAIT_MS) return waitMs;
+    const when = retryAfter !== undefined ? `in about ${humanDuration(retryAfter)} (around ${this.serverTimeIn(retryAfter * 1000)})` : "at midnight in Pipedrive's server time zone";
+    this.stopped = daily || retryAfter !== undefined
+      ? new ConnectorError(
+          `Pipedrive's daily API token budget for this company is used up (429 on GET ${endpoint}). It resets ${when}; the next sync continues from the saved state. To spend less, sync less often or deselect streams you do not need (email_messages costs one request per mail thread).`,
+          'transient_error',
+          { internalMessage: `HTTP 429 daily budget; retry-after ${retryAfter ?? 'absent'}` },
+        )
+      : new ConnectorError(
+          `Pipedrive answered 429 to GET ${endpoint} and asked to wait ${humanDuration(waitMs / 1000)}, far longer than its 2-second burst window; stopped instead of waiting. Try again after ${this.serverTimeIn(waitMs)}; the next sync continues from the saved state.`,
+          'transient_error',
+          { internalMessage: `HTTP 429; x-ratelimit-reset ${reset}` },
+        );
+    throw this.stopped;
   }
+}
+
+class AttemptTimeout extends Error {}
+
+/**
+ * A signal that aborts when any of `signals` does, or after `timeoutMs`; dispose() when done with it, which removes
+ * its listeners and timer (AbortSignal.any and AbortSignal.timeout leave both behind for each of many requests).
+ */
+function linkSignals(signals: (AbortSignal | undefined)[], timeoutMs?: number): { signal: AbortSignal; dispose: () => void } {
+  const controller = new AbortController();
+  const sources = signals.filter((signal): signal is AbortSignal => signal !== undefined);
+  const abort = (event: Event) => controller.abort((event.target as AbortSignal).reason);
+  for (const source of sources) {
+    if (source.aborted) controller.abort(source.reason);
+    else source.addEventListener('abort', abort, { once: true });
+  }
+  const timer = timeoutMs === undefined ? undefined : setTimeout(() => controller.abort(new AttemptTimeout()), timeoutMs);
+  return {
+    signal: controller.signal,
+    dispose: () => {
+      clearTimeout(timer);
+      for (const source of sources) source.removeEventListener('abort', abort);
+    },
+  };
+}
+
+/** A header's whole seconds, or undefined when absent, not a number or not positive. */
+function seconds(value: string | null): number | undefined {
+  const n = Number(value);
+  return value !== null && Number.isFinite(n) && n > 0 ? n : undefined;
+}
+
+/** What is wrong with a 200 body's envelope (every Pipedrive answer is an object with `success: true`), or null. */
+function envelopeProblem(body: unknown): string | null {
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) return `the body is ${describeJson(body)}, not an object`;
+  const { success, error } = body as ApiBody;
+  if (success !== true) return `success is ${JSON.stringify(success)}${typeof error === 'string' ? ` ("${error.slice(0, 200)}")` : ''}`;
+  return null;
+}
+
+/** A validator for endpoints whose `data` is one object (such as `/v1/users/me`). */
+export const objectData = (body: ApiBody): string | null =>
+  typeof body.data === 'object' && body.data !== null && !Array.isArray(body.data) ? null : `data is ${describeJson(body.data)}, not an object`;
+
+/** A JSON value's kind, for messages (never its content, which could be anything). */
+export function describeJson(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'a list';
+  return typeof value === 'object' ? 'an object' : `a ${typeof value}`;
 }
 
 function apiError(text: string): string | undefined {

@@ -1,12 +1,18 @@
-// Pipedrive's ways of paging through a list, as async generators of pages of raw records.
+// Pipedrive's ways of paging through a list, as async generators of pages of raw records. Every page is checked
+// against the shape its endpoint documents before a record of it is used, and a list that stops making progress
+// (a cursor or offset seen before, pages that claim more but bring nothing) fails instead of looping.
 import { ConnectorError } from '../errors.js';
 import type { ApiRecord, ListDefinition } from '../streams/definitions.js';
 import { formatRfc3339, formatV1, toMillis } from '../streams/time.js';
-import type { ApiBody, PipedriveClient, Request } from './client.js';
+import { describeJson, type ApiBody, type PipedriveClient, type Request } from './client.js';
 
 export type Pages = AsyncGenerator<ApiRecord[], void, undefined>;
 
 type Since = NonNullable<ListDefinition['since']>;
+type Selector = ListDefinition['records'];
+
+/** Pages in a row that may bring no record while claiming more, before the list is taken to be stuck. */
+const MAX_EMPTY_PAGES = 3;
 
 /** A lower bound (epoch ms) as the query parameter wants it; an exclusive parameter is asked a second early, since
  * Pipedrive's timestamps have whole seconds. */
@@ -15,30 +21,99 @@ export function sinceParameter(since: Since, ms: number): Record<string, string>
   return { [since.param]: since.format === 'v1' ? formatV1(at) : formatRfc3339(at) };
 }
 
-/** The records of a response body, wherever the list keeps them. */
-export function selectRecords(body: ApiBody, selector: ListDefinition['records'] = 'data'): ApiRecord[] {
-  const data = body.data;
-  if (selector === 'data.goals') return ((data as { goals?: ApiRecord[] } | null)?.goals ?? []) as ApiRecord[];
+const isObject = (value: unknown): value is Record<string, unknown> =>
+  typeof value === 'object' && value !== null && !Array.isArray(value);
+
+/** What is wrong with one record, or null: it must be an object with an `id`. */
+function recordProblem(record: unknown, where: string): string | null {
+  if (!isObject(record)) return `${where} is ${describeJson(record)}, not a record`;
+  const id = record.id;
+  if (!((typeof id === 'number' && Number.isFinite(id)) || (typeof id === 'string' && id !== ''))) return `${where} has no id`;
+  return null;
+}
+
+/** What is wrong with a list's records in a body, or null. v1 lists answer `data: null` when empty. */
+function recordsProblem(body: ApiBody, selector: Selector = 'data'): string | null {
+  let data = body.data;
+  if (selector === 'data.goals') {
+    if (!isObject(data)) return `data is ${describeJson(data)}, not an object with goals`;
+    data = data.goals;
+  }
+  if (data === null || (data === undefined && selector !== 'data.goals')) return null;
+  if (!Array.isArray(data)) return `the list is ${describeJson(data)}, not a list`;
+  for (const [index, item] of data.entries()) {
+    if (selector !== 'recents') {
+      const problem = recordProblem(item, `item ${index}`);
+      if (problem) return problem;
+      continue;
+    }
+    // /v1/recents wraps each record as {item, id, data}; data is null for purged items and a list for users.
+    if (!isObject(item) || typeof item.item !== 'string') return `item ${index} is not a recents entry`;
+    const inner = Array.isArray(item.data) ? item.data : item.data === null ? [] : [item.data];
+    for (const record of inner) {
+      const problem = recordProblem(record, `the data of item ${index}`);
+      if (problem) return problem;
+    }
+  }
+  return null;
+}
+
+/** The validator of a page: its records, and the paging fields it is read by. */
+function pageValidator(selector: Selector, paging: 'cursor' | 'offset' | 'single') {
+  return (body: ApiBody): string | null => {
+    const additional = body.additional_data;
+    if (paging === 'cursor') {
+      const next = additional?.next_cursor;
+      if (next !== undefined && next !== null && typeof next !== 'string') return `next_cursor is ${describeJson(next)}`;
+    }
+    if (paging === 'offset') {
+      const more = additional?.pagination?.more_items_in_collection;
+      if (more !== undefined && typeof more !== 'boolean') return `more_items_in_collection is ${describeJson(more)}`;
+    }
+    return recordsProblem(body, selector);
+  };
+}
+
+/** The records of a response body that passed its validator, wherever the list keeps them. */
+function selectRecords(body: ApiBody, selector: Selector = 'data'): ApiRecord[] {
+  const data = body.data as unknown;
+  if (selector === 'data.goals') return (data as { goals: ApiRecord[] }).goals;
   if (!Array.isArray(data)) return [];
-  // /v1/recents wraps each record as {item, id, data}; data is null for purged items and a list for users.
-  if (selector === 'recents') return data.flatMap((item: { data: unknown }) => (item.data === null ? [] : item.data)) as ApiRecord[];
+  if (selector === 'recents') return data.flatMap((item: { data: ApiRecord | ApiRecord[] | null }) => item.data ?? []);
   return data as ApiRecord[];
 }
 
+const stuck = (request: Request, why: string) =>
+  new ConnectorError(
+    `The pages of ${request.endpoint} ${why}, so reading it would never end; stopped. This is Pipedrive (or a proxy) misbehaving: try again later.`,
+    'transient_error',
+    { internalMessage: `pagination of ${request.endpoint}: ${why}` },
+  );
+
 /** v2 `cursor`/`limit` pages. The next page is requested while the caller handles the current one. */
-export async function* cursorPages(client: PipedriveClient, request: Request, limit: number, selector?: ListDefinition['records']): Pages {
-  const fetchPage = (cursor?: string) =>
-    client.get({ ...request, query: { ...request.query, limit, cursor } });
+export async function* cursorPages(client: PipedriveClient, request: Request, limit: number, selector?: Selector): Pages {
+  const validate = pageValidator(selector, 'cursor');
+  const fetchPage = (cursor?: string) => client.get({ ...request, query: { ...request.query, limit, cursor }, validate });
+  const seen = new Set<string>();
+  let empty = 0;
   let next: Promise<ApiBody> | null = fetchPage();
   try {
     while (next) {
       const body: ApiBody = await next;
-      const cursor: string | null | undefined = body.additional_data?.next_cursor;
-      next = cursor ? fetchPage(cursor) : null;
-      yield selectRecords(body, selector);
+      const records = selectRecords(body, selector);
+      const cursor = body.additional_data?.next_cursor;
+      next = null;
+      if (cursor) {
+        if (seen.has(cursor)) throw stuck(request, 'came back to a cursor already read');
+        empty = records.length === 0 ? empty + 1 : 0;
+        if (empty > MAX_EMPTY_PAGES) throw stuck(request, `brought no record ${empty} times while announcing more`);
+        seen.add(cursor);
+        next = fetchPage(cursor);
+      }
+      yield records;
     }
   } finally {
-    // The caller stopped early: nobody awaits the prefetched page any more.
+    // The caller stopped early: nobody awaits the prefetched page any more (the stream's signal cancels it).
     next?.catch(() => undefined);
   }
 }
@@ -49,9 +124,10 @@ export async function* cursorPages(client: PipedriveClient, request: Request, li
  * previous one by a record; if that record is not the one expected, the list shifted, and the page before is read
  * again to pick up what slid under the offset.
  */
-export async function* offsetPages(client: PipedriveClient, request: Request, limit: number, selector?: ListDefinition['records']): Pages {
+export async function* offsetPages(client: PipedriveClient, request: Request, limit: number, selector?: Selector): Pages {
+  const validate = pageValidator(selector, 'offset');
   const read = async (start: number) => {
-    const body = await client.get({ ...request, query: { ...request.query, start, limit } });
+    const body = await client.get({ ...request, query: { ...request.query, start, limit }, validate });
     return { records: selectRecords(body, selector), more: body.additional_data?.pagination?.more_items_in_collection === true };
   };
   let position = 0;
@@ -74,7 +150,8 @@ export async function* offsetPages(client: PipedriveClient, request: Request, li
       page = records.slice(1);
     }
     yield page;
-    if (!more || records.length === 0) return;
+    if (!more) return;
+    if (records.length <= overlap) throw stuck(request, `announced more records after offset ${position} but brought none`);
     position += records.length - overlap;
     previous = records;
   }
@@ -94,20 +171,25 @@ export async function* keysetPages(
   cursorField: string,
   from: number,
 ): Pages {
+  const validate = pageValidator(list.records, 'offset');
   let bound = from;
   let start = 0;
   let seen = new Set<ApiRecord['id']>();
   for (;;) {
-    const body = await client.get({ ...request, query: { ...request.query, ...sinceParameter(list.since, bound), start, limit } });
+    const query = { ...request.query, ...sinceParameter(list.since, bound), start, limit };
+    const body = await client.get({ ...request, query, validate });
     const records = selectRecords(body, list.records);
     yield records.filter((record) => !seen.has(record.id));
-    if (body.additional_data?.pagination?.more_items_in_collection !== true || records.length === 0) return;
+    if (body.additional_data?.pagination?.more_items_in_collection !== true) return;
+    if (records.length === 0) throw stuck(request, `announced more records from ${formatRfc3339(bound)} but brought none`);
     const last = Math.max(...records.map((record) => toMillis(record[cursorField])).filter((ms) => !Number.isNaN(ms)));
     if (last > bound) {
       bound = last;
       start = 0;
       seen = new Set(records.filter((record) => toMillis(record[cursorField]) >= last).map((record) => record.id));
     } else {
+      const fresh = records.filter((record) => !seen.has(record.id));
+      if (fresh.length === 0) throw stuck(request, `repeated the records at ${formatRfc3339(bound)}`);
       start += records.length;
       for (const record of records) seen.add(record.id);
     }
@@ -115,6 +197,6 @@ export async function* keysetPages(
 }
 
 /** A list that comes whole in one response. */
-export async function* singlePage(client: PipedriveClient, request: Request, selector?: ListDefinition['records']): Pages {
-  yield selectRecords(await client.get(request), selector);
+export async function* singlePage(client: PipedriveClient, request: Request, selector?: Selector): Pages {
+  yield selectRecords(await client.get({ ...request, validate: pageValidator(selector, 'single') }), selector);
 }

@@ -1,10 +1,45 @@
-export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+import type { Logger } from '../protocol/logger.js';
+
+/** Node's timers take at most 2^31 - 1 ms; a longer delay would fire at once. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/** Resolves after `ms` (clamped to what a timer can hold), or rejects with the signal's reason once it aborts. */
+export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(signal.reason);
+    const timer = setTimeout(done, Math.min(Math.max(0, ms), MAX_TIMER_MS));
+    signal?.addEventListener('abort', abort, { once: true });
+    function done() {
+      signal?.removeEventListener('abort', abort);
+      resolve();
+    }
+    function abort() {
+      clearTimeout(timer);
+      reject(signal!.reason);
+    }
+  });
+}
+
+/** Resolves with `promise`, or rejects with the signal's reason once it aborts. */
+function settledOrAborted(promise: Promise<void>, signal?: AbortSignal): Promise<void> {
+  if (!signal) return promise;
+  return new Promise((resolve, reject) => {
+    if (signal.aborted) return reject(signal.reason);
+    const abort = () => reject(signal.reason);
+    signal.addEventListener('abort', abort, { once: true });
+    void promise.then(() => {
+      signal.removeEventListener('abort', abort);
+      resolve();
+    });
+  });
+}
 
 const WINDOW_MS = 2000;
 /** Slack on top of the window for latency jitter between our clock and Pipedrive's arrival times. */
 const MARGIN_MS = 50;
 /** Until a response says otherwise, assume the smallest plan's burst limit (20 requests per 2 s per token). */
 const DEFAULT_LIMIT = 20;
+const MAX_LIMIT = 1000;
 
 type Headers = { get(name: string): string | null };
 
@@ -26,15 +61,15 @@ export class Throttle {
   private calibration: Promise<void>;
   private resolveCalibration!: () => void;
 
-  constructor() {
+  constructor(private readonly logger?: Logger) {
     this.calibration = new Promise((resolve) => (this.resolveCalibration = resolve));
   }
 
-  /** Waits for a slot; call the returned function once the response is in. */
-  async acquire(): Promise<() => void> {
+  /** Waits for a slot (or until `signal` aborts); call the returned function once the response is in. */
+  async acquire(signal?: AbortSignal): Promise<() => void> {
     for (;;) {
       if (!this.calibrated && this.inFlight > 0) {
-        await this.calibration;
+        await settledOrAborted(this.calibration, signal);
         continue;
       }
       const now = Date.now();
@@ -46,7 +81,7 @@ export class Throttle {
         this.inFlight++;
         return () => this.release();
       }
-      await sleep(wait);
+      await sleep(wait, signal);
     }
   }
 
@@ -55,15 +90,22 @@ export class Throttle {
     const limit = Number(headers.get('x-ratelimit-limit'));
     const remaining = Number(headers.get('x-ratelimit-remaining') ?? NaN);
     const reset = Number(headers.get('x-ratelimit-reset'));
-    if (!Number.isInteger(limit) || limit <= 0 || !Number.isInteger(remaining)) return;
+    // Headers no Pipedrive plan could send (its largest limit is 480) are ignored rather than trusted.
+    if (!Number.isInteger(limit) || limit <= 0 || limit > MAX_LIMIT || !Number.isInteger(remaining) || remaining < 0) return;
     this.limit = limit;
     const now = Date.now();
     this.prune(now);
     const foreign = limit - remaining - this.starts.length;
-    // A stand-in leaves the window when Pipedrive's does, `reset` seconds from now.
-    const leaves = now + Math.max(reset, 1) * 1000 - WINDOW_MS - MARGIN_MS;
+    // A stand-in leaves the window when Pipedrive's does, `reset` seconds from now, and at the latest with the window.
+    const resetMs = Number.isFinite(reset) && reset > 1 ? Math.min(reset * 1000, WINDOW_MS) : 1000;
+    const leaves = now + resetMs - WINDOW_MS - MARGIN_MS;
     for (let i = 0; i < foreign; i++) this.starts.splice(this.insertionPoint(leaves), 0, leaves);
-    if (remaining === 0 && reset > 0) this.pause(reset * 1000);
+    // Nothing left in the window: wait for it to pass. A reset beyond the 2-second window is not a burst limit's;
+    // it is not honoured here (a 429 that asks for it is handled by the client).
+    if (remaining === 0 && reset > 0) {
+      if (reset * 1000 > WINDOW_MS) this.logger?.warn(`Pipedrive reported an x-ratelimit-reset of ${reset} s on a 2-second window; waiting ${WINDOW_MS / 1000} s`);
+      this.pause(Math.min(reset * 1000, WINDOW_MS));
+    }
   }
 
   pause(ms: number): void {

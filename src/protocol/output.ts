@@ -13,15 +13,30 @@ export class MessageWriter {
   private draining: Promise<void> | null = null;
   private closed = false;
   private readonly secrets: string[] = [];
+  private readonly closedListeners: (() => void)[] = [];
 
   constructor(
     private readonly out: Writable = process.stdout,
     private readonly chunkSize = 64 * 1024,
   ) {
-    // A consumer that goes away (EPIPE) ends the output; it must not crash the process with a stack trace.
+    // A consumer that goes away (EPIPE) ends the output; it must not crash the process with a stack trace, and
+    // whoever is producing output should stop (see onClosed).
     out.on('error', () => {
+      if (this.closed) return;
       this.closed = true;
+      for (const listener of this.closedListeners) listener();
     });
+  }
+
+  /** True once the consumer went away: nothing written reaches anyone. */
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  /** Calls `listener` once the consumer goes away, so that a sync stops spending API tokens nobody will read. */
+  onClosed(listener: () => void): void {
+    if (this.closed) listener();
+    else this.closedListeners.push(listener);
   }
 
   /** Masks `secret` in every later LOG, TRACE and CONNECTION_STATUS message. */
@@ -29,16 +44,23 @@ export class MessageWriter {
     if (secret.length >= 4 && !this.secrets.includes(secret)) this.secrets.push(secret);
   }
 
-  redact(text: string): string {
-    return this.secrets.reduce((masked, secret) => masked.split(secret).join(REDACTED), text);
+  /** `value` with every registered secret masked in its strings, before it is serialised (JSON escaping would hide a
+   * secret containing `"` or `\\` from a search of the serialised text). */
+  redact<T>(value: T): T {
+    if (typeof value === 'string') return this.secrets.reduce((masked, secret) => masked.split(secret).join(REDACTED), value) as T;
+    if (Array.isArray(value)) return value.map((item: unknown) => this.redact(item)) as T;
+    if (value && typeof value === 'object') {
+      return Object.fromEntries(Object.entries(value).map(([key, item]) => [this.redact(key), this.redact(item)])) as T;
+    }
+    return value;
   }
 
   /** Queues one message and resolves once the output can take more. Records are batched; any other message flushes
    * the batch at once, so a STATE goes out right behind the records it covers and logs are never held back. */
   async write(message: AirbyteMessage): Promise<void> {
-    const line = JSON.stringify(message);
+    if (this.closed) return;
     const isData = message.type === 'RECORD' || message.type === 'STATE';
-    this.buffer += (isData ? line : this.redact(line)) + '\n';
+    this.buffer += JSON.stringify(isData || this.secrets.length === 0 ? message : this.redact(message)) + '\n';
     if (message.type !== 'RECORD' || this.buffer.length >= this.chunkSize || this.draining) await this.flush();
   }
 

@@ -53,19 +53,24 @@ export type Outcome = { records: number } | { error: unknown };
 
 const SECOND = 1000;
 const floorToSecond = (ms: number) => Math.floor(ms / SECOND) * SECOND;
+/** How far past Pipedrive's current time a state may go: a cursor further ahead can only be a broken timestamp, and
+ * a state there would make later syncs miss every change until it is reset. */
+export const FUTURE_ALLOWANCE_MS = 5 * 60_000;
 
 /** Reads a family: the parent's lists once, its records emitted (if selected) and each child's lists read for the
  * parent records it needs. A failing child leaves the others going; a failing list fails every member. */
 export async function readFamily(family: Family, context: ReadContext): Promise<Map<string, Outcome>> {
   const begun = clock.now();
-  const parent = family.parentRead && new Member(family.parentRead, context);
+  // Ends whatever request of this family is still in flight (a prefetched page) once the family is done.
+  const done = new AbortController();
+  const parent = family.parentRead && new Member(family.parentRead, context, done.signal);
   let ordered = false;
-  const children = family.children.map((read) => new Member(read, context));
+  const children = family.children.map((read) => new Member(read, context, done.signal));
   const members = parent ? [parent, ...children] : children;
   try {
     const { lists, lowerBound } = await chooseLists(family, context);
     ordered = lists.every((list) => list.ascending);
-    const listing = { stream: family.parent, lowerBound, countAs: members[0]!.name };
+    const listing = { stream: family.parent, lowerBound, countAs: members[0]!.name, signal: done.signal };
     for await (const batch of recordBatches(listing, lists, context)) {
       if (parent && !parent.failed) await parent.emitParents(batch, ordered);
       for (const child of children) if (!child.failed) await child.expand(batch);
@@ -73,6 +78,8 @@ export async function readFamily(family: Family, context: ReadContext): Promise<
     }
   } catch (error) {
     for (const member of members) member.fail(error);
+  } finally {
+    done.abort(new Error('the stream ended'));
   }
   const startedAt = floorToSecond(context.client.toServerTime(begun));
   await parent?.finish(startedAt, ordered);
@@ -101,13 +108,15 @@ class Member {
   private readonly checkpoint: Checkpoint;
   private readonly normalise: (record: ApiRecord) => void;
   private error: { cause: unknown } | null = null;
+  private futureSeen = false;
 
   constructor(
     private readonly read: StreamRead,
     private readonly context: ReadContext,
+    private readonly signal: AbortSignal,
   ) {
     this.name = read.stream.name;
-    this.checkpoint = new Checkpoint(read, context.writer);
+    this.checkpoint = new Checkpoint(read, context.writer, () => floorToSecond(context.client.serverNow() + FUTURE_ALLOWANCE_MS));
     this.normalise = timestampNormaliser(streamSchema(read.stream.name));
   }
 
@@ -145,7 +154,8 @@ class Member {
       if (!wanted) continue;
       for (const list of stream.lists) {
         try {
-          for await (const page of listPages({ stream, lowerBound, countAs: stream.name }, list, context, parent.pathParams(record))) {
+          const listing = { stream, lowerBound, countAs: stream.name, signal: this.signal };
+          for await (const page of listPages(listing, list, context, parent.pathParams(record))) {
             await this.emit(page);
           }
         } catch (error) {
@@ -159,7 +169,14 @@ class Member {
   /** The final checkpoint of a read that went to the end. Records changed while an unordered list was read may have
    * been missed: such a stream's cursor never passes the second its read began, so the next sync looks again. */
   async finish(startedAt: number, ordered: boolean): Promise<void> {
-    if (!this.failed) await this.checkpoint.emit({ cap: ordered ? Infinity : startedAt, syncedAt: startedAt });
+    if (this.failed) return;
+    const saved = this.read.saved?.cursor;
+    if (saved !== undefined && saved > this.context.client.serverNow() + FUTURE_ALLOWANCE_MS) {
+      this.context.logger.warn(
+        `${this.name}: the saved state (${formatRfc3339(saved)}) is later than Pipedrive's current time, so this sync read nothing newer; the state is set back to the current time. If the saved state came from a broken timestamp, reset this stream to read what was missed.`,
+      );
+    }
+    await this.checkpoint.emit({ cap: ordered ? Infinity : startedAt, syncedAt: startedAt });
   }
 
   private async emit(records: ApiRecord[]): Promise<void> {
@@ -167,7 +184,19 @@ class Member {
       this.normalise(record);
       await this.context.writer.write(recordMessage(this.name, record));
       this.checkpoint.saw(record);
+      if (!this.futureSeen) this.warnIfFuture(record);
     }
+  }
+
+  /** A record whose cursor is in the future is emitted, but cannot move the state there: said once per stream. */
+  private warnIfFuture(record: ApiRecord): void {
+    const cursor = this.read.stream.cursor;
+    const value = cursor ? record[cursor] : undefined;
+    if (!(toMillis(value) > this.context.client.serverNow() + FUTURE_ALLOWANCE_MS)) return;
+    this.futureSeen = true;
+    this.context.logger.warn(
+      `${this.name}: record ${record.id} has ${cursor} ${JSON.stringify(value)}, later than Pipedrive's current time; it is emitted, but the state goes no further than the current time, so later changes are not missed.`,
+    );
   }
 }
 
@@ -177,6 +206,7 @@ interface ListRead {
   lowerBound?: number;
   /** The stream whose request counts these requests go to. */
   countAs: string;
+  signal: AbortSignal;
 }
 
 async function* recordBatches(read: ListRead, lists: ListDefinition[], context: ReadContext): Pages {
@@ -192,9 +222,9 @@ async function* concat(sources: Pages[]): Pages {
 }
 
 /** One list's pages, with the lower bound applied by the API where it can and by us where it cannot. */
-function listPages({ stream, lowerBound, countAs }: ListRead, list: ListDefinition, context: ReadContext, pathParams?: Record<string, number | string>): Pages {
+function listPages({ stream, lowerBound, countAs, signal }: ListRead, list: ListDefinition, context: ReadContext, pathParams?: Record<string, number | string>): Pages {
   const limit = Math.min(context.pageSize, list.maxPageSize ?? 500);
-  const request = { endpoint: list.endpoint, query: list.query, pathParams, stream: countAs };
+  const request = { endpoint: list.endpoint, query: list.query, pathParams, stream: countAs, signal };
   const { client } = context;
   if (list.paging === 'keyset') return keysetPages(client, request, limit, withSince(list), stream.cursor!, lowerBound!);
   const serverSide = list.since && lowerBound !== undefined ? { ...request, query: { ...request.query, ...sinceParameter(list.since, lowerBound) } } : request;
@@ -260,6 +290,8 @@ class Checkpoint {
   constructor(
     private readonly read: StreamRead,
     private readonly writer: MessageWriter,
+    /** The latest instant a state may hold: Pipedrive's current time plus a small allowance. */
+    private readonly latest: () => number,
   ) {}
 
   saw(record: ApiRecord): void {
@@ -286,13 +318,16 @@ class Checkpoint {
     const { stream, saved } = this.read;
     if (!stream.cursor) return {};
     const cap = end?.cap ?? Infinity;
+    const latest = this.latest();
+    // Never backwards, and never into the future.
+    const bounded = (value: number, saved = -Infinity) => Math.min(Math.max(value, saved), latest);
     const state: StreamState = {};
-    const cursor = Math.max(Math.min(this.highest, cap), saved?.cursor ?? -Infinity);
+    const cursor = bounded(Math.min(this.highest, cap), saved?.cursor);
     if (cursor !== -Infinity) state[stream.cursor] = formatRfc3339(cursor);
     const syncedAt = end?.syncedAt ?? saved?.syncedAt;
-    if (syncedAt !== undefined) state.synced_at = formatRfc3339(syncedAt);
+    if (syncedAt !== undefined) state.synced_at = formatRfc3339(Math.min(syncedAt, latest));
     if (stream.parent) {
-      const parentCursor = Math.max(Math.min(this.highestParent, cap - SECOND), saved?.parentCursor ?? -Infinity);
+      const parentCursor = bounded(Math.min(this.highestParent, cap - SECOND), saved?.parentCursor);
       if (parentCursor !== -Infinity) state[parentCursorKey(stream)] = formatRfc3339(parentCursor);
     }
     return state;

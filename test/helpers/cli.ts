@@ -41,12 +41,12 @@ export function tempFile(content: unknown, name = `file-${++files}.json`): strin
  */
 export async function runCli(
   args: string[],
-  options: { secrets?: string[]; protocol?: boolean; nodeOptions?: string[]; now?: number } = {},
+  options: { secrets?: string[]; protocol?: boolean; nodeOptions?: string[]; now?: number; env?: NodeJS.ProcessEnv } = {},
 ): Promise<CliRun> {
   const clocked = clockedProcess(options.now);
   const child = spawn(process.execPath, [...(options.nodeOptions ?? []), ...clocked.nodeOptions, CLI, ...args], {
     stdio: ['ignore', 'pipe', 'pipe'],
-    env: clocked.env,
+    env: { ...clocked.env, ...options.env },
   });
   let stdout = '';
   let stderr = '';
@@ -54,7 +54,10 @@ export async function runCli(
   child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
   const exitCode = await new Promise<number | null>((resolve) => child.on('close', resolve));
   for (const secret of [...Object.values(TOKENS), ...(options.secrets ?? [])]) {
-    if (stdout.includes(secret) || stderr.includes(secret)) throw new Error(`a secret leaked into the output of ${args[0]}`);
+    // As written, and as JSON escapes it inside a message.
+    for (const form of new Set([secret, JSON.stringify(secret).slice(1, -1)])) {
+      if (stdout.includes(form) || stderr.includes(form)) throw new Error(`a secret leaked into the output of ${args[0]}`);
+    }
   }
   const lines = stdout.split('\n').filter((line) => line !== '');
   const messages = options.protocol === false ? [] : lines.map(parseMessageLine);
