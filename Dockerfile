@@ -23,8 +23,8 @@ COPY --from=build /build/node_modules node_modules
 COPY --from=build /build/dist dist
 COPY package.json spec.json ./
 ENV NODE_ENV=production
-ENV AIRBYTE_ENTRYPOINT="/usr/local/bin/node /airbyte/integration_code/dist/cli.js"
-ENTRYPOINT ["/usr/local/bin/node", "/airbyte/integration_code/dist/cli.js"]
+ENV AIRBYTE_ENTRYPOINT="/usr/local/bin/node /airbyte/integration_code/dist/main.js"
+ENTRYPOINT ["/usr/local/bin/node", "/airbyte/integration_code/dist/main.js"]
 LABEL io.airbyte.name=ghcr.io/source-pipedrive-ts/source-pipedrive-ts
 LABEL io.airbyte.version=0.1.0
 USER airbyte

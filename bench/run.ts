@@ -5,7 +5,7 @@
 import { spawn } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { STREAMS } from '../src/streams/definitions.js';
+import { STREAMS } from '../src/pipedrive/streams/table.js';
 import { TOKENS } from '../simulator/server.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
@@ -62,7 +62,7 @@ async function sync(origin: string): Promise<Summary> {
   writeFileSync(catalog, JSON.stringify({
     streams: STREAMS.map((s) => ({ stream: { name: s.name, json_schema: {}, supported_sync_modes: ['full_refresh'] }, sync_mode: 'full_refresh', destination_sync_mode: 'overwrite' })),
   }));
-  const { lastLine } = await run(['dist/cli.js', 'read', '--config', config, '--catalog', catalog]);
+  const { lastLine } = await run(['dist/main.js', 'read', '--config', config, '--catalog', catalog]);
   const message = (JSON.parse(lastLine) as { log: { message: string } }).log.message;
   return JSON.parse(message.slice(message.indexOf('{'))) as Summary;
 }

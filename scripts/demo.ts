@@ -15,7 +15,7 @@ mkdirSync(output, { recursive: true });
 /** Runs the connector's command line, its stdout into demo-output/<name>.jsonl; returns the messages. */
 async function connector(name: string, args: string[]): Promise<AirbyteMessage[]> {
   const file = `${output}/${name}.jsonl`;
-  const child = spawn(process.execPath, [`${root}dist/cli.js`, ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, [`${root}dist/main.js`, ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
   child.stdout.pipe(createWriteStream(file));
   await new Promise((resolve) => child.on('close', resolve));
   return readFileSync(file, 'utf8').split('\n').filter(Boolean).map((line) => JSON.parse(line) as AirbyteMessage);

@@ -3,18 +3,20 @@
 //   npx tsx scripts/generate-integration-tests.ts           write them
 //   npx tsx scripts/generate-integration-tests.ts --check   exit 1 if a committed file is out of date (a test runs this)
 import { readFileSync, writeFileSync } from 'node:fs';
-import { configuredCatalog } from '../src/streams/catalog.js';
-import { STREAMS } from '../src/streams/definitions.js';
+import { configuredCatalog } from '../src/pipedrive/streams/catalog.js';
+import { INCREMENTAL_STREAMS, STREAMS } from '../src/pipedrive/streams/table.js';
 import { Dataset } from '../simulator/dataset.js';
 import { ACCEPTANCE } from '../simulator/presets.js';
 import { TOKENS } from '../simulator/server.js';
 
 const root = new URL('../', import.meta.url);
-const incremental = STREAMS.filter((s) => s.cursor);
 const json = (value: unknown) => `${JSON.stringify(value, null, 2)}\n`;
 const origin = `http://127.0.0.1:${ACCEPTANCE.port}`;
 const stateOf = (cursor: (name: string) => string) =>
-  incremental.map((s) => ({ type: 'STREAM', stream: { stream_descriptor: { name: s.name }, stream_state: { [s.cursor!]: cursor(s.name) } } }));
+  INCREMENTAL_STREAMS.map((s) => ({
+    type: 'STREAM',
+    stream: { stream_descriptor: { name: s.name }, stream_state: { [s.cursor]: cursor(s.name) } },
+  }));
 
 /**
  * The first records of every stream as the connector must emit them: the simulator's record with its top-level
@@ -29,7 +31,7 @@ function expectedRecords(): string {
     : value;
   const lines: string[] = [];
   for (const { name } of STREAMS) {
-    const table = data.tables[name];
+    const table = data.table(name);
     for (const index of Array.from(table.order('index')).slice(0, 3)) {
       const record = JSON.parse(JSON.stringify(table.get(index))) as Record<string, unknown>;
       // /v1/users marks the token's own user (the admin, user 1).
@@ -47,7 +49,7 @@ const files: Record<string, string> = {
   // For Airbyte's own CAT against the real API (acceptance/real-account/).
   'integration_tests/invalid_token_config.json': json({ api_token: 'not-a-valid-pipedrive-api-token-0000000000' }),
   'integration_tests/configured_catalog.json': json(configuredCatalog('full_refresh')),
-  'integration_tests/configured_catalog_incremental.json': json(configuredCatalog('incremental', incremental.map((s) => s.name))),
+  'integration_tests/configured_catalog_incremental.json': json(configuredCatalog('incremental', INCREMENTAL_STREAMS.map((s) => s.name))),
   'integration_tests/sample_state.json': json(stateOf(() => '2026-10-01T00:00:00Z')),
   'integration_tests/abnormal_state.json': json(stateOf(() => '2999-12-31T23:59:59Z')),
   'integration_tests/expected_records.jsonl': expectedRecords(),

@@ -1,8 +1,7 @@
 // Generates TypeScript types from the JSON documents that define them, so no type is ever hand-copied:
 //   vendor/airbyte/airbyte_protocol.json  -> src/generated/airbyte-protocol.ts
 //   spec.json (connectionSpecification)   -> src/generated/config.ts
-//   src/streams/schemas/<stream>.json     -> src/generated/records.ts
-import { mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { compile, type JSONSchema } from 'json-schema-to-typescript';
 
 const root = new URL('../', import.meta.url);
@@ -34,22 +33,6 @@ async function configType(): Promise<string> {
   return compile(schema, 'ConnectorConfig', options);
 }
 
-const pascal = (name: string) => name.replace(/(^|_)([a-z])/g, (_, __, c: string) => c.toUpperCase());
-
-async function recordTypes(): Promise<string> {
-  const dir = new URL('src/streams/schemas/', root);
-  const files = readdirSync(dir).filter((f) => f.endsWith('.json')).sort();
-  const parts = await Promise.all(
-    files.map((file) => {
-      const schema = JSON.parse(readFileSync(new URL(file, dir), 'utf8')) as JSONSchema;
-      const name = `${pascal(file.replace(/\.json$/, ''))}Record`;
-      return compile({ ...schema, title: name }, name, { ...options, additionalProperties: true });
-    }),
-  );
-  return parts.join('\n');
-}
-
 mkdirSync(out, { recursive: true });
 writeFileSync(new URL('airbyte-protocol.ts', out), banner('vendor/airbyte/airbyte_protocol.json') + (await protocolTypes()));
 writeFileSync(new URL('config.ts', out), banner('spec.json') + (await configType()));
-writeFileSync(new URL('records.ts', out), banner('src/streams/schemas/*.json') + (await recordTypes()));

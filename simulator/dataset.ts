@@ -137,6 +137,12 @@ export class Dataset {
     ) as Dataset['tables'];
   }
 
+  /** The table of a stream, by the stream's name (the connector's streams and the simulator's tables share names). */
+  table(stream: string): Table<Json> {
+    if (!(stream in this.tables)) throw new Error(`the simulator has no table ${stream}`);
+    return this.tables[stream as MutableStream];
+  }
+
   // ---- Changes, as a test makes them between two syncs. Each one stamps the record's cursor with `at`. ----
 
   /** Changes fields of a record (or just touches it) and returns it. A changed message also touches its thread. */

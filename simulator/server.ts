@@ -88,7 +88,7 @@ export const TOKENS = {
 } as const;
 const USER_OF_TOKEN: Record<string, number> = { [TOKENS.admin]: 1, [TOKENS.user]: 2, [TOKENS.legacyAdmin]: 3 };
 
-const TOKEN_COSTS = JSON.parse(readFileSync(new URL('../src/http/token-costs.json', import.meta.url), 'utf8')) as Record<string, number>;
+const TOKEN_COSTS = JSON.parse(readFileSync(new URL('./fixtures/token-costs.json', import.meta.url), 'utf8')) as Record<string, number>;
 const WINDOW_MS = 2000;
 const DAY_MS = 86_400_000;
 

@@ -1,6 +1,7 @@
 import { expect } from 'chai';
-import { ConnectorError } from '../src/errors.js';
-import { HttpStatusError, PipedriveClient, type ClientOptions } from '../src/http/client.js';
+import { ConnectorError } from '../src/airbyte/errors.js';
+import { HttpStatusError, PipedriveClient, type ClientOptions } from '../src/pipedrive/http/client.js';
+import { documentedCost } from '../scripts/openapi.js';
 import { TOKENS } from '../simulator/server.js';
 import { useFakeClock } from './helpers/clock.js';
 import { useSimulator } from './helpers/simulator.js';
@@ -38,16 +39,23 @@ describe('Pipedrive client', () => {
       expect(sim().stats.connections).to.equal(1);
     });
 
-    it('counts requests and token costs per stream exactly as Pipedrive charges them', async () => {
-      newClient();
+    it('counts requests and token costs per stream as Pipedrive documents them, retries and failures free', async () => {
+      newClient({ maxRetries: 1 });
+      sim().inject({ kind: 'http500', path: '/v1/notes' });
       await client.get(DEALS);
       await client.get({ endpoint: '/api/v2/pipelines', stream: 'pipelines' });
       await client.get({ endpoint: '/v1/notes', stream: 'notes' });
       await client.get({ endpoint: '/v1/mailbox/mailThreads/{id}/mailMessages', pathParams: { id: 3 }, stream: 'email_messages' });
-      expect(client.stats.of('deals')).to.deep.include({ requests: 1, tokens: 10 });
-      expect(client.stats.of('pipelines')).to.deep.include({ requests: 1, tokens: 5 });
-      expect(client.stats.of('email_messages')).to.deep.include({ requests: 1, tokens: 20 });
-      expect(client.stats.total()).to.deep.include({ requests: sim().stats.requests, tokens: sim().stats.tokensSpent });
+      // The costs in Pipedrive's OpenAPI documents (vendor/pipedrive-openapi), not the connector's copy of them.
+      for (const [stream, endpoint, requests] of [
+        ['deals', '/api/v2/deals', 1],
+        ['pipelines', '/api/v2/pipelines', 1],
+        ['notes', '/v1/notes', 2],
+        ['email_messages', '/v1/mailbox/mailThreads/{id}/mailMessages', 1],
+      ] as const) {
+        expect(client.stats.of(stream), stream).to.deep.include({ requests, tokens: documentedCost(endpoint) });
+      }
+      expect(client.stats.total()).to.deep.include({ requests: 5, retries: 1, tokens: 10 + 5 + 20 + 20 });
     });
 
     it('abandons a request that outlives the timeout, and retries it', async () => {

@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { DateTime } from 'luxon';
-import { parseConfig } from '../src/config.js';
-import { ConnectorError } from '../src/errors.js';
+import { parseConfig } from '../src/pipedrive/config.js';
+import { ConnectorError } from '../src/airbyte/errors.js';
 import { ofType, runCli, tempFile, traceErrors } from './helpers/cli.js';
 
 const invalid = (config: unknown): string => {

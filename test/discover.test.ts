@@ -2,12 +2,12 @@ import { readFileSync } from 'node:fs';
 import { expect } from 'chai';
 import { catalogViolations } from '../acceptance/rules.js';
 import type { AirbyteCatalog, AirbyteStream } from '../src/generated/airbyte-protocol.js';
-import { STREAM_NAMES } from '../src/streams/definitions.js';
+import { STREAMS } from '../src/pipedrive/streams/table.js';
 import { ofType, runCli, tempFile } from './helpers/cli.js';
+import { CORE_STREAMS } from './helpers/contract.js';
 
 type Schema = { type?: unknown; properties?: Record<string, Schema>; items?: Schema; [key: string]: unknown };
 
-const INCREMENTAL = ['activities', 'deals', 'email_messages', 'email_threads', 'files', 'filters', 'notes', 'organizations', 'persons', 'products', 'users'];
 const brief = JSON.parse(readFileSync(new URL('./fixtures/brief-attributes.json', import.meta.url), 'utf8')) as Record<string, string[]>;
 const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
 
@@ -45,8 +45,10 @@ describe('discover', () => {
     catalog = ofType(run, 'CATALOG')[0]!.catalog!;
   });
 
-  it('lists the 16 streams', () => {
-    expect(catalog.streams.map((s) => s.name).sort()).to.deep.equal([...STREAM_NAMES].sort());
+  it('lists every stream of the table, the 16 core streams among them', () => {
+    const names = catalog.streams.map((s) => s.name);
+    expect(names).to.deep.equal(STREAMS.map((s) => s.name));
+    expect(names).to.include.members(Object.keys(CORE_STREAMS));
   });
 
   it('passes the discovery rules of the acceptance tests (valid draft-07, keys and cursors in schema, no $ref/allOf/not, additionalProperties true)', () => {
@@ -62,18 +64,14 @@ describe('discover', () => {
     expect(catalogViolations(broken).join('\n')).to.match(/deals: cursor updated_at is not in the schema/).and.match(/deals: uses allOf/).and.match(/users: <root>: additionalProperties/);
   });
 
-  it('declares keys, sync modes and cursors: incremental for the 11, full_refresh first', () => {
-    for (const s of catalog.streams) {
-      expect(s.source_defined_primary_key, s.name).to.deep.equal([['id']]);
-      const incremental = INCREMENTAL.includes(s.name);
-      expect(s.supported_sync_modes, s.name).to.deep.equal(incremental ? ['full_refresh', 'incremental'] : ['full_refresh']);
-      expect(s.is_resumable, s.name).to.equal(incremental);
-      if (incremental) {
-        expect(s.source_defined_cursor, s.name).to.equal(true);
-        expect(s.default_cursor_field, s.name).to.deep.equal([s.name === 'users' ? 'modified' : 'update_time']);
-      } else {
-        expect(s, s.name).to.not.have.property('default_cursor_field');
-      }
+  it('declares keys, sync modes and cursors of the core streams as the product contract says, full_refresh first', () => {
+    for (const [name, cursor] of Object.entries(CORE_STREAMS)) {
+      const s = stream(name);
+      expect(s.source_defined_primary_key, name).to.deep.equal([['id']]);
+      expect(s.supported_sync_modes, name).to.deep.equal(cursor ? ['full_refresh', 'incremental'] : ['full_refresh']);
+      expect(s.is_resumable, name).to.equal(cursor !== null);
+      if (cursor) expect(s, name).to.deep.include({ source_defined_cursor: true, default_cursor_field: [cursor] });
+      else expect(s, name).to.not.have.property('default_cursor_field');
     }
   });
 

@@ -5,7 +5,7 @@ import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { expect } from 'chai';
-import { configuredCatalog } from '../src/streams/catalog.js';
+import { configuredCatalog } from '../src/pipedrive/streams/catalog.js';
 import { PipedriveSimulator, TOKENS } from '../simulator/server.js';
 import { CLI, ofType, runCli, tempFile, traceErrors, type CliRun } from './helpers/cli.js';
 import { ANCHOR, configFor, useSimulator } from './helpers/simulator.js';

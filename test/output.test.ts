@@ -1,9 +1,9 @@
 import { Writable } from 'node:stream';
 import { expect } from 'chai';
-import { createLogger } from '../src/protocol/logger.js';
-import { errorTraceMessage, logMessage, recordMessage, stateMessage } from '../src/protocol/messages.js';
-import { MessageWriter } from '../src/protocol/output.js';
-import { ConnectorError } from '../src/errors.js';
+import { createLogger } from '../src/airbyte/logger.js';
+import { errorTraceMessage, logMessage, recordMessage, stateMessage } from '../src/airbyte/messages.js';
+import { MessageWriter } from '../src/airbyte/output.js';
+import { ConnectorError } from '../src/airbyte/errors.js';
 import { TOKENS } from '../simulator/server.js';
 import { runCli, tempFile } from './helpers/cli.js';
 import { parseMessageLine } from '../acceptance/protocol.js';

@@ -1,6 +1,5 @@
 import { expect } from 'chai';
 import { DateTime } from 'luxon';
-import { streamByName } from '../src/streams/definitions.js';
 import { ofType, runCli, tempFile, traceErrors } from './helpers/cli.js';
 import { ANCHOR, configFor, useSimulator } from './helpers/simulator.js';
 import {
@@ -13,17 +12,17 @@ import {
   killedSync,
   answered,
   sync,
-  type StreamName,
+  cursorFieldOf,
   type Sync,
 } from './helpers/sync.js';
 
 const FUTURE = '2999-01-01T00:00:00Z';
 const cursorOf = (s: Sync, stream: string) => {
   const state = s.state.find((m) => m.stream!.stream_descriptor.name === stream)!.stream!.stream_state as Record<string, string>;
-  return state[streamByName.get(stream)!.cursor ?? ''];
+  return state[cursorFieldOf(stream) ?? ''];
 };
 const futureState = (streams: readonly string[]) =>
-  streams.map((name) => ({ type: 'STREAM', stream: { stream_descriptor: { name }, stream_state: { [streamByName.get(name)!.cursor!]: FUTURE } } }));
+  streams.map((name) => ({ type: 'STREAM', stream: { stream_descriptor: { name }, stream_state: { [cursorFieldOf(name)!]: FUTURE } } }));
 
 describe('read', function () {
   this.timeout(60_000);
@@ -75,7 +74,7 @@ describe('read', function () {
       expect(checkpoints('users')).to.equal(1);
       // The cursor never moves backwards.
       for (const stream of INCREMENTAL) {
-        const cursor = streamByName.get(stream)!.cursor!;
+        const cursor = cursorFieldOf(stream)!;
         const values = first.stateMessages.filter((m) => m.stream!.stream_descriptor.name === stream).map((m) => (m.stream!.stream_state as Record<string, string>)[cursor]!);
         expect(values, stream).to.deep.equal([...values].sort());
       }
@@ -84,7 +83,7 @@ describe('read', function () {
     it('states the highest cursor of the incremental streams and when their read began, and an empty state for full-table ones', () => {
       const newest = (stream: string, field: string) => first.records.get(stream)!.map((r) => r[field] as string).sort().at(-1);
       for (const stream of ALL) {
-        const cursor = streamByName.get(stream)!.cursor;
+        const cursor = cursorFieldOf(stream);
         const last = first.state.find((m) => m.stream!.stream_descriptor.name === stream)!.stream!.stream_state as Record<string, string>;
         if (!cursor) {
           expect(last, stream).to.deep.equal({});
@@ -141,7 +140,7 @@ describe('read', function () {
       for (const mode of ['full_refresh', 'incremental'] as const) {
         const s = await sync(sim(), { mode, config: { start_date: undefined } });
         expect(s.run.exitCode).to.equal(0);
-        for (const stream of ['deals', 'persons', 'notes', 'files', 'users', 'email_messages'] as StreamName[]) {
+        for (const stream of ['deals', 'persons', 'notes', 'files', 'users', 'email_messages']) {
           expect(idsOf(s.records.get(stream)), `${mode} ${stream}`).to.deep.equal(expectedIds(sim(), stream, yearAgo));
         }
         expect(idsOf(s.records.get('stages'))).to.deep.equal(expectedIds(sim(), 'stages'));
@@ -217,12 +216,12 @@ describe('read', function () {
       expect(resumed.run.exitCode).to.equal(0);
       for (const stream of INCREMENTAL) {
         const union = idsOf([...(killed.records.get(stream) ?? []), ...(resumed.records.get(stream) ?? [])]);
-        expect(union, stream).to.deep.equal(expectedIds(sim(), stream as StreamName, Date.parse('2020-01-01')));
+        expect(union, stream).to.deep.equal(expectedIds(sim(), stream, Date.parse('2020-01-01')));
       }
       // The killed sync checkpointed the streams it had begun, so the resumed one did not read them again.
-      const partial = [...killed.records.keys()].filter((s) => INCREMENTAL.includes(s as StreamName) && killed.state.some((m) => m.stream!.stream_descriptor.name === s));
+      const partial = [...killed.records.keys()].filter((s) => INCREMENTAL.includes(s) && killed.state.some((m) => m.stream!.stream_descriptor.name === s));
       expect(partial).to.not.be.empty;
-      for (const stream of partial) expect(resumed.records.get(stream)?.length ?? 0, stream).to.be.below(expectedIds(sim(), stream as StreamName).length);
+      for (const stream of partial) expect(resumed.records.get(stream)?.length ?? 0, stream).to.be.below(expectedIds(sim(), stream).length);
     });
 
     it('resume deals from any point: one cursor covers both the deals list and the archived list', async () => {
@@ -369,7 +368,7 @@ describe('read', function () {
       expect(traceErrors(s.run)[0]).to.deep.include({ failure_type: 'config_error', stream_descriptor: { name: 'products' } });
       for (const stream of ['persons', 'stages']) {
         expect(s.statuses.get(stream)!.at(-1)).to.equal('COMPLETE');
-        expect(idsOf(s.records.get(stream))).to.deep.equal(expectedIds(sim(), stream as StreamName));
+        expect(idsOf(s.records.get(stream))).to.deep.equal(expectedIds(sim(), stream));
       }
       expect(s.state.map((m) => m.stream!.stream_descriptor.name).sort()).to.deep.equal(['persons', 'stages']);
     });

@@ -8,7 +8,7 @@ import { TOKENS } from '../../simulator/server.js';
 import { parseMessageLine } from '../../acceptance/protocol.js';
 
 /** The compiled command line, as the Docker image and users run it (`npm test` builds it first). */
-export const CLI = fileURLToPath(new URL('../../dist/cli.js', import.meta.url));
+export const CLI = fileURLToPath(new URL('../../dist/main.js', import.meta.url));
 const COMPANY_CLOCK = fileURLToPath(new URL('./company-clock.mjs', import.meta.url));
 
 /** Node options and environment that set the connector's clock to `now` (a simulated company's time), or nothing. */

@@ -1,8 +1,8 @@
 import { spawn } from 'node:child_process';
 import { expect } from 'chai';
 import type { AirbyteMessage, AirbyteStateMessage } from '../../src/generated/airbyte-protocol.js';
-import { configuredCatalog, discoverCatalog } from '../../src/streams/catalog.js';
-import { STREAMS, type StreamName } from '../../src/streams/definitions.js';
+import { configuredCatalog, discoverCatalog } from '../../src/pipedrive/streams/catalog.js';
+import { INCREMENTAL_STREAMS, STREAMS, streamByName } from '../../src/pipedrive/streams/table.js';
 import type { PipedriveSimulator } from '../../simulator/server.js';
 import { CLI, clockedProcess, runCli, tempFile, type CliRun } from './cli.js';
 import { latestStates, parseMessageLine } from '../../acceptance/protocol.js';
@@ -10,7 +10,14 @@ import { recordViolations } from '../../acceptance/rules.js';
 import { configFor } from './simulator.js';
 
 export const ALL = STREAMS.map((s) => s.name);
-export const INCREMENTAL = STREAMS.filter((s) => s.cursor).map((s) => s.name);
+export const INCREMENTAL = INCREMENTAL_STREAMS.map((s) => s.name);
+
+/** The cursor field of a stream of the table, or undefined for a full-table stream. */
+export function cursorFieldOf(name: string): string | undefined {
+  const stream = streamByName.get(name);
+  if (!stream) throw new Error(`no stream ${name}`);
+  return stream.kind === 'full_table' ? undefined : stream.cursor;
+}
 
 export interface Sync {
   run: CliRun;
@@ -108,9 +115,11 @@ export function expectValidRecords(records: Map<string, Record<string, unknown>[
 }
 
 /** The ids the simulator holds for a stream, updated at or after `since` (epoch ms) for incremental streams. */
-export function expectedIds(simulator: PipedriveSimulator, stream: StreamName, since = -Infinity): (number | string)[] {
+export function expectedIds(simulator: PipedriveSimulator, stream: string, since = -Infinity): (number | string)[] {
   const data = simulator.dataset;
-  if (stream === 'goals') return Array.from(data.tables.goals.order('index'), (i) => data.tables.goals.get(i)!.id as string).sort();
+  if (stream === 'goals') {
+    return Array.from(data.tables.goals.order('index'), (i) => String(data.tables.goals.get(i)?.id)).sort();
+  }
   if (stream === 'email_messages') {
     const threads = data.tables.email_threads;
     return Array.from(threads.order('index'))
@@ -119,8 +128,8 @@ export function expectedIds(simulator: PipedriveSimulator, stream: StreamName, s
       .filter((message) => data.tables.email_messages.time(message) >= since)
       .sort((a, b) => a - b);
   }
-  const table = data.tables[stream];
-  const incremental = STREAMS.find((s) => s.name === stream)!.cursor !== undefined;
+  const table = data.table(stream);
+  const incremental = cursorFieldOf(stream) !== undefined;
   return Array.from(table.order('index')).filter((id) => !incremental || table.time(id) >= since);
 }
 
@@ -130,4 +139,4 @@ export const idsOf = (records: Record<string, unknown>[] | undefined) =>
 /** How many requests to `path` the simulator answered with 200. */
 export const answered = (simulator: PipedriveSimulator, path: string) => simulator.requests.filter((r) => r.path === path && r.status === 200).length;
 
-export { configuredCatalog, type StreamName };
+export { configuredCatalog };

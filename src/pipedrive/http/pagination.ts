@@ -1,24 +1,97 @@
-// Pipedrive's ways of paging through a list, as async generators of pages of raw records. Every page is checked
-// against the shape its endpoint documents before a record of it is used, and a list that stops making progress
-// (a cursor or offset seen before, pages that claim more but bring nothing) fails instead of looping.
-import { ConnectorError } from '../errors.js';
-import type { ApiRecord, ListDefinition } from '../streams/definitions.js';
-import { formatRfc3339, formatV1, toMillis } from '../streams/time.js';
-import { describeJson, type ApiBody, type PipedriveClient, type Request } from './client.js';
+// Pipedrive's ways of paging through a list, behind one interface: a list declared as data (endpoint, paging,
+// where its records sit, how it filters by time) and a page request give an async generator of pages of raw records.
+// Every page is checked against the shape its endpoint documents before a record of it is used, and a list that stops
+// making progress (a cursor or offset seen before, pages that claim more but bring nothing) fails instead of looping.
+import { ConnectorError } from '../../airbyte/errors.js';
+import { formatRfc3339, formatV1, toMillis } from '../time.js';
+import { describeJson, type ApiBody, type PipedriveClient, type Query, type Request } from './client.js';
 
+/** A record as the API returns it: an object with an id. */
+export type ApiRecord = Record<string, unknown> & { id: number | string };
 export type Pages = AsyncGenerator<ApiRecord[], void, undefined>;
 
-type Since = NonNullable<ListDefinition['since']>;
-type Selector = ListDefinition['records'];
+/** Where the records sit in the body: `data` (default), `data.goals`, or `/v1/recents` items (`data[].data`). */
+export type Selector = 'data' | 'data.goals' | 'recents';
+
+/** A server-side lower bound on the records' time. */
+export interface Since {
+  param: 'updated_since' | 'since_timestamp';
+  /** RFC 3339 (`2025-01-01T10:20:00Z`) or v1 (`2025-01-01 10:20:00`). */
+  format: 'rfc3339' | 'v1';
+  /** The API returns records strictly after the bound rather than at or after it. */
+  exclusive?: boolean;
+}
+
+interface ListCommon {
+  endpoint: string;
+  query?: Query;
+  records?: Selector;
+  /** The API's largest page, when below 500. */
+  maxPageSize?: number;
+  /** Server-side lower bound; without one, the stream drops older records itself. */
+  since?: Since;
+  /** Records come in ascending cursor order, so a stream can checkpoint after every page. */
+  ascending?: boolean;
+}
+
+/**
+ * One list endpoint and how to page through it:
+ * - `cursor`: v2 `cursor`/`limit` pages (`additional_data.next_cursor`);
+ * - `offset`: v1 `start`/`limit` pages (`additional_data.pagination`), each overlapping the previous one by a record so
+ *   that a shift of the list between two requests is noticed;
+ * - `keyset`: v1 pages filtered and sorted by a time field, each re-queried from the last value seen, so records that
+ *   change while the list is read cannot shift it;
+ * - `single`: one response holds the whole list.
+ */
+export type ListDefinition =
+  | (ListCommon & { paging: 'cursor' | 'offset' | 'single' })
+  | (ListCommon & { paging: 'keyset'; since: Since; cursorField: string; ascending: true });
+/** A list the server filters by time. */
+export type FilteredList = ListDefinition & { since: Since };
+/** A list the server filters and sorts by time: every page is a checkpoint. */
+export type SortedList = FilteredList & { ascending: true };
+
+/** What every paginator takes: the list, the page size, the lower bound of the records' time (which a list that can
+ * filters on), and what each request carries: the stream it is counted for, path parameters, the stream's signal. */
+export interface PageRequest<L extends ListDefinition = ListDefinition> {
+  client: PipedriveClient;
+  list: L;
+  limit: number;
+  lowerBound?: number;
+  stream: string;
+  pathParams?: Record<string, string | number>;
+  signal?: AbortSignal;
+}
+
+/** A list's pages. */
+export function listPages(page: PageRequest): Pages {
+  const { list } = page;
+  switch (list.paging) {
+    case 'cursor':
+      return cursorPages(page);
+    case 'offset':
+      return offsetPages(page);
+    case 'keyset':
+      return keysetPages({ ...page, list });
+    case 'single':
+      return singlePage(page);
+  }
+}
 
 /** Pages in a row that may bring no record while claiming more, before the list is taken to be stuck. */
 const MAX_EMPTY_PAGES = 3;
 
 /** A lower bound (epoch ms) as the query parameter wants it; an exclusive parameter is asked a second early, since
  * Pipedrive's timestamps have whole seconds. */
-export function sinceParameter(since: Since, ms: number): Record<string, string> {
+function sinceParameter(since: Since, ms: number): Record<string, string> {
   const at = since.exclusive ? ms - 1000 : ms;
   return { [since.param]: since.format === 'v1' ? formatV1(at) : formatRfc3339(at) };
+}
+
+/** The request for a list's pages, its server-side lower bound included. */
+function filtered({ list, lowerBound, stream, pathParams, signal }: PageRequest): Request {
+  const since = list.since && lowerBound !== undefined ? sinceParameter(list.since, lowerBound) : {};
+  return { endpoint: list.endpoint, query: { ...list.query, ...since }, stream, pathParams, signal };
 }
 
 const isObject = (value: unknown): value is Record<string, unknown> =>
@@ -59,7 +132,7 @@ function recordsProblem(body: ApiBody, selector: Selector = 'data'): string | nu
 }
 
 /** The validator of a page: its records, and the paging fields it is read by. */
-function pageValidator(selector: Selector, paging: 'cursor' | 'offset' | 'single') {
+function pageValidator(selector: Selector = 'data', paging: 'cursor' | 'offset' | 'single') {
   return (body: ApiBody): string | null => {
     const additional = body.additional_data;
     if (paging === 'cursor') {
@@ -91,8 +164,10 @@ const stuck = (request: Request, why: string) =>
   );
 
 /** v2 `cursor`/`limit` pages. The next page is requested while the caller handles the current one. */
-export async function* cursorPages(client: PipedriveClient, request: Request, limit: number, selector?: Selector): Pages {
-  const validate = pageValidator(selector, 'cursor');
+async function* cursorPages(page: PageRequest): Pages {
+  const { client, list, limit } = page;
+  const request = filtered(page);
+  const validate = pageValidator(list.records, 'cursor');
   const fetchPage = (cursor?: string) => client.get({ ...request, query: { ...request.query, limit, cursor }, validate });
   const seen = new Set<string>();
   let empty = 0;
@@ -100,7 +175,7 @@ export async function* cursorPages(client: PipedriveClient, request: Request, li
   try {
     while (next) {
       const body: ApiBody = await next;
-      const records = selectRecords(body, selector);
+      const records = selectRecords(body, list.records);
       const cursor = body.additional_data?.next_cursor;
       next = null;
       if (cursor) {
@@ -124,11 +199,16 @@ export async function* cursorPages(client: PipedriveClient, request: Request, li
  * previous one by a record; if that record is not the one expected, the list shifted, and the page before is read
  * again to pick up what slid under the offset.
  */
-export async function* offsetPages(client: PipedriveClient, request: Request, limit: number, selector?: Selector): Pages {
-  const validate = pageValidator(selector, 'offset');
+async function* offsetPages(page: PageRequest): Pages {
+  const { client, list, limit } = page;
+  const request = filtered(page);
+  const validate = pageValidator(list.records, 'offset');
   const read = async (start: number) => {
     const body = await client.get({ ...request, query: { ...request.query, start, limit }, validate });
-    return { records: selectRecords(body, selector), more: body.additional_data?.pagination?.more_items_in_collection === true };
+    return {
+      records: selectRecords(body, list.records),
+      more: body.additional_data?.pagination?.more_items_in_collection === true,
+    };
   };
   let position = 0;
   let previous: ApiRecord[] = [];
@@ -163,16 +243,11 @@ export async function* offsetPages(client: PipedriveClient, request: Request, li
  * shift the list; records already yielded at that boundary are skipped. Only when a whole page shares one cursor value
  * does it fall back to offsets.
  */
-export async function* keysetPages(
-  client: PipedriveClient,
-  request: Request,
-  limit: number,
-  list: ListDefinition & { since: Since },
-  cursorField: string,
-  from: number,
-): Pages {
+async function* keysetPages(page: PageRequest<ListDefinition & { paging: 'keyset' }>): Pages {
+  const { client, list, limit } = page;
+  const request = filtered(page);
   const validate = pageValidator(list.records, 'offset');
-  let bound = from;
+  let bound = page.lowerBound ?? 0;
   let start = 0;
   let seen = new Set<ApiRecord['id']>();
   for (;;) {
@@ -182,11 +257,11 @@ export async function* keysetPages(
     yield records.filter((record) => !seen.has(record.id));
     if (body.additional_data?.pagination?.more_items_in_collection !== true) return;
     if (records.length === 0) throw stuck(request, `announced more records from ${formatRfc3339(bound)} but brought none`);
-    const last = Math.max(...records.map((record) => toMillis(record[cursorField])).filter((ms) => !Number.isNaN(ms)));
+    const last = Math.max(...records.map((record) => toMillis(record[list.cursorField])).filter((ms) => !Number.isNaN(ms)));
     if (last > bound) {
       bound = last;
       start = 0;
-      seen = new Set(records.filter((record) => toMillis(record[cursorField]) >= last).map((record) => record.id));
+      seen = new Set(records.filter((record) => toMillis(record[list.cursorField]) >= last).map((record) => record.id));
     } else {
       const fresh = records.filter((record) => !seen.has(record.id));
       if (fresh.length === 0) throw stuck(request, `repeated the records at ${formatRfc3339(bound)}`);
@@ -197,6 +272,7 @@ export async function* keysetPages(
 }
 
 /** A list that comes whole in one response. */
-export async function* singlePage(client: PipedriveClient, request: Request, selector?: Selector): Pages {
-  yield selectRecords(await client.get({ ...request, validate: pageValidator(selector, 'single') }), selector);
+async function* singlePage(page: PageRequest): Pages {
+  const { client, list } = page;
+  yield selectRecords(await client.get({ ...filtered(page), validate: pageValidator(list.records, 'single') }), list.records);
 }

@@ -7,7 +7,7 @@ import type {
   AirbyteStreamStatusReason,
   ConnectorSpecification,
 } from '../generated/airbyte-protocol.js';
-import { asConnectorError } from '../errors.js';
+import { asConnectorError } from './errors.js';
 
 export type { AirbyteMessage };
 export type LogLevel = AirbyteLogMessage['level'];

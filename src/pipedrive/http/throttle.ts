@@ -1,4 +1,4 @@
-import type { Logger } from '../protocol/logger.js';
+import type { Logger } from '../../airbyte/logger.js';
 
 /** Node's timers take at most 2^31 - 1 ms; a longer delay would fire at once. */
 const MAX_TIMER_MS = 2 ** 31 - 1;

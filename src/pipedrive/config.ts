@@ -1,10 +1,10 @@
 import { Ajv, type ErrorObject } from 'ajv';
 import { DateTime, Duration } from 'luxon';
+import { configError } from '../airbyte/errors.js';
+import { packageFile, readJson } from '../airbyte/paths.js';
+import type { ConnectorSpecification } from '../generated/airbyte-protocol.js';
+import type { ConnectorConfig } from '../generated/config.js';
 import { clock } from './clock.js';
-import { configError } from './errors.js';
-import type { ConnectorSpecification } from './generated/airbyte-protocol.js';
-import type { ConnectorConfig } from './generated/config.js';
-import { packageFile, readJson } from './paths.js';
 
 export const spec = readJson<ConnectorSpecification>(packageFile('spec.json'));
 
@@ -29,9 +29,13 @@ export const DEFAULT_HISTORY = Duration.fromObject({ years: 1 });
 type PropertySpec = { pattern_descriptor?: string; airbyte_secret?: boolean };
 const specSchema = spec.connectionSpecification as { properties: Record<string, PropertySpec> };
 
+/** A config that passed validation: ajv's `useDefaults` has filled in every property that has a default. */
+type ValidConfig = ConnectorConfig &
+  Required<Pick<ConnectorConfig, 'lookback_window_minutes' | 'page_size' | 'max_concurrent_streams' | 'request_timeout_seconds' | 'max_retries'>>;
+
 const ajv = new Ajv({ allErrors: true, strict: true, useDefaults: true });
 ajv.addVocabulary(['airbyte_secret', 'order', 'pattern_descriptor']);
-const validate = ajv.compile<ConnectorConfig>(specSchema);
+const validate = ajv.compile<ValidConfig>(specSchema);
 
 /** The values of the config's `airbyte_secret` properties, to mask in every message. */
 export function secretsOf(raw: unknown): string[] {
@@ -53,11 +57,11 @@ export function parseConfig(raw: unknown, now: DateTime = DateTime.fromMillis(cl
     apiToken: config.api_token.trim(),
     origin: resolveOrigin(config),
     startDate: config.start_date ? parseStartDate(config.start_date) : now.minus(DEFAULT_HISTORY),
-    lookback: Duration.fromObject({ minutes: config.lookback_window_minutes ?? 0 }),
-    pageSize: config.page_size ?? 500,
-    maxConcurrentStreams: config.max_concurrent_streams ?? 3,
-    requestTimeoutMs: (config.request_timeout_seconds ?? 60) * 1000,
-    maxRetries: config.max_retries ?? 5,
+    lookback: Duration.fromObject({ minutes: config.lookback_window_minutes }),
+    pageSize: config.page_size,
+    maxConcurrentStreams: config.max_concurrent_streams,
+    requestTimeoutMs: config.request_timeout_seconds * 1000,
+    maxRetries: config.max_retries,
   };
 }
 
@@ -66,7 +70,7 @@ function describe(error: ErrorObject, config: unknown): string {
   const field = error.instancePath.replace(/^\//, '').replace(/\//g, '.');
   if (error.keyword === 'required') return `\`${String(error.params.missingProperty)}\` is required`;
   if (!field) return `the configuration ${error.message ?? 'is invalid'}`;
-  const property = specSchema.properties[field.split('.')[0]!];
+  const property = specSchema.properties[field.split('.')[0] ?? ''];
   const expected =
     error.keyword === 'pattern' && property?.pattern_descriptor
       ? `must look like ${property.pattern_descriptor}`

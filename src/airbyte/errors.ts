@@ -1,4 +1,4 @@
-import type { AirbyteErrorTraceMessage } from './generated/airbyte-protocol.js';
+import type { AirbyteErrorTraceMessage } from '../generated/airbyte-protocol.js';
 
 export type FailureType = NonNullable<AirbyteErrorTraceMessage['failure_type']>;
 

@@ -3,9 +3,9 @@ import http from 'node:http';
 import https from 'node:https';
 import fetch, { type Response } from 'node-fetch';
 import { clock } from '../clock.js';
-import { ConnectorError, configError } from '../errors.js';
-import { readJson } from '../paths.js';
-import type { Logger } from '../protocol/logger.js';
+import { ConnectorError, configError } from '../../airbyte/errors.js';
+import { readJson } from '../../airbyte/paths.js';
+import type { Logger } from '../../airbyte/logger.js';
 import { RequestStats } from './stats.js';
 import { Throttle, sleep } from './throttle.js';
 
@@ -60,8 +60,18 @@ export class HttpStatusError extends ConnectorError {
   }
 }
 
-/** Endpoint → its `x-token-cost` in Pipedrive's OpenAPI documents. */
+/** Endpoint → its `x-token-cost` in Pipedrive's OpenAPI documents (scripts/extract-openapi.ts). */
 const TOKEN_COSTS = readJson<Record<string, number>>(new URL('./token-costs.json', import.meta.url));
+/** The token's own user: who it belongs to, and whether an admin. */
+export const CURRENT_USER_ENDPOINT = '/v1/users/me';
+
+/** What a request to `endpoint` costs in the daily budget. Every endpoint the connector calls has a documented cost
+ * (test/token-costs.test.ts holds the table to that); none is taken to be free. */
+function tokenCost(endpoint: string): number {
+  const cost = TOKEN_COSTS[`GET ${endpoint}`];
+  if (cost === undefined) throw new ConnectorError(`No known token cost for GET ${endpoint}.`, 'system_error');
+  return cost;
+}
 const BACKOFF_BASE_MS = 1000;
 const BACKOFF_MAX_MS = 30_000;
 /** The longest wait a server may dictate. Pipedrive's burst window is 2 s; a longer wait means the daily budget, a
@@ -131,7 +141,7 @@ export class PipedriveClient {
   /** Pipedrive's clock for a decision that must not rest on the machine's clock: if no response has told the time
    * yet, one request to `/v1/users/me` (2 tokens) does, counted for `stream`. */
   async knownServerNow(stream: string): Promise<number> {
-    if (!this.serverTimeKnown) await this.get({ endpoint: '/v1/users/me', stream, validate: objectData });
+    if (!this.serverTimeKnown) await this.get({ endpoint: CURRENT_USER_ENDPOINT, stream, validate: objectData });
     return this.serverNow();
   }
 
@@ -167,7 +177,7 @@ export class PipedriveClient {
       counts.requests++;
       const outcome = await this.exchange(url, request, signal).finally(release);
       if ('body' in outcome) {
-        counts.tokens += TOKEN_COSTS[`GET ${request.endpoint}`] ?? 0;
+        counts.tokens += tokenCost(request.endpoint);
         return outcome.body;
       }
       if ('waitMs' in outcome) {

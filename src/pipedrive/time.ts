@@ -12,8 +12,7 @@ export function toRfc3339(value: unknown): string | null {
   if (value.length === 19 && value[10] === ' ') return value.startsWith('0000') ? null : `${value.slice(0, 10)}T${value.slice(11)}Z`;
   if (value.length === 24 && value.endsWith('.000Z')) return `${value.slice(0, 19)}Z`;
   const parsed = DateTime.fromISO(value.replace(' ', 'T'), { zone: 'utc' });
-  if (!parsed.isValid) return value;
-  return parsed.toUTC().toISO({ suppressMilliseconds: true })!;
+  return parsed.isValid ? (parsed.toUTC().toISO({ suppressMilliseconds: true }) ?? value) : value;
 }
 
 /** Epoch milliseconds of a Pipedrive timestamp, or NaN. */
@@ -29,5 +28,3 @@ export function formatRfc3339(ms: number): string {
 }
 /** Pipedrive's v1 query format, e.g. for `since_timestamp`. */
 export const formatV1 = (ms: number) => new Date(ms).toISOString().slice(0, 19).replace('T', ' ');
-
-export const asDateTime = (ms: number) => DateTime.fromMillis(ms, { zone: 'utc' });

@@ -1,0 +1,101 @@
+// `read`: runs a source's read plan. Each stream goes STARTED, RUNNING, then COMPLETE, or INCOMPLETE with a TRACE
+// error naming it; a failing stream leaves the others running and their state intact, and the process exits 1 at the
+// end if any failed. Tasks run at most `concurrency` at a time.
+import { ConnectorError, configError } from './errors.js';
+import { parseCatalog, parseState } from './inputs.js';
+import type { Logger } from './logger.js';
+import { errorTraceMessage, streamStatusMessage } from './messages.js';
+import type { MessageWriter } from './output.js';
+import type { ReadPlan, ReadTask, Source } from './source.js';
+
+export interface ReadArguments {
+  config: unknown;
+  catalog: unknown;
+  state: unknown;
+  statePath?: string;
+}
+
+interface Outcome {
+  records: number | null;
+  seconds: number;
+}
+
+export async function runRead<C>(source: Source<C>, args: ReadArguments, writer: MessageWriter, logger: Logger): Promise<number> {
+  const config = source.configure(args.config);
+  const catalog = parseCatalog(args.catalog, source.streams);
+  const invalidState = (why: string) => configError(`The --state file "${args.statePath ?? ''}" ${why}.`);
+  const states = parseState(args.state, invalidState);
+  const streams = catalog.valid.map((stream) => ({ ...stream, state: states.get(stream.name) }));
+  const plan = source.read({ config, streams, writer, logger, invalidState });
+  // Nobody reads the output any more (EPIPE): stop spending the API's quota.
+  writer.onClosed(() => plan.abort(new ConnectorError('The output was closed (its reader went away); stopped reading.', 'system_error')));
+  const started = Date.now();
+  const outcomes = new Map<string, Outcome>();
+  try {
+    for (const { name, error } of catalog.invalid) outcomes.set(name, { records: await fail(name, error, writer), seconds: 0 });
+    await inPool(plan.tasks, plan.concurrency, async (task) => {
+      for (const [name, outcome] of await runTask(task, writer)) outcomes.set(name, outcome);
+    });
+  } finally {
+    plan.close();
+  }
+  const names = [...catalog.invalid.map((s) => s.name), ...catalog.valid.map((s) => s.name)];
+  const failed = names.filter((name) => outcomes.get(name)?.records === null);
+  logger.info(summary(plan, names, outcomes, started));
+  if (failed.length > 0) {
+    logger.error(`These streams did not sync completely: ${failed.join(', ')}. The others did, and their state is saved.`);
+  }
+  return failed.length > 0 ? 1 : 0;
+}
+
+/** Runs one task between STARTED and COMPLETE (or INCOMPLETE) of each of its streams. */
+async function runTask(task: ReadTask, writer: MessageWriter): Promise<Map<string, Outcome>> {
+  const begun = Date.now();
+  for (const name of task.streams) {
+    await writer.write(streamStatusMessage(name, 'STARTED'));
+    await writer.write(streamStatusMessage(name, 'RUNNING'));
+  }
+  const outcomes = new Map<string, Outcome>();
+  for (const [name, outcome] of await task.run()) {
+    const seconds = (Date.now() - begun) / 1000;
+    if ('error' in outcome) outcomes.set(name, { records: await fail(name, outcome.error, writer), seconds });
+    else {
+      await writer.write(streamStatusMessage(name, 'COMPLETE'));
+      outcomes.set(name, { records: outcome.records, seconds });
+    }
+  }
+  return outcomes;
+}
+
+async function fail(stream: string, error: unknown, writer: MessageWriter): Promise<null> {
+  await writer.write(streamStatusMessage(stream, 'INCOMPLETE'));
+  await writer.write(errorTraceMessage(error, stream));
+  return null;
+}
+
+/** Runs `run` over the items, at most `limit` at a time. */
+async function inPool<T>(items: readonly T[], limit: number, run: (item: T) => Promise<void>): Promise<void> {
+  const queue = [...items];
+  const worker = async () => {
+    for (let item = queue.shift(); item !== undefined; item = queue.shift()) await run(item);
+  };
+  await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, worker));
+}
+
+/** One log line a person can read, ending with the same figures as JSON for tools (the benchmark reads them). */
+function summary(plan: ReadPlan, names: string[], outcomes: Map<string, Outcome>, started: number): string {
+  const streams = Object.fromEntries(names.map((name) => [name, { ...outcomes.get(name), ...plan.figures(name) }]));
+  const totals = plan.figures();
+  const records = names.reduce((sum, name) => sum + (outcomes.get(name)?.records ?? 0), 0);
+  const cpu = process.cpuUsage();
+  const figures = {
+    records,
+    seconds: (Date.now() - started) / 1000,
+    ...totals,
+    cpuSeconds: (cpu.user + cpu.system) / 1e6,
+    maxRssMb: Math.round(process.resourceUsage().maxRSS / 1024),
+    streams,
+  };
+  const cost = Object.entries(totals).map(([key, value]) => `${value} ${key}`).join(', ');
+  return `Sync finished: ${records} records in ${figures.seconds.toFixed(1)} s${cost ? `, ${cost}` : ''}. ${JSON.stringify(figures)}`;
+}

@@ -1,0 +1,67 @@
+// What a source implements for the four Airbyte commands. This layer (src/airbyte/) runs them: the command line,
+// the protocol messages on stdout, the catalog and state inputs, the streams' statuses, concurrency and failure
+// isolation; it knows nothing of any API.
+import type { AirbyteCatalog, ConnectorSpecification } from '../generated/airbyte-protocol.js';
+import type { ConnectorError } from './errors.js';
+import type { Logger } from './logger.js';
+import type { StreamState } from './messages.js';
+import type { MessageWriter } from './output.js';
+
+export type SyncMode = 'full_refresh' | 'incremental';
+
+/** A stream as the source offers it. */
+export interface StreamOffer {
+  name: string;
+  syncModes: readonly SyncMode[];
+}
+
+/** A stream of the configured catalog, checked against the source's offer, with its saved state if any. */
+export interface ConfiguredStream {
+  name: string;
+  syncMode: SyncMode;
+  state?: StreamState;
+}
+
+/** How a stream of a task ended: with its records emitted, or with the error that stopped it. */
+export type StreamOutcome = { records: number } | { error: unknown };
+
+/** A unit of work of a read: one or more streams read together. The runner reports each stream's status from its
+ * outcome; a task never throws. */
+export interface ReadTask {
+  streams: readonly string[];
+  run(): Promise<Map<string, StreamOutcome>>;
+}
+
+/** A read as the source plans it; the runner runs its tasks, at most `concurrency` at a time. */
+export interface ReadPlan {
+  tasks: readonly ReadTask[];
+  concurrency: number;
+  /** Figures per stream and in all (requests, tokens, …) for the summary at the end. */
+  figures(stream?: string): Record<string, number>;
+  /** Ends every request in flight, and every one to come, with `reason` (the output's reader went away). */
+  abort(reason: Error): void;
+  close(): void;
+}
+
+export interface ReadInput<Config> {
+  config: Config;
+  streams: readonly ConfiguredStream[];
+  writer: MessageWriter;
+  logger: Logger;
+  /** A config_error about the --state input, naming it: `why` says what is wrong ("gives stream … an invalid …"). */
+  invalidState: (why: string) => ConnectorError;
+}
+
+export interface Source<Config> {
+  spec: ConnectorSpecification;
+  streams: readonly StreamOffer[];
+  /** The values in a raw config that must never be shown. */
+  secrets(raw: unknown): string[];
+  /** Validates a raw config; throws a config_error that names every bad field. */
+  configure(raw: unknown): Config;
+  /** Whether the config works; an expected failure is FAILED with what to do, or a thrown ConnectorError. */
+  check(config: Config, logger: Logger): Promise<{ status: 'SUCCEEDED' | 'FAILED'; message: string }>;
+  discover(config: Config, logger: Logger): Promise<AirbyteCatalog>;
+  /** Plans a read. Throws (before any request) for input it cannot use, such as an invalid saved state. */
+  read(input: ReadInput<Config>): ReadPlan;
+}

@@ -1,0 +1,119 @@
+// The Pipedrive source: what the Airbyte layer (src/airbyte/) runs for spec, check, discover and read.
+import type { Logger } from '../airbyte/logger.js';
+import { streamStatusMessage } from '../airbyte/messages.js';
+import type { ConfiguredStream, ReadInput, ReadPlan, Source } from '../airbyte/source.js';
+import { DEFAULT_ORIGIN, parseConfig, secretsOf, spec, type SourceConfig } from './config.js';
+import { CURRENT_USER_ENDPOINT, PipedriveClient, objectData, type ClientOptions } from './http/client.js';
+import { discoverCatalog, syncModesOf } from './streams/catalog.js';
+import { readFamily, type Family, type ReadContext } from './streams/engine.js';
+import { bounds, parseSavedState, streamRead } from './streams/state.js';
+import { STREAMS, parentOf, streamByName } from './streams/table.js';
+
+export const pipedriveSource: Source<SourceConfig> = {
+  spec,
+  streams: STREAMS.map((stream) => ({ name: stream.name, syncModes: syncModesOf(stream) })),
+  secrets: secretsOf,
+  configure: (raw) => parseConfig(raw),
+  check,
+  discover: async () => discoverCatalog(),
+  read,
+};
+
+function createClient(config: SourceConfig, logger: Logger, options: Partial<ClientOptions> = {}) {
+  return new PipedriveClient({
+    origin: config.origin,
+    apiToken: config.apiToken,
+    timeoutMs: config.requestTimeoutMs,
+    maxRetries: config.maxRetries,
+    maxSockets: config.maxConcurrentStreams * 2,
+    logger,
+    ...options,
+  });
+}
+
+interface TokenUser {
+  name?: string;
+  email?: string;
+  access?: { app?: string; admin?: boolean }[];
+  is_admin?: number | boolean;
+  company_name?: string;
+  company_domain?: string;
+}
+
+/** Admin rights are in `access[]` (app "global"); accounts from before 2022 may only carry the legacy `is_admin`. */
+const isAdmin = (user: TokenUser) =>
+  Array.isArray(user.access)
+    ? user.access.some((grant) => grant.app === 'global' && grant.admin === true)
+    : user.is_admin === 1 || user.is_admin === true;
+
+/** SUCCEEDED only when the token works and belongs to a global admin; a non-admin is FAILED with what to do, and
+ * every other failure (bad token, closed account, unreachable host, spent budget) is thrown as a ConnectorError. */
+async function check(config: SourceConfig, logger: Logger) {
+  // A check should answer within seconds, not after a long backoff.
+  const client = createClient(config, logger, { maxRetries: Math.min(config.maxRetries, 2) });
+  try {
+    const body = await client.get({ endpoint: CURRENT_USER_ENDPOINT, stream: 'check', validate: objectData });
+    const user = body.data as TokenUser;
+    const who = `${user.name ?? 'unknown user'}${user.email ? ` <${user.email}>` : ''}`;
+    if (!isAdmin(user)) {
+      return {
+        status: 'FAILED' as const,
+        message: `The API token belongs to ${who}, who is not a Pipedrive admin. A non-admin token sees only what that user may see, so syncs would silently miss other users' deals, persons, activities and more. Use the API token of a global admin, or have an admin give ${user.name ?? 'this user'} admin rights (Company settings → Manage users).`,
+      };
+    }
+    const tip =
+      config.origin === DEFAULT_ORIGIN && user.company_domain
+        ? ` Tip: set company_domain to "${user.company_domain}" so requests go straight to your company's data centre.`
+        : '';
+    return {
+      status: 'SUCCEEDED' as const,
+      message: `Connected to Pipedrive company "${user.company_name ?? 'unknown'}" as admin ${who}.${tip}`,
+    };
+  } finally {
+    client.close();
+  }
+}
+
+/** Plans a read: the configured streams grouped into families (a child rides along on its parent), every saved state
+ * checked before any request; the families share one client and its throttle. */
+function read({ config, streams, writer, logger, invalidState }: ReadInput<SourceConfig>): ReadPlan {
+  const families = plan(streams, config, invalidState);
+  const client = createClient(config, logger, {
+    onRateLimited: (stream, resumeAt) =>
+      void writer.write(streamStatusMessage(stream, 'RUNNING', [{ type: 'RATE_LIMITED', rate_limited: { quota_reset: resumeAt } }])),
+  });
+  const context: ReadContext = { client, writer, logger, pageSize: config.pageSize };
+  return {
+    tasks: families.map((family) => ({
+      streams: [family.parentRead, ...family.children].flatMap((member) => (member ? [member.stream.name] : [])),
+      run: () => readFamily(family, context),
+    })),
+    concurrency: config.maxConcurrentStreams,
+    figures: (stream) => ({ ...(stream === undefined ? client.stats.total() : client.stats.of(stream)) }),
+    abort: (reason) => client.close(reason),
+    close: () => client.close(),
+  };
+}
+
+/**
+ * Groups the configured streams into families, each read as one task: a child stream (mail messages) rides along on
+ * its parent (mail threads), so that the parent's lists are read once for both; a child whose parent is not in the
+ * catalog has the parent's lists read on its behalf.
+ */
+function plan(streams: readonly ConfiguredStream[], config: SourceConfig, invalidState: (why: string) => Error): Family[] {
+  const families = new Map<string, Family>();
+  for (const { name, syncMode, state } of streams) {
+    const stream = streamByName.get(name);
+    if (!stream) continue;
+    const saved =
+      syncMode === 'incremental' && state && stream.kind !== 'full_table'
+        ? parseSavedState(stream, state, invalidState)
+        : undefined;
+    const parent = stream.kind === 'child' ? parentOf(stream) : stream;
+    const family = families.get(parent.name) ?? { parent, children: [] };
+    if (stream.kind === 'child') family.children.push({ stream, bounds: bounds(saved, config) });
+    else family.parentRead = streamRead(stream, saved, config);
+    families.set(parent.name, family);
+  }
+  return [...families.values()];
+}

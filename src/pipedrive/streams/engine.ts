@@ -1,0 +1,264 @@
+// The one engine that reads any stream of the table (table.ts): it picks the lists to read, pages through them, drops
+// what the API cannot filter itself, normalises records, emits them and checkpoints state. A stream whose records
+// drive another's requests (mail threads → their messages) is read once for both: its children ride along.
+import type { Logger } from '../../airbyte/logger.js';
+import { recordMessage } from '../../airbyte/messages.js';
+import type { MessageWriter } from '../../airbyte/output.js';
+import type { StreamOutcome } from '../../airbyte/source.js';
+import { clock } from '../clock.js';
+import { HttpStatusError, type PipedriveClient } from '../http/client.js';
+import { listPages, type ApiRecord, type ListDefinition, type Pages } from '../http/pagination.js';
+import { formatRfc3339, toMillis } from '../time.js';
+import { streamSchema, timestampNormaliser } from './catalog.js';
+import { Checkpoint } from './checkpoint.js';
+import type { ChildRead, StreamRead } from './state.js';
+import { parentOf, type StreamDefinition } from './table.js';
+
+export interface ReadContext {
+  client: PipedriveClient;
+  writer: MessageWriter;
+  logger: Logger;
+  pageSize: number;
+}
+
+/** A stream and the children that ride along on its records. `parentRead` is absent when the parent is not in the
+ * catalog: its lists are then read only on the children's behalf. */
+export interface Family {
+  parent: StreamDefinition;
+  parentRead?: StreamRead;
+  children: ChildRead[];
+}
+
+const SECOND = 1000;
+const floorToSecond = (ms: number) => Math.floor(ms / SECOND) * SECOND;
+/** How far past Pipedrive's current time a state may go: a cursor further ahead can only be a broken timestamp, and
+ * a state there would make later syncs miss every change until it is reset. */
+export const FUTURE_ALLOWANCE_MS = 5 * 60_000;
+
+/** Reads a family: the parent's lists once, its records emitted (if selected) and each child's lists read for the
+ * parent records it needs. A failing child leaves the others going; a failing list fails every member. */
+export async function readFamily(family: Family, context: ReadContext): Promise<Map<string, StreamOutcome>> {
+  const begun = clock.now();
+  // Ends whatever request of this family is still in flight (a prefetched page) once the family is done.
+  const done = new AbortController();
+  const parent = family.parentRead && new Member(family.parentRead, context, done.signal);
+  const children = family.children.map((read) => new Member(read, context, done.signal));
+  const members = parent ? [parent, ...children] : children;
+  let ordered = false;
+  try {
+    const listing = await chooseListing(family, context);
+    ordered = listing.ordered;
+    const read: ListRead = { stream: family.parent, lowerBound: listing.lowerBound, countAs: members[0]?.name ?? family.parent.name, signal: done.signal };
+    for await (const batch of recordBatches(read, listing, context)) {
+      if (parent && !parent.failed) await parent.emitParents(batch, ordered);
+      for (const child of children) if (!child.failed) await child.expand(batch);
+      if (members.every((member) => member.failed)) break;
+    }
+  } catch (error) {
+    for (const member of members) member.fail(error);
+  } finally {
+    done.abort(new Error('the stream ended'));
+  }
+  const startedAt = floorToSecond(context.client.toServerTime(begun));
+  await parent?.finish(startedAt, ordered);
+  for (const child of children) await child.finish(startedAt, false);
+  return new Map(members.map((member) => [member.name, member.outcome]));
+}
+
+interface Listing {
+  lists: readonly ListDefinition[];
+  lowerBound?: number;
+  /** Every list comes in ascending cursor order: each batch is a checkpoint. */
+  ordered: boolean;
+}
+
+/** The lists to read and from where. Lists of changes only (`recent`) are used when the previous sync completed
+ * within their reach, judged by Pipedrive's clock; they start where that sync left off. */
+async function chooseListing({ parent, parentRead, children }: Family, context: ReadContext): Promise<Listing> {
+  if (parent.kind === 'full_table') return { lists: parent.lists, ordered: false };
+  const complete = parentRead?.bounds?.completeBefore;
+  if (parent.kind === 'client_filtered' && parent.recent && complete !== undefined && children.length === 0) {
+    const now = await context.client.knownServerNow(parent.name);
+    if (complete >= now - parent.recent.reach.toMillis()) return { lists: parent.recent.lists, lowerBound: complete, ordered: false };
+  }
+  // Children need the parent records they read from; the lowest bound of the family covers everyone.
+  const bounds = [
+    ...(parentRead?.bounds ? [parentRead.bounds.lowerBound] : []),
+    ...children.map(({ bounds }) => bounds.parentAfter ?? bounds.lowerBound),
+  ];
+  return { lists: parent.lists, lowerBound: Math.min(...bounds), ordered: parent.lists.every((list) => list.ascending) };
+}
+
+/** The records of a listing in batches (a page, or a merge step), older than its lower bound already dropped. */
+interface ListRead {
+  stream: StreamDefinition;
+  lowerBound?: number;
+  /** The stream whose request counts these requests go to. */
+  countAs: string;
+  signal: AbortSignal;
+}
+
+async function* recordBatches(read: ListRead, { lists, ordered }: Listing, context: ReadContext): Pages {
+  const { stream } = read;
+  const sources = lists.map((list) => boundedPages(read, list, context));
+  const cursor = stream.kind === 'full_table' ? undefined : stream.cursor;
+  const batches = cursor && ordered && sources.length > 1 ? mergeByCursor(sources, cursor) : concat(sources);
+  const distinct = stream.kind !== 'server_filtered' && stream.kind !== 'child' && stream.distinct;
+  if (!distinct) return yield* batches;
+  const seen = new Set<ApiRecord['id']>();
+  for await (const batch of batches) yield batch.filter((record) => !seen.has(record.id) && Boolean(seen.add(record.id)));
+}
+
+async function* concat(sources: Pages[]): Pages {
+  for (const pages of sources) yield* pages;
+}
+
+/** One list's pages from the lower bound on: the API applies it where it can, the connector where it cannot. */
+function boundedPages(
+  { stream, lowerBound, countAs, signal }: ListRead,
+  list: ListDefinition,
+  context: ReadContext,
+  pathParams?: Record<string, number | string>,
+): Pages {
+  const limit = Math.min(context.pageSize, list.maxPageSize ?? 500);
+  const pages = listPages({ client: context.client, list, limit, lowerBound, stream: countAs, pathParams, signal });
+  if (list.since || lowerBound === undefined || stream.kind === 'full_table') return pages;
+  return dropOlder(pages, stream.cursor, lowerBound);
+}
+
+/** Client-side lower bound, for lists the API cannot filter. A record without a cursor value is kept. */
+async function* dropOlder(pages: Pages, cursor: string, lowerBound: number): Pages {
+  for await (const page of pages) yield page.filter((record) => !(toMillis(record[cursor]) < lowerBound));
+}
+
+/**
+ * Merges lists that each come in ascending cursor order into one ascending sequence, so that one cursor value covers
+ * all of them: everything up to it has been emitted, from every list. A batch ends whenever a list needs its next
+ * page, so that the caller checkpoints before the next request.
+ */
+async function* mergeByCursor(lists: Pages[], cursor: string): Pages {
+  const heads = await Promise.all(lists.map(async (pages) => ({ pages, page: await nextPage(pages), at: 0 })));
+  let batch: ApiRecord[] = [];
+  for (;;) {
+    const live = heads.filter((head) => head.page !== null);
+    if (live.length === 0) break;
+    const exhausted = live.find((head) => head.at === head.page?.length);
+    if (exhausted) {
+      if (batch.length > 0) yield batch;
+      batch = [];
+      exhausted.page = await nextPage(exhausted.pages);
+      exhausted.at = 0;
+      continue;
+    }
+    const best = live.reduce((a, b) => (cursorAt(b, cursor) < cursorAt(a, cursor) ? b : a));
+    const record = best.page?.[best.at++];
+    if (record) batch.push(record);
+  }
+  if (batch.length > 0) yield batch;
+}
+
+const cursorAt = (head: { page: ApiRecord[] | null; at: number }, cursor: string) => toMillis(head.page?.[head.at]?.[cursor]);
+
+async function nextPage(pages: Pages): Promise<ApiRecord[] | null> {
+  const next = await pages.next();
+  return next.done ? null : next.value;
+}
+
+/** One stream's part in a family read: its records, checkpoints and outcome. */
+class Member {
+  readonly name: string;
+  private readonly checkpoint: Checkpoint;
+  private readonly normalise: (record: ApiRecord) => void;
+  private error: { cause: unknown } | null = null;
+  private futureSeen = false;
+
+  constructor(
+    private readonly read: StreamRead,
+    private readonly context: ReadContext,
+    private readonly signal: AbortSignal,
+  ) {
+    this.name = read.stream.name;
+    this.checkpoint = new Checkpoint(read, context.writer, () => this.latest());
+    this.normalise = timestampNormaliser(streamSchema(read.stream.name));
+  }
+
+  get failed(): boolean {
+    return this.error !== null;
+  }
+
+  get outcome(): StreamOutcome {
+    return this.error ? { error: this.error.cause } : { records: this.checkpoint.total };
+  }
+
+  fail(cause: unknown): void {
+    this.error ??= { cause };
+  }
+
+  /** Emits this (parent) stream's own records of a listed batch: the listing may start below its bound. */
+  async emitParents(batch: ApiRecord[], ordered: boolean): Promise<void> {
+    const { stream, bounds } = this.read;
+    const own = bounds ? batch.filter((r) => !(toMillis(r[stream.cursor]) < bounds.lowerBound)) : batch;
+    await this.emit(own);
+    if (ordered) await this.checkpoint.emit();
+  }
+
+  /** Reads this (child) stream's lists for each parent record of a batch that changed since the previous sync. A parent
+   * that vanished meanwhile (a status in `tolerate`) is skipped; any other failure ends this stream. */
+  async expand(parents: ApiRecord[]): Promise<void> {
+    const { stream, bounds } = this.read;
+    if (stream.kind !== 'child' || !bounds) return;
+    const parentCursor = parentOf(stream).cursor;
+    for (const record of parents) {
+      const changed = toMillis(record[parentCursor]);
+      this.checkpoint.sawParent(changed);
+      const wanted = bounds.parentAfter !== undefined ? !(changed <= bounds.parentAfter) : !(changed < bounds.lowerBound);
+      if (!wanted) continue;
+      const read: ListRead = { stream, lowerBound: bounds.lowerBound, countAs: stream.name, signal: this.signal };
+      for (const list of stream.lists) {
+        try {
+          for await (const page of boundedPages(read, list, this.context, stream.parent.pathParams(record))) await this.emit(page);
+        } catch (error) {
+          if (!(error instanceof HttpStatusError && stream.tolerate.includes(error.status))) return this.fail(error);
+          this.context.logger.info(`${stream.name}: skipped ${stream.parent.stream} ${record.id}, gone since it was listed (HTTP ${error.status})`);
+        }
+      }
+    }
+  }
+
+  /** The final checkpoint of a read that went to the end. Records changed while an unordered list was read may have
+   * been missed: such a stream's cursor never passes the second its read began, so the next sync looks again. */
+  async finish(startedAt: number, ordered: boolean): Promise<void> {
+    if (this.failed) return;
+    const saved = this.read.bounds?.saved?.cursor;
+    if (saved !== undefined && saved > this.latest()) {
+      this.context.logger.warn(
+        `${this.name}: the saved state (${formatRfc3339(saved)}) is later than Pipedrive's current time, so this sync read nothing newer; the state is set back to the current time. If the saved state came from a broken timestamp, reset this stream to read what was missed.`,
+      );
+    }
+    await this.checkpoint.emit({ cap: ordered ? Infinity : startedAt, syncedAt: startedAt });
+  }
+
+  /** The latest instant a state may hold: Pipedrive's current time plus the allowance. */
+  private latest(): number {
+    return floorToSecond(this.context.client.serverNow() + FUTURE_ALLOWANCE_MS);
+  }
+
+  private async emit(records: ApiRecord[]): Promise<void> {
+    for (const record of records) {
+      this.normalise(record);
+      await this.context.writer.write(recordMessage(this.name, record));
+      this.checkpoint.saw(record);
+      if (!this.futureSeen) this.warnIfFuture(record);
+    }
+  }
+
+  /** A record whose cursor is in the future is emitted, but cannot move the state there: said once per stream. */
+  private warnIfFuture(record: ApiRecord): void {
+    const { stream } = this.read;
+    if (stream.kind === 'full_table' || !(toMillis(record[stream.cursor]) > this.latest())) return;
+    this.futureSeen = true;
+    this.context.logger.warn(
+      `${this.name}: record ${record.id} has ${stream.cursor} ${JSON.stringify(record[stream.cursor])}, later than Pipedrive's current time; it is emitted, but the state goes no further than the current time, so later changes are not missed.`,
+    );
+  }
+}

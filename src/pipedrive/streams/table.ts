@@ -1,0 +1,211 @@
+// The streams of this source, declared once, as data. The catalog, the engine, the command line's messages, the
+// integration tests and the tests all derive from this table; adding a full-table stream is one row here, one schema
+// file in schemas/ and the simulator's data.
+import { Duration } from 'luxon';
+import type { Query } from '../http/client.js';
+import type { ApiRecord, FilteredList, ListDefinition, SortedList } from '../http/pagination.js';
+
+export type CursorField = 'update_time' | 'modified';
+
+/** Read whole every sync (the list may return a record more than once if `distinct`: each id is emitted once). */
+export interface FullTableStream {
+  kind: 'full_table';
+  name: string;
+  lists: readonly ListDefinition[];
+  distinct?: boolean;
+}
+
+/** Filtered and sorted by its cursor on the server: a sync reads only what changed, and every page is a checkpoint.
+ * Several lists are merged by cursor, so that one cursor covers them all. */
+export interface ServerFilteredStream {
+  kind: 'server_filtered';
+  name: string;
+  cursor: CursorField;
+  lists: readonly SortedList[];
+}
+
+/**
+ * Lists the API cannot filter by time: read whole, older records dropped by the connector (checkpointed every page if
+ * every list is in ascending cursor order, else at the end). `recent` lists return only what changed but reach back no
+ * further than `reach`: they replace `lists` when the previous sync completed within it.
+ */
+export interface ClientFilteredStream {
+  kind: 'client_filtered';
+  name: string;
+  cursor: CursorField;
+  lists: readonly ListDefinition[];
+  recent?: { reach: Duration; lists: readonly FilteredList[] };
+  distinct?: boolean;
+}
+
+/** Read once per record of its parent stream, riding along on the parent's lists when both are selected; only parents
+ * changed since the previous sync are visited. A parent that vanished meanwhile (a status in `tolerate`) is skipped. */
+export interface ChildStream {
+  kind: 'child';
+  name: string;
+  cursor: CursorField;
+  parent: { stream: string; pathParams: (parent: ApiRecord) => Record<string, number | string> };
+  lists: readonly ListDefinition[];
+  tolerate: readonly number[];
+}
+
+export type StreamDefinition = FullTableStream | ServerFilteredStream | ClientFilteredStream | ChildStream;
+export type IncrementalStream = Exclude<StreamDefinition, FullTableStream>;
+
+const V2_SINCE = { param: 'updated_since', format: 'rfc3339' } as const;
+/** A v2 list filtered on the server: `updated_since` (inclusive) and ascending `update_time`. */
+const v2Sorted = (endpoint: string, query: Query = {}): SortedList => ({
+  endpoint,
+  query: { ...query, sort_by: 'update_time', sort_direction: 'asc' },
+  paging: 'cursor',
+  since: V2_SINCE,
+  ascending: true,
+});
+/** A list that comes whole in one response. */
+const single = (endpoint: string, query?: Query): ListDefinition => ({ endpoint, paging: 'single', query });
+
+/** Optional deal fields: the counts and ids v1 returned by default; requesting them costs nothing extra. */
+const DEAL_FIELDS =
+  'next_activity_id,last_activity_id,first_won_time,products_count,files_count,notes_count,followers_count,' +
+  'email_messages_count,activities_count,done_activities_count,undone_activities_count,participants_count,' +
+  'last_incoming_mail_time,last_outgoing_mail_time,smart_bcc_email';
+const CONTACT_FIELDS =
+  'next_activity_id,last_activity_id,open_deals_count,related_open_deals_count,closed_deals_count,' +
+  'related_closed_deals_count,email_messages_count,activities_count,done_activities_count,undone_activities_count,' +
+  'files_count,notes_count,followers_count,won_deals_count,related_won_deals_count,lost_deals_count,' +
+  'related_lost_deals_count,smart_bcc_email';
+const PERSON_FIELDS =
+  `${CONTACT_FIELDS},participant_open_deals_count,participant_closed_deals_count,` +
+  'last_incoming_mail_time,last_outgoing_mail_time';
+const ORGANIZATION_FIELDS = `${CONTACT_FIELDS},people_count`;
+
+export const MAIL_FOLDERS = ['inbox', 'drafts', 'sent', 'archive'] as const;
+
+/**
+ * Goals are the token user's unless a filter is given that means "everyone's goals will be returned", and only active
+ * ones unless asked otherwise. Every goal tracks either a quantity or a sum, so asking for each tracking metric, active
+ * and inactive, returns every goal in four requests. Pipedrive does not say whether such a filter also filters, so the
+ * answers may overlap: each goal is emitted once.
+ */
+const goalLists = ['quantity', 'sum'].flatMap((metric) =>
+  [true, false].map(
+    (active): ListDefinition => ({
+      endpoint: '/v1/goals/find',
+      query: { 'expected_outcome.tracking_metric': metric, is_active: active },
+      paging: 'single',
+      records: 'data.goals',
+    }),
+  ),
+);
+
+export const STREAMS: readonly StreamDefinition[] = [
+  {
+    kind: 'server_filtered',
+    name: 'activities',
+    cursor: 'update_time',
+    lists: [v2Sorted('/api/v2/activities', { include_fields: 'attendees' })],
+  },
+  { kind: 'full_table', name: 'activity_types', lists: [single('/v1/activityTypes')] },
+  { kind: 'full_table', name: 'currencies', lists: [single('/v1/currencies')] },
+  {
+    kind: 'server_filtered',
+    name: 'deals',
+    cursor: 'update_time',
+    lists: [
+      // Deleted deals come with status=deleted (for 30 days); archived deals only from their own list.
+      v2Sorted('/api/v2/deals', { status: 'open,won,lost,deleted', include_fields: DEAL_FIELDS }),
+      v2Sorted('/api/v2/deals/archived', { include_fields: DEAL_FIELDS }),
+    ],
+  },
+  {
+    kind: 'child',
+    name: 'email_messages',
+    cursor: 'update_time',
+    parent: { stream: 'email_threads', pathParams: (thread) => ({ id: thread.id }) },
+    lists: [{ endpoint: '/v1/mailbox/mailThreads/{id}/mailMessages', paging: 'offset' }],
+    tolerate: [403, 404, 410],
+  },
+  {
+    kind: 'client_filtered',
+    name: 'email_threads',
+    cursor: 'update_time',
+    lists: MAIL_FOLDERS.map((folder) => ({ endpoint: '/v1/mailbox/mailThreads', query: { folder }, paging: 'offset' })),
+    // A thread is listed in each of its folders.
+    distinct: true,
+  },
+  {
+    kind: 'client_filtered',
+    name: 'files',
+    cursor: 'update_time',
+    lists: [
+      { endpoint: '/v1/files', query: { sort: 'update_time ASC' }, paging: 'offset', maxPageSize: 100, ascending: true },
+    ],
+    // /v1/recents returns only what changed, but reaches back one month at most (a day's margin kept). Its order is
+    // not documented, so it is not taken as ascending: the stream checkpoints once, at the end.
+    recent: {
+      reach: Duration.fromObject({ days: 27 }),
+      lists: [
+        {
+          endpoint: '/v1/recents',
+          query: { items: 'file' },
+          paging: 'offset',
+          records: 'recents',
+          since: { param: 'since_timestamp', format: 'v1', exclusive: true },
+        },
+      ],
+    },
+  },
+  { kind: 'client_filtered', name: 'filters', cursor: 'update_time', lists: [single('/v1/filters')] },
+  { kind: 'full_table', name: 'goals', lists: goalLists, distinct: true },
+  {
+    kind: 'server_filtered',
+    name: 'notes',
+    cursor: 'update_time',
+    lists: [
+      {
+        endpoint: '/v1/notes',
+        query: { sort: 'update_time ASC' },
+        paging: 'keyset',
+        since: V2_SINCE,
+        cursorField: 'update_time',
+        ascending: true,
+      },
+    ],
+  },
+  {
+    kind: 'server_filtered',
+    name: 'organizations',
+    cursor: 'update_time',
+    lists: [v2Sorted('/api/v2/organizations', { include_fields: ORGANIZATION_FIELDS })],
+  },
+  {
+    kind: 'server_filtered',
+    name: 'persons',
+    cursor: 'update_time',
+    lists: [v2Sorted('/api/v2/persons', { include_fields: PERSON_FIELDS })],
+  },
+  { kind: 'full_table', name: 'pipelines', lists: [{ endpoint: '/api/v2/pipelines', paging: 'cursor' }] },
+  { kind: 'server_filtered', name: 'products', cursor: 'update_time', lists: [v2Sorted('/api/v2/products')] },
+  { kind: 'full_table', name: 'stages', lists: [{ endpoint: '/api/v2/stages', paging: 'cursor' }] },
+  { kind: 'client_filtered', name: 'users', cursor: 'modified', lists: [single('/v1/users')] },
+];
+
+export const streamByName: ReadonlyMap<string, StreamDefinition> = new Map(STREAMS.map((s) => [s.name, s]));
+
+/** A child stream's parent: an incremental stream of the table (test/streams.test.ts holds the table to that). */
+export function parentOf(child: ChildStream): IncrementalStream {
+  const parent = streamByName.get(child.parent.stream);
+  if (!parent || parent.kind === 'full_table') throw new Error(`${child.name}: no incremental parent ${child.parent.stream}`);
+  return parent;
+}
+export const INCREMENTAL_STREAMS = STREAMS.filter((s): s is IncrementalStream => s.kind !== 'full_table');
+
+/** Every endpoint the streams read, each once (with its alternatives: `recent` lists). */
+export const STREAM_ENDPOINTS: readonly string[] = [
+  ...new Set(
+    STREAMS.flatMap((stream) => [
+      ...stream.lists,
+      ...(stream.kind === 'client_filtered' ? (stream.recent?.lists ?? []) : []),
+    ]).map((list) => list.endpoint),
+  ),
+];

@@ -1,0 +1,98 @@
+// The structure the folders promise: an Airbyte layer that knows nothing of Pipedrive, the Pipedrive source on top,
+// and within it imports that only run downwards; and a stream table the rest of the connector can rely on.
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { dirname, join, relative, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { expect } from 'chai';
+import { STREAMS, streamByName } from '../src/pipedrive/streams/table.js';
+import { Dataset } from '../simulator/dataset.js';
+
+const SRC = fileURLToPath(new URL('../src/', import.meta.url));
+
+/** The layers, lowest first: a module may import from its own layer and those below it, never from one above. */
+const LAYERS: [string, RegExp][] = [
+  ['generated types', /^generated\//],
+  ['Airbyte layer', /^airbyte\//],
+  ['Pipedrive basics', /^pipedrive\/(clock|time|config)\.ts$/],
+  ['Pipedrive HTTP', /^pipedrive\/http\//],
+  ['Pipedrive streams', /^pipedrive\/streams\//],
+  ['Pipedrive source', /^pipedrive\/source\.ts$/],
+  ['entry point', /^main\.ts$/],
+];
+
+const layerOf = (file: string) => LAYERS.findIndex(([, pattern]) => pattern.test(file));
+
+/** Every import of `files` (path under src/ → source text) that runs upwards, or to a file in no layer. */
+export function layerViolations(files: Map<string, string>): string[] {
+  const violations: string[] = [];
+  for (const [file, text] of files) {
+    const from = layerOf(file);
+    if (from < 0) violations.push(`${file} is in no layer`);
+    for (const [, specifier] of text.matchAll(/(?:from|import)\s+'(\.[^']+)'/g)) {
+      const target = relative(SRC, resolve(SRC, dirname(file), specifier ?? '')).replace(/\.js$/, '.ts');
+      const to = layerOf(target);
+      if (to < 0) violations.push(`${file} imports ${target}, outside the layers of src/`);
+      else if (to > from) violations.push(`${file} imports ${target}: ${LAYERS[from]?.[0]} may not depend on ${LAYERS[to]?.[0]}`);
+    }
+  }
+  return violations;
+}
+
+function sources(directory = SRC): Map<string, string> {
+  const files = new Map<string, string>();
+  for (const entry of readdirSync(directory, { withFileTypes: true })) {
+    const path = join(directory, entry.name);
+    if (entry.isDirectory()) for (const [file, text] of sources(path)) files.set(file, text);
+    else if (entry.name.endsWith('.ts')) files.set(relative(SRC, path), readFileSync(path, 'utf8'));
+  }
+  return files;
+}
+
+describe('structure', () => {
+  describe('layers', () => {
+    it('no import runs upwards: the Airbyte layer knows nothing of Pipedrive, HTTP nothing of streams', () => {
+      expect(layerViolations(sources())).to.deep.equal([]);
+    });
+
+    it('the check catches an upward import, and a file outside every layer', () => {
+      const files = new Map([
+        ['airbyte/read.ts', "import { STREAMS } from '../pipedrive/streams/table.js';"],
+        ['pipedrive/http/pagination.ts', "import type { StreamDefinition } from '../streams/table.js';"],
+        ['pipedrive/streams/engine.ts', "import { listPages } from '../http/pagination.js';"],
+        ['pipedrive/source.ts', "import { TOKENS } from '../../simulator/server.js';"],
+        ['stray.ts', ''],
+      ]);
+      expect(layerViolations(files)).to.deep.equal([
+        'airbyte/read.ts imports pipedrive/streams/table.ts: Airbyte layer may not depend on Pipedrive streams',
+        'pipedrive/http/pagination.ts imports pipedrive/streams/table.ts: Pipedrive HTTP may not depend on Pipedrive streams',
+        'pipedrive/source.ts imports ../simulator/server.ts, outside the layers of src/',
+        'stray.ts is in no layer',
+      ]);
+    });
+  });
+
+  describe('the stream table', () => {
+    it('names each stream once, and gives each a schema file and simulated data', () => {
+      const data = new Dataset();
+      expect(streamByName.size).to.equal(STREAMS.length);
+      for (const { name } of STREAMS) {
+        expect(existsSync(join(SRC, 'pipedrive/streams/schemas', `${name}.json`)), `${name}.json`).to.equal(true);
+        if (name !== 'email_messages') expect(data.table(name).count, name).to.be.above(0);
+      }
+    });
+
+    it("names an incremental stream of the table as each child stream's parent", () => {
+      for (const stream of STREAMS) {
+        if (stream.kind !== 'child') continue;
+        expect(streamByName.get(stream.parent.stream)?.kind, stream.name).to.be.oneOf(['server_filtered', 'client_filtered']);
+      }
+    });
+
+    it('every list of a server-filtered stream filters and sorts by time on the server', () => {
+      for (const stream of STREAMS) {
+        if (stream.kind !== 'server_filtered') continue;
+        for (const list of stream.lists) expect(list, `${stream.name} ${list.endpoint}`).to.include({ ascending: true }).and.have.property('since');
+      }
+    });
+  });
+});
