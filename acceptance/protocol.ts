@@ -27,16 +27,24 @@ export function parseMessageLine(line: string): AirbyteMessage {
     throw new Error(`stdout line is not JSON: ${line.slice(0, 300)}`);
   }
   if (!validateMessage(message)) {
-    throw new Error(`stdout line is not a valid AirbyteMessage (${ajv.errorsText(validateMessage.errors)}): ${line.slice(0, 300)}`);
+    throw new Error(
+      `stdout line is not a valid AirbyteMessage (${ajv.errorsText(validateMessage.errors)}): ${line.slice(0, 300)}`,
+    );
   }
   return message as AirbyteMessage;
 }
 
 /** The latest state of each stream among `states`, as the platform (and CAT) pass them to the next read. */
-export function latestStates(states: AirbyteStateMessage[]): { type: 'STREAM'; stream: NonNullable<AirbyteStateMessage['stream']> }[] {
+export function latestStates(
+  states: AirbyteStateMessage[],
+): { type: 'STREAM'; stream: NonNullable<AirbyteStateMessage['stream']> }[] {
   const latest = new Map<string, NonNullable<AirbyteStateMessage['stream']>>();
   for (const state of states) {
-    if (state.type === 'STREAM' && state.stream) latest.set(state.stream.stream_descriptor.name, { ...state.stream, stream_state: state.stream.stream_state ?? {} });
+    if (state.type === 'STREAM' && state.stream)
+      latest.set(state.stream.stream_descriptor.name, {
+        ...state.stream,
+        stream_state: state.stream.stream_state ?? {},
+      });
   }
   return [...latest.values()].map((stream) => ({ type: 'STREAM', stream }));
 }

@@ -7,18 +7,21 @@ import type { AirbyteCatalog, ConnectorSpecification } from '../src/generated/ai
 type Schema = Record<string, unknown>;
 type Node = { schema: Schema; path: string; depth: number };
 
-const isObject = (value: unknown): value is Schema => typeof value === 'object' && value !== null && !Array.isArray(value);
+const isObject = (value: unknown): value is Schema =>
+  typeof value === 'object' && value !== null && !Array.isArray(value);
 
 /** Every schema node under `root` (properties, items and oneOf/anyOf variants), with its JSON path. */
 function nodes(root: Schema, path = '', depth = 0): Node[] {
   const found: Node[] = [{ schema: root, path: path || '<root>', depth }];
   if (isObject(root.properties)) {
-    for (const [name, child] of Object.entries(root.properties)) if (isObject(child)) found.push(...nodes(child, `${path}.${name}`, depth + 1));
+    for (const [name, child] of Object.entries(root.properties))
+      if (isObject(child)) found.push(...nodes(child, `${path}.${name}`, depth + 1));
   }
   if (isObject(root.items)) found.push(...nodes(root.items, `${path}[]`, depth + 1));
   for (const key of ['oneOf', 'anyOf'] as const) {
     const variants = root[key];
-    if (Array.isArray(variants)) variants.forEach((v, i) => isObject(v) && found.push(...nodes(v, `${path}.${key}[${i}]`, depth + 1)));
+    if (Array.isArray(variants))
+      variants.forEach((v, i) => isObject(v) && found.push(...nodes(v, `${path}.${key}[${i}]`, depth + 1)));
   }
   return found;
 }
@@ -35,10 +38,40 @@ function keywordsUsed(schema: unknown, found = new Set<string>()): Set<string> {
   return found;
 }
 
-const typesOf = (schema: Schema): string[] => (Array.isArray(schema.type) ? (schema.type as string[]) : schema.type ? [schema.type as string] : []);
+const typesOf = (schema: Schema): string[] =>
+  Array.isArray(schema.type) ? (schema.type as string[]) : schema.type ? [schema.type as string] : [];
 
-const SECRET_NAMES = ['client_token', 'access_token', 'api_token', 'token', 'secret', 'client_secret', 'password', 'key', 'service_account_info', 'service_account', 'tenant_id', 'certificate', 'jwt', 'credentials', 'app_id', 'appid', 'refresh_token'];
-const FORBIDDEN_IN_SPEC = ['not', 'anyOf', 'patternProperties', 'prefixItems', 'allOf', 'if', 'then', 'else', 'dependentSchemas', 'dependentRequired'];
+const SECRET_NAMES = [
+  'client_token',
+  'access_token',
+  'api_token',
+  'token',
+  'secret',
+  'client_secret',
+  'password',
+  'key',
+  'service_account_info',
+  'service_account',
+  'tenant_id',
+  'certificate',
+  'jwt',
+  'credentials',
+  'app_id',
+  'appid',
+  'refresh_token',
+];
+const FORBIDDEN_IN_SPEC = [
+  'not',
+  'anyOf',
+  'patternProperties',
+  'prefixItems',
+  'allOf',
+  'if',
+  'then',
+  'else',
+  'dependentSchemas',
+  'dependentRequired',
+];
 
 const draft7 = new Ajv({ strict: false, validateSchema: true });
 
@@ -47,23 +80,36 @@ export function specViolations(spec: ConnectorSpecification): string[] {
   const violations: string[] = [];
   const root = spec.connectionSpecification as Schema;
   if (!isObject(root) || root.type !== 'object') violations.push('connectionSpecification must be an object schema');
-  if (!draft7.validateSchema(root)) violations.push(`connectionSpecification is not a valid JSON schema: ${draft7.errorsText(draft7.errors)}`);
+  if (!draft7.validateSchema(root))
+    violations.push(`connectionSpecification is not a valid JSON schema: ${draft7.errorsText(draft7.errors)}`);
   const keywords = keywordsUsed(root);
-  if (keywords.has('$ref')) violations.push('the spec must not contain $ref (test_defined_refs_exist_in_json_spec_file)');
-  for (const keyword of FORBIDDEN_IN_SPEC) if (keywords.has(keyword)) violations.push(`forbidden keyword ${keyword} (test_forbidden_complex_types)`);
+  if (keywords.has('$ref'))
+    violations.push('the spec must not contain $ref (test_defined_refs_exist_in_json_spec_file)');
+  for (const keyword of FORBIDDEN_IN_SPEC)
+    if (keywords.has(keyword)) violations.push(`forbidden keyword ${keyword} (test_forbidden_complex_types)`);
   const orders = new Map<string, unknown[]>();
   for (const { schema, path, depth } of nodes(root)) {
     const types = typesOf(schema);
     if (Array.isArray(schema.type) && !(types.length === 1 || (types.length === 2 && types[1] === 'null'))) {
       violations.push(`${path}: a type array must be [X] or [X, "null"] (test_property_type_is_not_array)`);
     }
-    if (depth > 0 && types.includes('object') && !(isObject(schema.properties) && Object.keys(schema.properties).length > 0) && !schema.oneOf) {
+    if (
+      depth > 0 &&
+      types.includes('object') &&
+      !(isObject(schema.properties) && Object.keys(schema.properties).length > 0) &&
+      !schema.oneOf
+    ) {
       violations.push(`${path}: an object needs properties (test_object_not_empty)`);
     }
     if (types.includes('array') && schema.items !== undefined) {
       const items = schema.items;
-      const ok = isObject(items) && (items.enum !== undefined || typesOf(items).some((t) => ['object', 'string', 'number', 'integer'].includes(t)));
-      if (!ok) violations.push(`${path}: items must be one schema of type object, string, number or integer (test_array_type)`);
+      const ok =
+        isObject(items) &&
+        (items.enum !== undefined || typesOf(items).some((t) => ['object', 'string', 'number', 'integer'].includes(t)));
+      if (!ok)
+        violations.push(
+          `${path}: items must be one schema of type object, string, number or integer (test_array_type)`,
+        );
     }
     if ('additionalProperties' in schema && schema.additionalProperties !== true) {
       violations.push(`${path}: additionalProperties may only be true (test_additional_properties_is_true)`);
@@ -71,13 +117,21 @@ export function specViolations(spec: ConnectorSpecification): string[] {
     if (Array.isArray(schema.enum) && new Set(schema.enum.map((v) => JSON.stringify(v))).size !== schema.enum.length) {
       violations.push(`${path}: duplicate enum values (test_enum_usage)`);
     }
-    if (schema.group !== undefined && depth !== 1) violations.push(`${path}: group only on top-level properties (test_nested_group)`);
-    if (schema.display_type !== undefined && (!schema.oneOf || !['dropdown', 'radio'].includes(schema.display_type as string))) {
+    if (schema.group !== undefined && depth !== 1)
+      violations.push(`${path}: group only on top-level properties (test_nested_group)`);
+    if (
+      schema.display_type !== undefined &&
+      (!schema.oneOf || !['dropdown', 'radio'].includes(schema.display_type as string))
+    ) {
       violations.push(`${path}: display_type only next to oneOf, as dropdown or radio (test_display_type)`);
     }
     const name = path.split('.').at(-1)!;
     const secretCandidate = SECRET_NAMES.includes(name) && schema.const === undefined;
-    if (secretCandidate && types.some((t) => ['string', 'integer', 'number'].includes(t)) && schema.airbyte_secret !== true) {
+    if (
+      secretCandidate &&
+      types.some((t) => ['string', 'integer', 'number'].includes(t)) &&
+      schema.airbyte_secret !== true
+    ) {
       violations.push(`${path}: must be marked airbyte_secret (test_secret_is_properly_marked)`);
     }
     if (schema.airbyte_secret === true && types.some((t) => ['boolean', 'object'].includes(t))) {
@@ -86,7 +140,8 @@ export function specViolations(spec: ConnectorSpecification): string[] {
     if (schema.order !== undefined && depth > 0) {
       const key = `${path.split('.').slice(0, -1).join('.')}|${String(schema.group ?? '')}`;
       const seen = orders.get(key) ?? [];
-      if (seen.includes(schema.order)) violations.push(`${path}: duplicate order ${String(schema.order)} (test_duplicate_order)`);
+      if (seen.includes(schema.order))
+        violations.push(`${path}: duplicate order ${String(schema.order)} (test_duplicate_order)`);
       orders.set(key, [...seen, schema.order]);
     }
     for (const key of ['oneOf', 'anyOf'] as const) violations.push(...oneOfViolations(schema, key, path));
@@ -100,10 +155,15 @@ function oneOfViolations(schema: Schema, key: 'oneOf' | 'anyOf', path: string): 
   if (!Array.isArray(variants)) return [];
   if (schema.type !== 'object') return [`${path}: ${key} needs a parent of type object (test_oneof_usage)`];
   const propertySets = variants.map((v) => (isObject(v) && isObject(v.properties) ? v.properties : null));
-  if (propertySets.some((p) => p === null)) return [`${path}: every ${key} variant needs properties (test_oneof_usage)`];
+  if (propertySets.some((p) => p === null))
+    return [`${path}: every ${key} variant needs properties (test_oneof_usage)`];
   const common = Object.keys(propertySets[0]!).filter((name) => propertySets.every((p) => name in p!));
-  const consts = common.filter((name) => propertySets.every((p) => isObject(p![name]) && (p![name] as Schema).const !== undefined));
-  return consts.length === 1 ? [] : [`${path}: ${key} variants need exactly one common const property (test_oneof_usage)`];
+  const consts = common.filter((name) =>
+    propertySets.every((p) => isObject(p![name]) && (p![name] as Schema).const !== undefined),
+  );
+  return consts.length === 1
+    ? []
+    : [`${path}: ${key} variants need exactly one common const property (test_oneof_usage)`];
 }
 
 /** Does `path` (e.g. ["deals", "id"]) exist under the schema's properties? */
@@ -125,21 +185,33 @@ export function catalogViolations(catalog: AirbyteCatalog): string[] {
   for (const stream of catalog.streams) {
     const schema = stream.json_schema as Schema;
     const at = (rule: string) => `${stream.name}: ${rule}`;
-    if (!draft7.validateSchema(schema)) violations.push(at(`invalid draft-07 schema: ${draft7.errorsText(draft7.errors)} (test_streams_have_valid_json_schemas)`));
+    if (!draft7.validateSchema(schema))
+      violations.push(
+        at(`invalid draft-07 schema: ${draft7.errorsText(draft7.errors)} (test_streams_have_valid_json_schemas)`),
+      );
     const keywords = keywordsUsed(schema);
-    for (const keyword of ['$ref', 'allOf', 'not']) if (keywords.has(keyword)) violations.push(at(`uses ${keyword} (test_defined_keyword_exist_in_schema)`));
+    for (const keyword of ['$ref', 'allOf', 'not'])
+      if (keywords.has(keyword)) violations.push(at(`uses ${keyword} (test_defined_keyword_exist_in_schema)`));
     if (stream.default_cursor_field && !hasPath(schema, stream.default_cursor_field)) {
-      violations.push(at(`cursor ${stream.default_cursor_field.join('.')} is not in the schema (test_defined_cursors_exist_in_schema)`));
+      violations.push(
+        at(
+          `cursor ${stream.default_cursor_field.join('.')} is not in the schema (test_defined_cursors_exist_in_schema)`,
+        ),
+      );
     }
     for (const key of stream.source_defined_primary_key ?? []) {
-      if (!hasPath(schema, key)) violations.push(at(`primary key ${key.join('.')} is not in the schema (test_primary_keys_exist_in_schema)`));
+      if (!hasPath(schema, key))
+        violations.push(at(`primary key ${key.join('.')} is not in the schema (test_primary_keys_exist_in_schema)`));
       let node: Schema = schema;
       for (const part of key) node = ((node.properties as Schema | undefined)?.[part] as Schema) ?? {};
-      if (typesOf(node).some((t) => t === 'object' || t === 'array')) violations.push(at(`primary key ${key.join('.')} is an object or array (test_primary_keys_data_type)`));
+      if (typesOf(node).some((t) => t === 'object' || t === 'array'))
+        violations.push(at(`primary key ${key.join('.')} is an object or array (test_primary_keys_data_type)`));
     }
-    if (stream.supported_sync_modes.length === 0) violations.push(at('no supported sync modes (test_streams_has_sync_modes)'));
+    if (stream.supported_sync_modes.length === 0)
+      violations.push(at('no supported sync modes (test_streams_has_sync_modes)'));
     for (const { schema: node, path } of nodes(schema)) {
-      if ('additionalProperties' in node && node.additionalProperties !== true) violations.push(at(`${path}: additionalProperties may only be true (test_additional_properties_is_true)`));
+      if ('additionalProperties' in node && node.additionalProperties !== true)
+        violations.push(at(`${path}: additionalProperties may only be true (test_additional_properties_is_true)`));
     }
   }
   return violations;
@@ -160,13 +232,18 @@ function paths(value: unknown, prefix = ''): string[] {
 
 function schemaPaths(schema: Schema, prefix = ''): string[] {
   const found = [prefix];
-  if (isObject(schema.properties)) for (const [key, child] of Object.entries(schema.properties)) if (isObject(child)) found.push(...schemaPaths(child, `${prefix}/${key}`));
+  if (isObject(schema.properties))
+    for (const [key, child] of Object.entries(schema.properties))
+      if (isObject(child)) found.push(...schemaPaths(child, `${prefix}/${key}`));
   if (isObject(schema.items)) found.push(...schemaPaths(schema.items, `${prefix}/[]`));
   return found;
 }
 
 /** TestBasicRead's record checks (validate_schema, records structure, primary keys): the violations, at most a few per stream. */
-export function recordViolations(records: { stream: string; data: Record<string, unknown> }[], streams: AirbyteCatalog['streams']): string[] {
+export function recordViolations(
+  records: { stream: string; data: Record<string, unknown> }[],
+  streams: AirbyteCatalog['streams'],
+): string[] {
   const violations: string[] = [];
   const perStream = new Map<string, number>();
   const complain = (stream: string, message: string) => {
@@ -175,17 +252,30 @@ export function recordViolations(records: { stream: string; data: Record<string,
     if (count <= 3) violations.push(`${stream}: ${message}`);
   };
   const checks = new Map(
-    streams.map((stream) => [stream.name, { stream, validate: recordAjv.compile(stream.json_schema as Schema), known: new Set(schemaPaths(stream.json_schema as Schema).filter(Boolean)) }]),
+    streams.map((stream) => [
+      stream.name,
+      {
+        stream,
+        validate: recordAjv.compile(stream.json_schema as Schema),
+        known: new Set(schemaPaths(stream.json_schema as Schema).filter(Boolean)),
+      },
+    ]),
   );
   for (const record of records) {
     const check = checks.get(record.stream);
     if (!check) continue;
-    if (!check.validate(record.data)) complain(record.stream, `record ${JSON.stringify(record.data).slice(0, 120)} does not match the schema: ${recordAjv.errorsText(check.validate.errors)}`);
-    if (!paths(record.data).some((path) => check.known.has(path))) complain(record.stream, 'a record shares no field with the schema');
+    if (!check.validate(record.data))
+      complain(
+        record.stream,
+        `record ${JSON.stringify(record.data).slice(0, 120)} does not match the schema: ${recordAjv.errorsText(check.validate.errors)}`,
+      );
+    if (!paths(record.data).some((path) => check.known.has(path)))
+      complain(record.stream, 'a record shares no field with the schema');
     for (const key of check.stream.source_defined_primary_key ?? []) {
       let value: unknown = record.data;
       for (const part of key) value = isObject(value) ? value[part] : undefined;
-      if (value === null || value === undefined) complain(record.stream, `primary key ${key.join('.')} is null or missing`);
+      if (value === null || value === undefined)
+        complain(record.stream, `primary key ${key.join('.')} is null or missing`);
     }
   }
   return violations;

@@ -63,9 +63,27 @@ interface Output {
 async function runImage(image: string, args: string[], files: Record<string, unknown> = {}): Promise<Output> {
   const dir = mkdtempSync(join(tmpdir(), 'acceptance-'));
   chmodSync(dir, 0o755);
-  for (const [name, content] of Object.entries(files)) writeFileSync(join(dir, name), JSON.stringify(content), { mode: 0o644 });
+  for (const [name, content] of Object.entries(files))
+    writeFileSync(join(dir, name), JSON.stringify(content), { mode: 0o644 });
   try {
-    const child = spawn('docker', ['run', '--rm', '--network', 'host', '-w', '/source', '-e', 'DEPLOYMENT_MODE=OSS', '-v', `${dir}:/data:ro`, image, ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = spawn(
+      'docker',
+      [
+        'run',
+        '--rm',
+        '--network',
+        'host',
+        '-w',
+        '/source',
+        '-e',
+        'DEPLOYMENT_MODE=OSS',
+        '-v',
+        `${dir}:/data:ro`,
+        image,
+        ...args,
+      ],
+      { stdio: ['ignore', 'pipe', 'inherit'] },
+    );
     let stdout = '';
     child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
     const exitCode = await new Promise<number>((resolve) => child.on('close', (code) => resolve(code ?? -1)));
@@ -76,7 +94,8 @@ async function runImage(image: string, args: string[], files: Record<string, unk
   }
 }
 
-const ofType = <T extends AirbyteMessage['type']>(output: Output, type: T) => output.messages.filter((m) => m.type === type);
+const ofType = <T extends AirbyteMessage['type']>(output: Output, type: T) =>
+  output.messages.filter((m) => m.type === type);
 const records = (output: Output) => ofType(output, 'RECORD').map((m) => m.record!);
 const states = (output: Output) => ofType(output, 'STATE').map((m) => m.state!);
 const errorTraces = (output: Output) => ofType(output, 'TRACE').filter((m) => m.trace!.type === 'ERROR');
@@ -97,19 +116,33 @@ async function specSuite(image: string, tests: Test[], metadata: { dockerReposit
       assert(violations.length === 0, violations.join('\n'));
     });
     await test('spec › test_config_match_spec', () => {
-      const config = Object.fromEntries(Object.entries(readJson<Record<string, unknown>>(entry.config_path ?? 'secrets/config.json')).filter(([key]) => !key.startsWith('_')));
+      const config = Object.fromEntries(
+        Object.entries(readJson<Record<string, unknown>>(entry.config_path ?? 'secrets/config.json')).filter(
+          ([key]) => !key.startsWith('_'),
+        ),
+      );
       const validate = new Ajv({ strict: false }).compile(specs[0]!.spec!.connectionSpecification);
       assert(validate(config), `the config does not match the spec: ${JSON.stringify(validate.errors)}`);
     });
   }
-  const [inspected] = JSON.parse((await exec('docker', ['image', 'inspect', image])).stdout) as { Config: { Labels: Record<string, string>; Env: string[]; Entrypoint: string[] } }[];
+  const [inspected] = JSON.parse((await exec('docker', ['image', 'inspect', image])).stdout) as {
+    Config: { Labels: Record<string, string>; Env: string[]; Entrypoint: string[] };
+  }[];
   await test('spec › test_image_labels', () => {
     const labels = inspected!.Config.Labels ?? {};
-    assert(labels['io.airbyte.name'] === metadata.dockerRepository, `io.airbyte.name is ${labels['io.airbyte.name']}, metadata.yaml says ${metadata.dockerRepository}`);
-    assert(labels['io.airbyte.version'] === metadata.dockerImageTag, `io.airbyte.version is ${labels['io.airbyte.version']}, metadata.yaml says ${metadata.dockerImageTag}`);
+    assert(
+      labels['io.airbyte.name'] === metadata.dockerRepository,
+      `io.airbyte.name is ${labels['io.airbyte.name']}, metadata.yaml says ${metadata.dockerRepository}`,
+    );
+    assert(
+      labels['io.airbyte.version'] === metadata.dockerImageTag,
+      `io.airbyte.version is ${labels['io.airbyte.version']}, metadata.yaml says ${metadata.dockerImageTag}`,
+    );
   });
   await test('spec › test_image_environment_variables', () => {
-    const variable = inspected!.Config.Env.find((e) => e.startsWith('AIRBYTE_ENTRYPOINT='))?.slice('AIRBYTE_ENTRYPOINT='.length);
+    const variable = inspected!.Config.Env.find((e) => e.startsWith('AIRBYTE_ENTRYPOINT='))?.slice(
+      'AIRBYTE_ENTRYPOINT='.length,
+    );
     const entrypoint = (inspected!.Config.Entrypoint ?? []).join(' ');
     assert(variable !== undefined, 'AIRBYTE_ENTRYPOINT is not set');
     assert(variable === entrypoint, `AIRBYTE_ENTRYPOINT "${variable}" is not the ENTRYPOINT "${entrypoint}"`);
@@ -121,22 +154,32 @@ async function connectionSuite(image: string, tests: Test[]) {
   for (const entry of tests) {
     const status = (entry.status as string) ?? 'succeed';
     await test(`connection › test_check (${entry.config_path}: ${status})`, async () => {
-      const output = await runImage(image, ['check', '--config', '/data/config.json'], { 'config.json': readJson(entry.config_path!) });
+      const output = await runImage(image, ['check', '--config', '/data/config.json'], {
+        'config.json': readJson(entry.config_path!),
+      });
       const statuses = ofType(output, 'CONNECTION_STATUS');
       if (status === 'exception') {
         const traces = ofType(output, 'TRACE');
-        assert(traces.length === 1 && traces[0]!.trace!.error?.message, `expected exactly one TRACE with an error message, got ${traces.length}`);
+        assert(
+          traces.length === 1 && traces[0]!.trace!.error?.message,
+          `expected exactly one TRACE with an error message, got ${traces.length}`,
+        );
         return;
       }
       assert(statuses.length === 1, `expected exactly one CONNECTION_STATUS, got ${statuses.length}`);
       const expected = status === 'succeed' ? 'SUCCEEDED' : 'FAILED';
-      assert(statuses[0]!.connectionStatus!.status === expected, `expected ${expected}, got ${statuses[0]!.connectionStatus!.status}: ${statuses[0]!.connectionStatus!.message}`);
+      assert(
+        statuses[0]!.connectionStatus!.status === expected,
+        `expected ${expected}, got ${statuses[0]!.connectionStatus!.status}: ${statuses[0]!.connectionStatus!.message}`,
+      );
     });
   }
 }
 
 async function discover(image: string, configPath: string): Promise<AirbyteCatalog> {
-  const output = await runImage(image, ['discover', '--config', '/data/config.json'], { 'config.json': readJson(configPath) });
+  const output = await runImage(image, ['discover', '--config', '/data/config.json'], {
+    'config.json': readJson(configPath),
+  });
   const catalogs = ofType(output, 'CATALOG');
   assert(catalogs.length === 1, `expected exactly one CATALOG, got ${catalogs.length}`);
   return catalogs[0]!.catalog!;
@@ -173,11 +216,22 @@ function catalogFromDiscovery(catalog: AirbyteCatalog, empty: string[]): Configu
 }
 
 const read = (image: string, config: unknown, catalog: unknown, state?: unknown) =>
-  runImage(image, ['read', '--config', '/data/config.json', '--catalog', '/data/catalog.json', ...(state === undefined ? [] : ['--state', '/data/state.json'])], {
-    'config.json': config,
-    'catalog.json': catalog,
-    ...(state === undefined ? {} : { 'state.json': state }),
-  });
+  runImage(
+    image,
+    [
+      'read',
+      '--config',
+      '/data/config.json',
+      '--catalog',
+      '/data/catalog.json',
+      ...(state === undefined ? [] : ['--state', '/data/state.json']),
+    ],
+    {
+      'config.json': config,
+      'catalog.json': catalog,
+      ...(state === undefined ? {} : { 'state.json': state }),
+    },
+  );
 
 async function basicReadSuite(image: string, tests: Test[], high: boolean) {
   for (const entry of tests) {
@@ -189,11 +243,17 @@ async function basicReadSuite(image: string, tests: Test[], high: boolean) {
     const found = records(output);
     await test('basic_read › test_read: records, schema, empty streams, primary keys', () => {
       assert(found.length > 0, 'at least one record should be read');
-      const violations = recordViolations(found as never, catalog.streams.map((s) => s.stream));
+      const violations = recordViolations(
+        found as never,
+        catalog.streams.map((s) => s.stream),
+      );
       assert(violations.length === 0, violations.join('\n'));
       const withRecords = new Set(found.map((r) => r.stream));
       const silent = catalog.streams.map((s) => s.stream.name).filter((name) => !withRecords.has(name));
-      assert(silent.length === 0, `streams without records (declare them in empty_streams with a bypass_reason): ${silent.join(', ')}`);
+      assert(
+        silent.length === 0,
+        `streams without records (declare them in empty_streams with a bypass_reason): ${silent.join(', ')}`,
+      );
     });
     const expect = entry.expect_records as { path?: string; bypass_reason?: string } | undefined;
     assert(!high || expect, 'high strictness: expect_records is required');
@@ -205,7 +265,9 @@ async function basicReadSuite(image: string, tests: Test[], high: boolean) {
           const actual = found.filter((r) => r.stream === stream).map((r) => r.data as Record<string, unknown>);
           if (!actual.some((candidate) => isDeepStrictEqual(candidate, data))) {
             const sameKey = actual.find((candidate) => candidate.id === data.id);
-            problems.push(`${stream} ${String(data.id)}: ${sameKey ? `differs: ${JSON.stringify(data).slice(0, 160)} vs ${JSON.stringify(sameKey).slice(0, 160)}` : 'not produced'}`);
+            problems.push(
+              `${stream} ${String(data.id)}: ${sameKey ? `differs: ${JSON.stringify(data).slice(0, 160)} vs ${JSON.stringify(sameKey).slice(0, 160)}` : 'not produced'}`,
+            );
           }
         }
         assert(problems.length === 0, problems.slice(0, 5).join('\n'));
@@ -214,25 +276,58 @@ async function basicReadSuite(image: string, tests: Test[], high: boolean) {
     if (entry.validate_stream_statuses !== false) {
       await test('basic_read › test_read: stream statuses STARTED, RUNNING…, COMPLETE', () => {
         for (const { stream } of catalog.streams) {
-          const statuses = ofType(output, 'TRACE').map((m) => m.trace!.stream_status).filter((s) => s?.stream_descriptor.name === stream.name).map((s) => s!.status);
-          assert(statuses.length >= 3 && statuses[0] === 'STARTED' && statuses.at(-1) === 'COMPLETE' && statuses.slice(1, -1).every((s) => s === 'RUNNING'), `${stream.name}: ${statuses.join(', ')}`);
+          const statuses = ofType(output, 'TRACE')
+            .map((m) => m.trace!.stream_status)
+            .filter((s) => s?.stream_descriptor.name === stream.name)
+            .map((s) => s!.status);
+          assert(
+            statuses.length >= 3 &&
+              statuses[0] === 'STARTED' &&
+              statuses.at(-1) === 'COMPLETE' &&
+              statuses.slice(1, -1).every((s) => s === 'RUNNING'),
+            `${stream.name}: ${statuses.join(', ')}`,
+          );
         }
       });
     }
     if (entry.validate_state_messages !== false) {
       await test('basic_read › test_read: state messages (one per stream at least, STREAM type, sourceStats)', () => {
         const all = states(output);
-        assert(all.length >= catalog.streams.length, `${all.length} STATE messages for ${catalog.streams.length} streams`);
+        assert(
+          all.length >= catalog.streams.length,
+          `${all.length} STATE messages for ${catalog.streams.length} streams`,
+        );
         for (const state of all) {
-          assert(state.type === 'STREAM' && state.stream?.stream_descriptor, `not a STREAM state: ${JSON.stringify(state)}`);
-          assert(state.sourceStats && typeof state.sourceStats.recordCount === 'number', `no sourceStats.recordCount: ${JSON.stringify(state)}`);
+          assert(
+            state.type === 'STREAM' && state.stream?.stream_descriptor,
+            `not a STREAM state: ${JSON.stringify(state)}`,
+          );
+          assert(
+            state.sourceStats && typeof state.sourceStats.recordCount === 'number',
+            `no sourceStats.recordCount: ${JSON.stringify(state)}`,
+          );
         }
       });
     }
     if (entry.expect_trace_message_on_failure !== false) {
       await test('basic_read › test_airbyte_trace_message_on_failure', async () => {
-        const invalid = { streams: [{ stream: { name: '__AIRBYTE__stream_that_does_not_exist', json_schema: { type: 'object', properties: { f1: { type: 'string' } } }, supported_sync_modes: ['full_refresh'] }, sync_mode: 'INVALID', destination_sync_mode: 'INVALID' }] };
-        assert(errorTraces(await read(image, config, invalid)).length >= 1, 'the connector should emit at least one TRACE ERROR');
+        const invalid = {
+          streams: [
+            {
+              stream: {
+                name: '__AIRBYTE__stream_that_does_not_exist',
+                json_schema: { type: 'object', properties: { f1: { type: 'string' } } },
+                supported_sync_modes: ['full_refresh'],
+              },
+              sync_mode: 'INVALID',
+              destination_sync_mode: 'INVALID',
+            },
+          ],
+        };
+        assert(
+          errorTraces(await read(image, config, invalid)).length >= 1,
+          'the connector should emit at least one TRACE ERROR',
+        );
       });
     }
   }
@@ -248,7 +343,10 @@ async function fullRefreshSuite(image: string, tests: Test[]) {
       assert(first.length > 0, 'the first read produced no records');
       const lastOfFirst = Math.max(...first.map((r) => r.emitted_at));
       const firstOfSecond = Math.min(...second.map((r) => r.emitted_at));
-      assert(lastOfFirst < firstOfSecond, `emitted_at of the second read (${firstOfSecond}) must come after the first's (${lastOfFirst})`);
+      assert(
+        lastOfFirst < firstOfSecond,
+        `emitted_at of the second read (${firstOfSecond}) must come after the first's (${lastOfFirst})`,
+      );
     });
   }
 }
@@ -271,7 +369,10 @@ function checkpoints(all: AirbyteStateMessage[]): [AirbyteStateMessage, number][
     while (current < all.length - 1) {
       let next = current + 1;
       while (value(all[current]!) === value(all[next]!) && next < all.length - 1) next++;
-      unique.push({ ...all[current]!, sourceStats: { recordCount: all.slice(current, next).reduce((n, s) => n + count(s), 0) } });
+      unique.push({
+        ...all[current]!,
+        sourceStats: { recordCount: all.slice(current, next).reduce((n, s) => n + count(s), 0) },
+      });
       if (next === all.length - 1 && value(all[current]!) !== value(all[next]!)) unique.push(all[next]!);
       current = next;
     }
@@ -279,7 +380,10 @@ function checkpoints(all: AirbyteStateMessage[]): [AirbyteStateMessage, number][
   const nonZero = unique.filter((s) => count(s) > 0);
   if (all.length <= 1) return nonZero.map((s) => [s, 0]);
   const total = nonZero.reduce((n, s) => n + count(s), 0);
-  const withExpected = nonZero.map((s, i): [AirbyteStateMessage, number] => [s, total - nonZero.slice(0, i + 1).reduce((n, x) => n + count(x), 0)]);
+  const withExpected = nonZero.map((s, i): [AirbyteStateMessage, number] => [
+    s,
+    total - nonZero.slice(0, i + 1).reduce((n, x) => n + count(x), 0),
+  ]);
   if (withExpected.length < 3) return withExpected.slice(-1);
   const rate = Math.floor(withExpected.length / 5) || 1;
   return withExpected.filter((_, i) => i !== 0 && i % rate === 0 && i !== withExpected.length - 1);
@@ -306,18 +410,33 @@ async function incrementalSuite(image: string, tests: Test[], high: boolean) {
           assert(chosen.length > 0, 'no suitable state checkpoint (no state with a record count)');
           for (const [state, expected] of chosen) {
             const again = await read(image, config, single, latestStates([state]));
-            assert(records(again).length >= expected, `from ${JSON.stringify(state.stream!.stream_state)}: ${records(again).length} records, expected at least ${expected}`);
-            assert(!sameRecords(records(first), records(again)), `from ${JSON.stringify(state.stream!.stream_state)}: the same records as the first read`);
+            assert(
+              records(again).length >= expected,
+              `from ${JSON.stringify(state.stream!.stream_state)}: ${records(again).length} records, expected at least ${expected}`,
+            );
+            assert(
+              !sameRecords(records(first), records(again)),
+              `from ${JSON.stringify(state.stream!.stream_state)}: the same records as the first read`,
+            );
           }
         });
       }
     }
-    const future = entry.future_state as { future_state_path?: string; missing_streams?: { name: string; bypass_reason?: string }[]; bypass_reason?: string } | undefined;
+    const future = entry.future_state as
+      | {
+          future_state_path?: string;
+          missing_streams?: { name: string; bypass_reason?: string }[];
+          bypass_reason?: string;
+        }
+      | undefined;
     assert(!high || future, 'high strictness: incremental needs future_state');
     if (future?.future_state_path) {
       await test('incremental › test_state_with_abnormally_large_values', async () => {
         const state = readJson<{ stream: { stream_descriptor: { name: string } } }[]>(future.future_state_path!);
-        const covered = new Set([...state.map((s) => s.stream.stream_descriptor.name), ...(future.missing_streams ?? []).map((s) => s.name)]);
+        const covered = new Set([
+          ...state.map((s) => s.stream.stream_descriptor.name),
+          ...(future.missing_streams ?? []).map((s) => s.name),
+        ]);
         const missing = catalog.streams.map((s) => s.stream.name).filter((name) => !covered.has(name));
         assert(!high || missing.length === 0, `the future state misses streams: ${missing.join(', ')}`);
         const output = await read(image, config, catalog, state);
@@ -347,7 +466,9 @@ async function main(): Promise<number> {
   try {
     await exec('docker', ['info']);
   } catch {
-    console.error('No Docker engine answers on this machine, so the acceptance tests did NOT run (this is not a pass).\nStart one (on this project\'s machines: bash ../shared/tools/docker-offline.sh), build the image (npm run docker:build), then run npm run acceptance again.');
+    console.error(
+      "No Docker engine answers on this machine, so the acceptance tests did NOT run (this is not a pass).\nStart one (on this project's machines: bash ../shared/tools/docker-offline.sh), build the image (npm run docker:build), then run npm run acceptance again.",
+    );
     return 2;
   }
   const image = config.connector_image;
@@ -357,10 +478,14 @@ async function main(): Promise<number> {
     console.error(`The image ${image} does not exist: build it first (npm run docker:build).`);
     return 2;
   }
-  const metadata = (yaml.load(readText('metadata.yaml')) as { data: { dockerRepository: string; dockerImageTag: string } }).data;
+  const metadata = (
+    yaml.load(readText('metadata.yaml')) as { data: { dockerRepository: string; dockerImageTag: string } }
+  ).data;
   const simulator = new PipedriveSimulator({ seed: ACCEPTANCE.seed, anchor: ACCEPTANCE.anchor });
   await simulator.start(ACCEPTANCE.port);
-  console.log(`Acceptance tests of ${image} (strictness ${config.test_strictness_level ?? 'low'}), Pipedrive simulator at ${simulator.origin}`);
+  console.log(
+    `Acceptance tests of ${image} (strictness ${config.test_strictness_level ?? 'low'}), Pipedrive simulator at ${simulator.origin}`,
+  );
   try {
     for (const suite of SUITES) {
       const { tests = [], bypass_reason } = config.acceptance_tests[suite] ?? {};
@@ -387,7 +512,9 @@ async function main(): Promise<number> {
   }
   const failed = results.filter((r) => r.error);
   const passed = results.filter((r) => !r.error && !r.skipped);
-  console.log(`\n${passed.length} passed, ${failed.length} failed, ${results.filter((r) => r.skipped).length} bypassed`);
+  console.log(
+    `\n${passed.length} passed, ${failed.length} failed, ${results.filter((r) => r.skipped).length} bypassed`,
+  );
   return failed.length > 0 ? 1 : 0;
 }
 

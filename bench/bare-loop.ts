@@ -16,7 +16,8 @@ async function worker(): Promise<void> {
     const body = JSON.parse(await response.text()) as { data: unknown };
     const data = Array.isArray(body.data) ? body.data : ((body.data as { goals?: unknown[] } | null)?.goals ?? []);
     let chunk = '';
-    for (const record of data) chunk += `${JSON.stringify({ type: 'RECORD', record: { stream: 's', data: record, emitted_at: Date.now() } })}\n`;
+    for (const record of data)
+      chunk += `${JSON.stringify({ type: 'RECORD', record: { stream: 's', data: record, emitted_at: Date.now() } })}\n`;
     records += data.length;
     if (!process.stdout.write(chunk)) await new Promise((resolve) => process.stdout.once('drain', resolve));
   }
@@ -25,4 +26,6 @@ async function worker(): Promise<void> {
 const started = performance.now();
 await Promise.all(Array.from({ length: Number(concurrency) }, worker));
 agent.destroy();
-process.stderr.write(`${JSON.stringify({ records, requests: paths.length, seconds: (performance.now() - started) / 1000 })}\n`);
+process.stderr.write(
+  `${JSON.stringify({ records, requests: paths.length, seconds: (performance.now() - started) / 1000 })}\n`,
+);

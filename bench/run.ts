@@ -26,7 +26,28 @@ interface Summary {
 }
 
 async function startSimulator(latencyMs: number, burstLimit: number) {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'simulator/main.ts', '--size', 'large', '--prewarm', '--port', '0', '--anchor', '2026-11-01T00:00:00Z', '--latency-ms', String(latencyMs), '--burst-limit', String(burstLimit), '--daily-budget', '10000000'], { cwd: root, stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(
+    process.execPath,
+    [
+      '--import',
+      'tsx',
+      'simulator/main.ts',
+      '--size',
+      'large',
+      '--prewarm',
+      '--port',
+      '0',
+      '--anchor',
+      '2026-11-01T00:00:00Z',
+      '--latency-ms',
+      String(latencyMs),
+      '--burst-limit',
+      String(burstLimit),
+      '--daily-budget',
+      '10000000',
+    ],
+    { cwd: root, stdio: ['ignore', 'pipe', 'inherit'] },
+  );
   const origin = await new Promise<string>((resolve, reject) => {
     child.stdout!.setEncoding('utf8').on('data', (text: string) => {
       const match = /listening on (http:\/\/\S+)/.exec(text);
@@ -34,13 +55,17 @@ async function startSimulator(latencyMs: number, burstLimit: number) {
     });
     child.on('exit', () => reject(new Error('the simulator stopped')));
   });
-  const control = async (path: string, method = 'GET') => (await fetch(`${origin}/__simulator/${path}`, { method })).json();
+  const control = async (path: string, method = 'GET') =>
+    (await fetch(`${origin}/__simulator/${path}`, { method })).json();
   return { origin, control, stop: () => child.kill() };
 }
 
 /** Runs a command, consuming its stdout as fast as a platform would (counting lines); returns what it printed last. */
 async function run(command: string[], input?: string): Promise<{ lines: number; lastLine: string; stderr: string }> {
-  const child = spawn(process.execPath, command, { cwd: root, stdio: [input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, command, {
+    cwd: root,
+    stdio: [input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
+  });
   if (input !== undefined) child.stdin!.end(input);
   let lines = 0;
   let tail = '';
@@ -58,17 +83,33 @@ async function run(command: string[], input?: string): Promise<{ lines: number; 
 async function sync(origin: string): Promise<Summary> {
   const config = `${work}/config.json`;
   const catalog = `${work}/catalog.json`;
-  writeFileSync(config, JSON.stringify({ api_token: TOKENS.admin, base_url: origin, start_date: '2020-01-01', max_concurrent_streams: CONCURRENCY }));
-  writeFileSync(catalog, JSON.stringify({
-    streams: STREAMS.map((s) => ({ stream: { name: s.name, json_schema: {}, supported_sync_modes: ['full_refresh'] }, sync_mode: 'full_refresh', destination_sync_mode: 'overwrite' })),
-  }));
+  writeFileSync(
+    config,
+    JSON.stringify({
+      api_token: TOKENS.admin,
+      base_url: origin,
+      start_date: '2020-01-01',
+      max_concurrent_streams: CONCURRENCY,
+    }),
+  );
+  writeFileSync(
+    catalog,
+    JSON.stringify({
+      streams: STREAMS.map((s) => ({
+        stream: { name: s.name, json_schema: {}, supported_sync_modes: ['full_refresh'] },
+        sync_mode: 'full_refresh',
+        destination_sync_mode: 'overwrite',
+      })),
+    }),
+  );
   const { lastLine } = await run(['dist/main.js', 'read', '--config', config, '--catalog', catalog]);
   const message = (JSON.parse(lastLine) as { log: { message: string } }).log.message;
   return JSON.parse(message.slice(message.indexOf('{'))) as Summary;
 }
 
 const perThousand = (n: number, records: number) => (1000 * n) / records;
-const sum = (summary: Summary, field: 'records' | 'tokens') => V2.reduce((n, name) => n + summary.streams[name]![field], 0);
+const sum = (summary: Summary, field: 'records' | 'tokens') =>
+  V2.reduce((n, name) => n + summary.streams[name]![field], 0);
 
 /** The figures every scenario reports, from the connector's own end-of-sync summary. */
 const figures = (summary: Summary) => ({
@@ -82,27 +123,38 @@ const figures = (summary: Summary) => ({
   v2TokensPer1000: perThousand(sum(summary, 'tokens'), sum(summary, 'records')),
 });
 
-const results: Record<string, unknown> = {};
-
 // 1. No latency, no rate limit: the connector against the bare loop.
-{
+async function noLatency() {
   const simulator = await startSimulator(0, 1_000_000);
   const summary = await sync(simulator.origin);
-  const requests = (await simulator.control('requests')) as { path: string; query: Record<string, string>; status: number }[];
+  const requests = (await simulator.control('requests')) as {
+    path: string;
+    query: Record<string, string>;
+    status: number;
+  }[];
   await simulator.control('reset', 'POST');
-  const paths = requests.filter((r) => r.status === 200).map((r) => `${r.path}?${new URLSearchParams(r.query).toString()}`);
-  const bare = await run(['--import', 'tsx', 'bench/bare-loop.ts', simulator.origin, TOKENS.admin, String(CONCURRENCY)], paths.join('\n'));
+  const paths = requests
+    .filter((r) => r.status === 200)
+    .map((r) => `${r.path}?${new URLSearchParams(r.query).toString()}`);
+  const bare = await run(
+    ['--import', 'tsx', 'bench/bare-loop.ts', simulator.origin, TOKENS.admin, String(CONCURRENCY)],
+    paths.join('\n'),
+  );
   const bareFigures = JSON.parse(bare.stderr.trim().split('\n').at(-1)!) as { records: number; seconds: number };
   simulator.stop();
-  results.noLatency = {
+  return {
     ...figures(summary),
-    bareLoop: { records: bareFigures.records, seconds: bareFigures.seconds, recordsPerSecond: bareFigures.records / bareFigures.seconds },
+    bareLoop: {
+      records: bareFigures.records,
+      seconds: bareFigures.seconds,
+      recordsPerSecond: bareFigures.records / bareFigures.seconds,
+    },
     slowerThanBareLoop: summary.seconds / bareFigures.seconds,
   };
 }
 
 // 2. 50 ms latency and 40 requests per 2 s: how close to the burst ceiling, and how few 429s.
-{
+async function rateLimited() {
   const limit = 40;
   const simulator = await startSimulator(50, limit);
   const summary = await sync(simulator.origin);
@@ -110,7 +162,7 @@ const results: Record<string, unknown> = {};
   simulator.stop();
   const recordsPerRequest = summary.records / (summary.requests - summary.rateLimited);
   const ceiling = (limit / 2) * recordsPerRequest;
-  results.rateLimited = {
+  return {
     ...figures(summary),
     ceilingRecordsPerSecond: ceiling,
     shareOfCeiling: summary.records / summary.seconds / ceiling,
@@ -119,10 +171,11 @@ const results: Record<string, unknown> = {};
   };
 }
 
-writeFileSync(`${work}/results.json`, JSON.stringify(results, null, 2));
-const a = results.noLatency as Record<string, number> & { bareLoop: Record<string, number> };
-const b = results.rateLimited as Record<string, number>;
-const f = (n: number, digits = 0) => n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
+const a = await noLatency();
+const b = await rateLimited();
+writeFileSync(`${work}/results.json`, JSON.stringify({ noLatency: a, rateLimited: b }, null, 2));
+const f = (n: number, digits = 0) =>
+  n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
 console.log(`
 | full sync of ${f(a.records)} records, 16 streams | no latency, no limit | 50 ms latency, 40 requests / 2 s |
 |---|---|---|

@@ -18,22 +18,34 @@ async function connector(name: string, args: string[]): Promise<AirbyteMessage[]
   const child = spawn(process.execPath, [`${root}dist/main.js`, ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
   child.stdout.pipe(createWriteStream(file));
   await new Promise((resolve) => child.on('close', resolve));
-  return readFileSync(file, 'utf8').split('\n').filter(Boolean).map((line) => JSON.parse(line) as AirbyteMessage);
+  return readFileSync(file, 'utf8')
+    .split('\n')
+    .filter(Boolean)
+    .map((line) => JSON.parse(line) as AirbyteMessage);
 }
 
 type StreamFigures = { records: number | null; seconds: number; requests: number; tokens: number };
 const summaryOf = (messages: AirbyteMessage[]) => {
-  const log = messages.filter((m) => m.type === 'LOG' && m.log!.message.startsWith('Sync finished')).at(-1)!.log!.message;
-  return JSON.parse(log.slice(log.indexOf('{'))) as { seconds: number; tokens: number; requests: number; streams: Record<string, StreamFigures> };
+  const log = messages.filter((m) => m.type === 'LOG' && m.log!.message.startsWith('Sync finished')).at(-1)!.log!
+    .message;
+  return JSON.parse(log.slice(log.indexOf('{'))) as {
+    seconds: number;
+    tokens: number;
+    requests: number;
+    streams: Record<string, StreamFigures>;
+  };
 };
-const latestOf = (messages: AirbyteMessage[]) => latestStates(messages.filter((m) => m.type === 'STATE').map((m) => m.state!));
+const latestOf = (messages: AirbyteMessage[]) =>
+  latestStates(messages.filter((m) => m.type === 'STATE').map((m) => m.state!));
 
 const simulator = new PipedriveSimulator({ burstLimit: 40 });
 const origin = await simulator.start();
 const config = `${output}/config.json`;
 // No start_date: the connector's default, one year of history.
 writeFileSync(config, JSON.stringify({ api_token: TOKENS.admin, base_url: origin }, null, 2));
-console.log(`Pipedrive simulator: ${origin} (a company of ${Object.values(simulator.dataset.tables).reduce((n, t) => n + t.count, 0)} records over two years)\n`);
+console.log(
+  `Pipedrive simulator: ${origin} (a company of ${Object.values(simulator.dataset.tables).reduce((n, t) => n + t.count, 0)} records over two years)\n`,
+);
 
 const check = await connector('1-check', ['check', '--config', config]);
 const status = check.find((m) => m.type === 'CONNECTION_STATUS')!.connectionStatus!;
@@ -42,7 +54,13 @@ console.log(`check     ${status.status}: ${status.message}`);
 const discover = await connector('2-discover', ['discover', '--config', config]);
 console.log(`discover  ${discover.find((m) => m.type === 'CATALOG')!.catalog!.streams.length} streams`);
 
-const full = await connector('3-read-full', ['read', '--config', config, '--catalog', `${root}catalogs/full_refresh.json`]);
+const full = await connector('3-read-full', [
+  'read',
+  '--config',
+  config,
+  '--catalog',
+  `${root}catalogs/full_refresh.json`,
+]);
 const state = `${output}/state.json`;
 writeFileSync(state, JSON.stringify(latestOf(full), null, 2));
 console.log(`read      full refresh: ${full.filter((m) => m.type === 'RECORD').length} records`);
@@ -57,18 +75,38 @@ data.update('notes', 4, { content: '<p>Edited in the demo</p>' });
 data.update('activities', 5, { done: true });
 data.update('files', 6);
 data.update('email_messages', data.messagesOf(7)[0]!);
-console.log('changes   renamed, deleted and archived a deal; added a person; edited a note, an activity, a file, a mail message');
+console.log(
+  'changes   renamed, deleted and archived a deal; added a person; edited a note, an activity, a file, a mail message',
+);
 
-const incremental = await connector('4-read-incremental', ['read', '--config', config, '--catalog', `${root}catalogs/incremental.json`, '--state', state]);
+const incremental = await connector('4-read-incremental', [
+  'read',
+  '--config',
+  config,
+  '--catalog',
+  `${root}catalogs/incremental.json`,
+  '--state',
+  state,
+]);
 writeFileSync(`${output}/state-after.json`, JSON.stringify(latestOf(incremental), null, 2));
 console.log(`read      incremental: ${incremental.filter((m) => m.type === 'RECORD').length} records\n`);
 await simulator.stop();
 
 const [before, after] = [summaryOf(full), summaryOf(incremental)];
-const finalState = new Map(latestOf(incremental).map((s) => [s.stream.stream_descriptor.name, JSON.stringify(s.stream.stream_state)]));
+const finalState = new Map(
+  latestOf(incremental).map((s) => [s.stream.stream_descriptor.name, JSON.stringify(s.stream.stream_state)]),
+);
 const rows = Object.keys(before.streams).map((name) => {
   const [a, b] = [before.streams[name]!, after.streams[name]!];
-  return [name, String(a.records), `${a.seconds.toFixed(1)} s`, String(a.tokens), String(b.records), String(b.tokens), finalState.get(name) ?? ''];
+  return [
+    name,
+    String(a.records),
+    `${a.seconds.toFixed(1)} s`,
+    String(a.tokens),
+    String(b.records),
+    String(b.tokens),
+    finalState.get(name) ?? '',
+  ];
 });
 const header = ['stream', 'full: records', 'time', 'tokens', 'incremental: records', 'tokens', 'state after'];
 const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
@@ -76,5 +114,9 @@ const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i]!)).join
 console.log(line(header));
 console.log(line(widths.map((w) => '-'.repeat(w))));
 for (const row of rows) console.log(line(row));
-console.log(`\nfull: ${before.requests} requests, ${before.tokens} API tokens in ${before.seconds.toFixed(1)} s; incremental: ${after.requests} requests, ${after.tokens} API tokens in ${after.seconds.toFixed(1)} s`);
-console.log(`The protocol output of every step is in demo-output/ (1-check.jsonl … 4-read-incremental.jsonl, state.json).`);
+console.log(
+  `\nfull: ${before.requests} requests, ${before.tokens} API tokens in ${before.seconds.toFixed(1)} s; incremental: ${after.requests} requests, ${after.tokens} API tokens in ${after.seconds.toFixed(1)} s`,
+);
+console.log(
+  `The protocol output of every step is in demo-output/ (1-check.jsonl … 4-read-incremental.jsonl, state.json).`,
+);

@@ -25,10 +25,13 @@ const stateOf = (cursor: (name: string) => string) =>
 function expectedRecords(): string {
   const data = new Dataset({ seed: ACCEPTANCE.seed, anchor: ACCEPTANCE.anchor });
   const rfc3339 = (value: unknown) =>
-    typeof value !== 'string' ? value
-    : /^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$/.test(value) ? `${value.replace(' ', 'T')}Z`
-    : /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.000Z$/.test(value) ? `${value.slice(0, 19)}Z`
-    : value;
+    typeof value !== 'string'
+      ? value
+      : /^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$/.test(value)
+        ? `${value.replace(' ', 'T')}Z`
+        : /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.000Z$/.test(value)
+          ? `${value.slice(0, 19)}Z`
+          : value;
   const lines: string[] = [];
   for (const { name } of STREAMS) {
     const table = data.table(name);
@@ -45,11 +48,19 @@ function expectedRecords(): string {
 
 const files: Record<string, string> = {
   'integration_tests/sample_config.json': json({ api_token: TOKENS.admin, base_url: origin, start_date: '2020-01-01' }),
-  'integration_tests/invalid_config.json': json({ api_token: 'not-a-valid-pipedrive-api-token-0000000000', base_url: origin }),
+  'integration_tests/invalid_config.json': json({
+    api_token: 'not-a-valid-pipedrive-api-token-0000000000',
+    base_url: origin,
+  }),
   // For Airbyte's own CAT against the real API (acceptance/real-account/).
   'integration_tests/invalid_token_config.json': json({ api_token: 'not-a-valid-pipedrive-api-token-0000000000' }),
   'integration_tests/configured_catalog.json': json(configuredCatalog('full_refresh')),
-  'integration_tests/configured_catalog_incremental.json': json(configuredCatalog('incremental', INCREMENTAL_STREAMS.map((s) => s.name))),
+  'integration_tests/configured_catalog_incremental.json': json(
+    configuredCatalog(
+      'incremental',
+      INCREMENTAL_STREAMS.map((s) => s.name),
+    ),
+  ),
   'integration_tests/sample_state.json': json(stateOf(() => '2026-10-01T00:00:00Z')),
   'integration_tests/abnormal_state.json': json(stateOf(() => '2999-12-31T23:59:59Z')),
   'integration_tests/expected_records.jsonl': expectedRecords(),
@@ -69,7 +80,9 @@ const stale = Object.entries(files).filter(([path, content]) => {
 });
 if (check) {
   if (stale.length > 0) {
-    console.error(`Out of date: ${stale.map(([path]) => path).join(', ')}. Run: npx tsx scripts/generate-integration-tests.ts`);
+    console.error(
+      `Out of date: ${stale.map(([path]) => path).join(', ')}. Run: npx tsx scripts/generate-integration-tests.ts`,
+    );
     process.exit(1);
   }
 } else {

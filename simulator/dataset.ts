@@ -54,12 +54,37 @@ export type EntityName =
  * half a million records. Mail messages come on top: 1 to 4 per thread. */
 export const SIZES: Record<'small' | 'large', Counts> = {
   small: {
-    users: 8, activity_types: 12, currencies: 6, pipelines: 3, stages: 12, goals: 9, filters: 24, products: 60,
-    organizations: 300, persons: 700, deals: 600, activities: 1200, notes: 700, files: 250, email_threads: 120,
+    users: 8,
+    activity_types: 12,
+    currencies: 6,
+    pipelines: 3,
+    stages: 12,
+    goals: 9,
+    filters: 24,
+    products: 60,
+    organizations: 300,
+    persons: 700,
+    deals: 600,
+    activities: 1200,
+    notes: 700,
+    files: 250,
+    email_threads: 120,
   },
   large: {
-    users: 40, activity_types: 20, currencies: 12, pipelines: 8, stages: 48, goals: 60, filters: 200, products: 5000,
-    organizations: 40_000, persons: 110_000, deals: 90_000, activities: 160_000, notes: 80_000, files: 20_000,
+    users: 40,
+    activity_types: 20,
+    currencies: 12,
+    pipelines: 8,
+    stages: 48,
+    goals: 60,
+    filters: 200,
+    products: 5000,
+    organizations: 40_000,
+    persons: 110_000,
+    deals: 90_000,
+    activities: 160_000,
+    notes: 80_000,
+    files: 20_000,
     email_threads: 800,
   },
 };
@@ -154,7 +179,8 @@ export class Dataset {
     const cursor = CURSORS[stream];
     if (cursor) record[cursor.field] = cursor.format(at);
     table.put(index, record, at);
-    if (stream === 'email_messages') this.update('email_threads', this.threadOf(index), { last_message_timestamp: mailTime(at) }, at);
+    if (stream === 'email_messages')
+      this.update('email_threads', this.threadOf(index), { last_message_timestamp: mailTime(at) }, at);
     return record;
   }
 
@@ -251,12 +277,17 @@ export class Dataset {
 
   private specs(): { [K in EntityName | 'email_messages']: EntitySpec<Json> } {
     const c = this.counts;
-    const simple = (entity: string, count: number, build: (index: number, times: { added: number; updated: number }) => Json): EntitySpec<Json> => ({
+    const simple = (
+      entity: string,
+      count: number,
+      build: (index: number, times: { added: number; updated: number }) => Json,
+    ): EntitySpec<Json> => ({
       count,
       meta: (index) => ({ updated: this.lifetime(entity, index).updated }),
       build: (index, updated) => build(index, { added: this.lifetime(entity, index).added, updated }),
     });
-    const pick = <T>(entity: string, index: number, items: readonly T[]) => this.rng(`${entity}-pick`, index).pick(items);
+    const pick = <T>(entity: string, index: number, items: readonly T[]) =>
+      this.rng(`${entity}-pick`, index).pick(items);
     const userId = (entity: string, index: number) => 1 + (hash(this.seed, entity, 'user', index) % c.users);
     const personName = (r: Random) => [r.pick(FIRST_NAMES), r.pick(LAST_NAMES)] as const;
     const companyName = (r: Random) => `${r.pick(COMPANY_WORDS)} ${r.pick(COMPANY_SUFFIXES)}`;
@@ -265,8 +296,16 @@ export class Dataset {
       const street = `${r.pick(LAST_NAMES)} tee`;
       const number = String(r.int(1, 120));
       return {
-        value: `${street} ${number}, ${locality}, ${country}`, country, admin_area_level_1: area, admin_area_level_2: null,
-        locality, sublocality: null, route: street, street_number: number, subpremise: null, postal_code: String(r.int(10000, 99999)),
+        value: `${street} ${number}, ${locality}, ${country}`,
+        country,
+        admin_area_level_1: area,
+        admin_area_level_2: null,
+        locality,
+        sublocality: null,
+        route: street,
+        street_number: number,
+        subpremise: null,
+        postal_code: String(r.int(10000, 99999)),
       };
     };
     const customFields = (r: Random) => ({
@@ -282,10 +321,21 @@ export class Dataset {
         const r = this.rng('users', id);
         const [first, last] = personName(r);
         const user: Json = {
-          ...example('/v1/users'), id, name: `${first} ${last}`, email: `${first}.${last}@example.com`.toLowerCase(),
-          phone: r.chance(0.5) ? `+372 5${r.int(100000, 999999)}` : null, default_currency: 'EUR',
-          last_login: v1Time(t.updated), created: v1Time(t.added), modified: v1Time(t.updated), has_created_company: id === 1,
-          active_flag: id % 7 !== 0, is_you: false, is_deleted: false, icon_url: null, role_id: 1,
+          ...example('/v1/users'),
+          id,
+          name: `${first} ${last}`,
+          email: `${first}.${last}@example.com`.toLowerCase(),
+          phone: r.chance(0.5) ? `+372 5${r.int(100000, 999999)}` : null,
+          default_currency: 'EUR',
+          last_login: v1Time(t.updated),
+          created: v1Time(t.added),
+          modified: v1Time(t.updated),
+          has_created_company: id === 1,
+          active_flag: id % 7 !== 0,
+          is_you: false,
+          is_deleted: false,
+          icon_url: null,
+          role_id: 1,
         };
         // User 1 is a global admin, user 2 is not, user 3 is an admin known only by the legacy is_admin flag.
         if (id === 3) {
@@ -301,35 +351,86 @@ export class Dataset {
         return user;
       }),
       activity_types: simple('activity_types', c.activity_types, (id, t) => {
-        const names = ['Call', 'Meeting', 'Task', 'Deadline', 'Email', 'Lunch', 'Demo', 'Follow-up', 'Site visit', 'Webinar', 'Contract', 'Review'];
+        const names = [
+          'Call',
+          'Meeting',
+          'Task',
+          'Deadline',
+          'Email',
+          'Lunch',
+          'Demo',
+          'Follow-up',
+          'Site visit',
+          'Webinar',
+          'Contract',
+          'Review',
+        ];
         const name = id <= names.length ? names[id - 1]! : `Custom type ${id}`;
         return {
-          ...example('/v1/activityTypes'), id, order_nr: id, name, key_string: name.toLowerCase().replace(/\W+/g, '_'),
+          ...example('/v1/activityTypes'),
+          id,
+          order_nr: id,
+          name,
+          key_string: name.toLowerCase().replace(/\W+/g, '_'),
           icon_key: pick('activity_types', id, ['call', 'meeting', 'task', 'deadline', 'email', 'lunch']),
-          is_custom_flag: id > 6, active_flag: id % 9 !== 0, add_time: v1Time(t.added), update_time: v1Time(t.updated),
+          is_custom_flag: id > 6,
+          active_flag: id % 9 !== 0,
+          add_time: v1Time(t.added),
+          update_time: v1Time(t.updated),
         };
       }),
       currencies: {
         count: c.currencies,
         meta: () => ({ updated: this.anchor }),
         build: (id) => {
-          const list = [['EUR', 'Euro', '€', 2], ['USD', 'US Dollar', '$', 2], ['GBP', 'Pound Sterling', '£', 2], ['SEK', 'Swedish Krona', 'kr', 2], ['JPY', 'Japanese Yen', '¥', 0], ['CHF', 'Swiss Franc', 'CHF', 2]] as const;
+          const list = [
+            ['EUR', 'Euro', '€', 2],
+            ['USD', 'US Dollar', '$', 2],
+            ['GBP', 'Pound Sterling', '£', 2],
+            ['SEK', 'Swedish Krona', 'kr', 2],
+            ['JPY', 'Japanese Yen', '¥', 0],
+            ['CHF', 'Swiss Franc', 'CHF', 2],
+          ] as const;
           const [code, name, symbol, decimal_points] = list[(id - 1) % list.length]!;
-          return { ...example('/v1/currencies'), id, code: id > list.length ? `X${id}` : code, name, symbol, decimal_points, active_flag: true, is_custom_flag: id > list.length };
+          return {
+            ...example('/v1/currencies'),
+            id,
+            code: id > list.length ? `X${id}` : code,
+            name,
+            symbol,
+            decimal_points,
+            active_flag: true,
+            is_custom_flag: id > list.length,
+          };
         },
       },
       pipelines: simple('pipelines', c.pipelines, (id, t) => ({
-        ...example('/api/v2/pipelines'), id, name: ['Sales', 'Partnerships', 'Renewals', 'Enterprise'][(id - 1) % 4] + (id > 4 ? ` ${id}` : ''),
-        order_nr: id, is_deleted: false, is_deal_probability_enabled: id % 2 === 1, add_time: v2Time(t.added), update_time: v2Time(t.updated),
+        ...example('/api/v2/pipelines'),
+        id,
+        name: ['Sales', 'Partnerships', 'Renewals', 'Enterprise'][(id - 1) % 4] + (id > 4 ? ` ${id}` : ''),
+        order_nr: id,
+        is_deleted: false,
+        is_deal_probability_enabled: id % 2 === 1,
+        add_time: v2Time(t.added),
+        update_time: v2Time(t.updated),
       })),
       stages: simple('stages', c.stages, (id, t) => {
         const perPipeline = Math.max(1, Math.ceil(c.stages / c.pipelines));
         const order = ((id - 1) % perPipeline) + 1;
         return {
-          ...example('/api/v2/stages'), id, order_nr: order, pipeline_id: Math.ceil(id / perPipeline),
-          name: ['Qualified', 'Contact made', 'Proposal made', 'Negotiations started', 'Verbal yes', 'Contract sent'][(order - 1) % 6],
-          deal_probability: Math.min(100, order * 20), is_deleted: false, is_deal_rot_enabled: order > 2,
-          days_to_rotten: order > 2 ? order * 5 : null, add_time: v2Time(t.added), update_time: v2Time(t.updated),
+          ...example('/api/v2/stages'),
+          id,
+          order_nr: order,
+          pipeline_id: Math.ceil(id / perPipeline),
+          name: ['Qualified', 'Contact made', 'Proposal made', 'Negotiations started', 'Verbal yes', 'Contract sent'][
+            (order - 1) % 6
+          ],
+          deal_probability: Math.min(100, order * 20),
+          is_deleted: false,
+          is_deal_rot_enabled: order > 2,
+          days_to_rotten: order > 2 ? order * 5 : null,
+          add_time: v2Time(t.added),
+          update_time: v2Time(t.updated),
         };
       }),
       goals: {
@@ -339,14 +440,29 @@ export class Dataset {
           const r = this.rng('goals', index);
           const assignee = index <= 2 ? 'person' : r.pick(['person', 'team', 'company'] as const);
           return {
-            ...example('/v1/goals/find'), id: hash(this.seed, 'goal', index).toString(16).padStart(8, '0').repeat(4), owner_id: userId('goals', index),
+            ...example('/v1/goals/find'),
+            id: hash(this.seed, 'goal', index).toString(16).padStart(8, '0').repeat(4),
+            owner_id: userId('goals', index),
             title: `${r.pick(['Q1', 'Q2', 'Q3', 'Q4'])} ${r.pick(['deals won', 'activities', 'new deals'])} ${index}`,
-            type: { name: r.pick(['deals_won', 'deals_progressed', 'activities_completed', 'activities_added', 'deals_started']), params: { pipeline_id: [1 + (index % c.pipelines)], activity_type_id: [1] } },
-            assignee: { type: assignee, id: index <= 2 ? 1 : assignee === 'company' ? 1 : userId('goal-assignee', index) },
+            type: {
+              name: r.pick([
+                'deals_won',
+                'deals_progressed',
+                'activities_completed',
+                'activities_added',
+                'deals_started',
+              ]),
+              params: { pipeline_id: [1 + (index % c.pipelines)], activity_type_id: [1] },
+            },
+            assignee: {
+              type: assignee,
+              id: index <= 2 ? 1 : assignee === 'company' ? 1 : userId('goal-assignee', index),
+            },
             interval: r.pick(['weekly', 'monthly', 'quarterly', 'yearly']),
             duration: { start: date(this.anchor - 180 * DAY), end: date(this.anchor + 180 * DAY) },
             expected_outcome: { target: r.int(5, 100), tracking_metric: r.pick(['quantity', 'sum']) },
-            is_active: index !== 2 && r.chance(0.7), report_ids: [hash(this.seed, 'report', index).toString(16).padStart(8, '0').repeat(4)],
+            is_active: index !== 2 && r.chance(0.7),
+            report_ids: [hash(this.seed, 'report', index).toString(16).padStart(8, '0').repeat(4)],
           };
         },
       },
@@ -354,36 +470,92 @@ export class Dataset {
         const r = this.rng('filters', id);
         const type = r.pick(['deals', 'leads', 'org', 'people', 'products', 'activity']);
         return {
-          ...example('/v1/filters'), id, name: `${r.pick(['All open', 'My', 'Hot', 'Stale', 'Big'])} ${type} ${id}`, type,
-          user_id: userId('filters', id), visible_to: r.pick(['1', '3', '7']), is_editable: true, active_flag: true,
-          add_time: v1Time(t.added), update_time: v1Time(t.updated), last_used_time: r.chance(0.5) ? v1Time(t.updated) : null,
+          ...example('/v1/filters'),
+          id,
+          name: `${r.pick(['All open', 'My', 'Hot', 'Stale', 'Big'])} ${type} ${id}`,
+          type,
+          user_id: userId('filters', id),
+          visible_to: r.pick(['1', '3', '7']),
+          is_editable: true,
+          active_flag: true,
+          add_time: v1Time(t.added),
+          update_time: v1Time(t.updated),
+          last_used_time: r.chance(0.5) ? v1Time(t.updated) : null,
         };
       }),
       products: simple('products', c.products, (id, t) => {
         const r = this.rng('products', id);
         const currencies = r.chance(0.4) ? ['EUR', 'USD'] : ['EUR'];
         return {
-          ...example('/api/v2/products'), id, name: `${r.pick(['Pro', 'Team', 'Starter', 'Enterprise'])} ${r.pick(['licence', 'seat', 'support', 'training'])} ${id}`,
-          code: `P-${1000 + id}`, description: null, unit: r.pick(['seat', 'hour', 'unit']), tax: r.pick([0, 9, 20]),
-          category: r.pick([null, 'Software', 'Services']), is_linkable: true, is_deleted: false, visible_to: 3,
-          owner_id: userId('products', id), add_time: v2Time(t.added), update_time: v2Time(t.updated),
-          billing_frequency: r.pick(['one-time', 'monthly', 'annually']), billing_frequency_cycles: null,
-          prices: currencies.map((currency) => ({ product_id: id, price: r.int(10, 900), currency, cost: r.int(1, 9), direct_cost: r.chance(0.5) ? r.int(1, 5) : null, notes: '' })),
+          ...example('/api/v2/products'),
+          id,
+          name: `${r.pick(['Pro', 'Team', 'Starter', 'Enterprise'])} ${r.pick(['licence', 'seat', 'support', 'training'])} ${id}`,
+          code: `P-${1000 + id}`,
+          description: null,
+          unit: r.pick(['seat', 'hour', 'unit']),
+          tax: r.pick([0, 9, 20]),
+          category: r.pick([null, 'Software', 'Services']),
+          is_linkable: true,
+          is_deleted: false,
+          visible_to: 3,
+          owner_id: userId('products', id),
+          add_time: v2Time(t.added),
+          update_time: v2Time(t.updated),
+          billing_frequency: r.pick(['one-time', 'monthly', 'annually']),
+          billing_frequency_cycles: null,
+          prices: currencies.map((currency) => ({
+            product_id: id,
+            price: r.int(10, 900),
+            currency,
+            cost: r.int(1, 9),
+            direct_cost: r.chance(0.5) ? r.int(1, 5) : null,
+            notes: '',
+          })),
           custom_fields: customFields(r),
         };
       }),
       organizations: simple('organizations', c.organizations, (id, t) => {
         const r = this.rng('organizations', id);
         const record: Json = {
-          ...example('/api/v2/organizations'), id, name: `${companyName(r)} ${id}`, owner_id: userId('organizations', id),
-          add_time: v2Time(t.added), update_time: v2Time(t.updated), is_deleted: false, visible_to: r.pick([3, 7]),
-          address: address(r), label_ids: r.chance(0.3) ? [r.int(1, 5)] : [], website: `https://org${id}.example.com`,
-          linkedin: null, industry: r.int(1, 40), annual_revenue: r.int(0, 900) * 10000, employee_count: r.int(1, 5000),
+          ...example('/api/v2/organizations'),
+          id,
+          name: `${companyName(r)} ${id}`,
+          owner_id: userId('organizations', id),
+          add_time: v2Time(t.added),
+          update_time: v2Time(t.updated),
+          is_deleted: false,
+          visible_to: r.pick([3, 7]),
+          address: address(r),
+          label_ids: r.chance(0.3) ? [r.int(1, 5)] : [],
+          website: `https://org${id}.example.com`,
+          linkedin: null,
+          industry: r.int(1, 40),
+          annual_revenue: r.int(0, 900) * 10000,
+          employee_count: r.int(1, 5000),
           custom_fields: customFields(r),
-          next_activity_id: r.int(1, c.activities), last_activity_id: r.int(1, c.activities), smart_bcc_email: `acme+org${id}@pipedrivemail.com`,
+          next_activity_id: r.int(1, c.activities),
+          last_activity_id: r.int(1, c.activities),
+          smart_bcc_email: `acme+org${id}@pipedrivemail.com`,
         };
         record.org_id = undefined;
-        for (const field of ['open_deals_count', 'related_open_deals_count', 'closed_deals_count', 'related_closed_deals_count', 'email_messages_count', 'people_count', 'activities_count', 'done_activities_count', 'undone_activities_count', 'files_count', 'notes_count', 'followers_count', 'won_deals_count', 'related_won_deals_count', 'lost_deals_count', 'related_lost_deals_count']) {
+        for (const field of [
+          'open_deals_count',
+          'related_open_deals_count',
+          'closed_deals_count',
+          'related_closed_deals_count',
+          'email_messages_count',
+          'people_count',
+          'activities_count',
+          'done_activities_count',
+          'undone_activities_count',
+          'files_count',
+          'notes_count',
+          'followers_count',
+          'won_deals_count',
+          'related_won_deals_count',
+          'lost_deals_count',
+          'related_lost_deals_count',
+        ]) {
           record[field] = count(r);
         }
         return record;
@@ -392,18 +564,52 @@ export class Dataset {
         const r = this.rng('persons', id);
         const [first, last] = personName(r);
         const record: Json = {
-          ...example('/api/v2/persons'), id, name: `${first} ${last}`, first_name: first, last_name: last,
-          owner_id: userId('persons', id), org_id: r.chance(0.85) ? r.int(1, c.organizations) : null,
-          add_time: v2Time(t.added), update_time: v2Time(t.updated),
+          ...example('/api/v2/persons'),
+          id,
+          name: `${first} ${last}`,
+          first_name: first,
+          last_name: last,
+          owner_id: userId('persons', id),
+          org_id: r.chance(0.85) ? r.int(1, c.organizations) : null,
+          add_time: v2Time(t.added),
+          update_time: v2Time(t.updated),
           emails: [{ value: `${first}.${last}${id}@example.com`.toLowerCase(), primary: true, label: 'work' }],
           phones: r.chance(0.7) ? [{ value: `+49 30 ${r.int(1000000, 9999999)}`, primary: true, label: 'work' }] : [],
-          is_deleted: false, visible_to: r.pick([3, 7]), label_ids: [], picture_id: null, custom_fields: customFields(r),
-          notes: null, im: [], birthday: null, job_title: r.pick([null, 'CTO', 'Head of Sales', 'Buyer', 'CEO']), postal_address: address(r),
-          next_activity_id: r.int(1, c.activities), last_activity_id: r.int(1, c.activities),
-          last_incoming_mail_time: r.chance(0.3) ? v2Time(t.updated) : null, last_outgoing_mail_time: null,
+          is_deleted: false,
+          visible_to: r.pick([3, 7]),
+          label_ids: [],
+          picture_id: null,
+          custom_fields: customFields(r),
+          notes: null,
+          im: [],
+          birthday: null,
+          job_title: r.pick([null, 'CTO', 'Head of Sales', 'Buyer', 'CEO']),
+          postal_address: address(r),
+          next_activity_id: r.int(1, c.activities),
+          last_activity_id: r.int(1, c.activities),
+          last_incoming_mail_time: r.chance(0.3) ? v2Time(t.updated) : null,
+          last_outgoing_mail_time: null,
           smart_bcc_email: `acme+person${id}@pipedrivemail.com`,
         };
-        for (const field of ['open_deals_count', 'related_open_deals_count', 'closed_deals_count', 'related_closed_deals_count', 'participant_open_deals_count', 'participant_closed_deals_count', 'email_messages_count', 'activities_count', 'done_activities_count', 'undone_activities_count', 'files_count', 'notes_count', 'followers_count', 'won_deals_count', 'related_won_deals_count', 'lost_deals_count', 'related_lost_deals_count']) {
+        for (const field of [
+          'open_deals_count',
+          'related_open_deals_count',
+          'closed_deals_count',
+          'related_closed_deals_count',
+          'participant_open_deals_count',
+          'participant_closed_deals_count',
+          'email_messages_count',
+          'activities_count',
+          'done_activities_count',
+          'undone_activities_count',
+          'files_count',
+          'notes_count',
+          'followers_count',
+          'won_deals_count',
+          'related_won_deals_count',
+          'lost_deals_count',
+          'related_lost_deals_count',
+        ]) {
           record[field] = count(r);
         }
         return record;
@@ -414,7 +620,10 @@ export class Dataset {
           const status = this.dealStatus(id);
           const archived = this.dealArchived(id) && status !== 3;
           // Pipedrive keeps deleted deals for 30 days: their last update is the deletion, within the last month.
-          const updated = status === 3 ? toSecond(this.anchor - (hash(this.seed, 'deal-deleted', id) % (29 * 86400)) * SECOND) : this.lifetime('deals', id).updated;
+          const updated =
+            status === 3
+              ? toSecond(this.anchor - (hash(this.seed, 'deal-deleted', id) % (29 * 86400)) * SECOND)
+              : this.lifetime('deals', id).updated;
           return { updated, facet: status | (archived ? ARCHIVED_BIT : 0) };
         },
         facet: (deal) => DEAL_STATUSES.indexOf(deal.status as never) | (deal.is_archived ? ARCHIVED_BIT : 0),
@@ -426,23 +635,59 @@ export class Dataset {
           const closed = status === 'won' || status === 'lost' ? v2Time(updated) : null;
           const stage = r.int(1, c.stages);
           return {
-            ...example('/api/v2/deals'), id, title: `${companyName(r)} ${r.pick(DEAL_WORDS)} #${id}`,
-            creator_user_id: userId('deal-creator', id), owner_id: userId('deals', id), value: r.int(1, 400) * 250,
-            person_id: r.chance(0.9) ? r.int(1, c.persons) : null, org_id: r.chance(0.9) ? r.int(1, c.organizations) : null,
-            stage_id: stage, pipeline_id: Math.ceil(stage / Math.max(1, Math.ceil(c.stages / c.pipelines))), currency: r.pick(['EUR', 'USD']),
-            archive_time: archived ? v2Time(updated) : null, add_time: v2Time(added), update_time: v2Time(updated),
-            stage_change_time: v2Time(added + Math.floor((updated - added) / 2 / SECOND) * SECOND), status, is_archived: archived,
-            is_deleted: status === 'deleted', probability: null, lost_reason: status === 'lost' ? r.pick(['Price', 'Timing', 'Competitor']) : null,
-            visible_to: 3, close_time: closed, won_time: status === 'won' ? closed : null, lost_time: status === 'lost' ? closed : null,
-            local_won_date: status === 'won' ? date(updated) : null, local_lost_date: status === 'lost' ? date(updated) : null,
-            local_close_date: closed ? date(updated) : null, expected_close_date: date(updated + r.int(1, 90) * DAY),
-            label_ids: r.chance(0.3) ? [r.int(1, 5)] : [], origin: 'ManuallyCreated', origin_id: null, channel: null, channel_id: null,
-            source_lead_id: null, acv: null, arr: null, mrr: null, custom_fields: customFields(r),
-            next_activity_id: r.chance(0.6) ? r.int(1, c.activities) : null, last_activity_id: r.chance(0.6) ? r.int(1, c.activities) : null,
-            first_won_time: status === 'won' ? closed : null, products_count: count(r, 3), files_count: count(r, 3), notes_count: count(r),
-            followers_count: count(r, 3), email_messages_count: count(r), activities_count: count(r), done_activities_count: count(r),
-            undone_activities_count: count(r), participants_count: count(r, 4), last_incoming_mail_time: null,
-            last_outgoing_mail_time: null, smart_bcc_email: `acme+deal${id}@pipedrivemail.com`,
+            ...example('/api/v2/deals'),
+            id,
+            title: `${companyName(r)} ${r.pick(DEAL_WORDS)} #${id}`,
+            creator_user_id: userId('deal-creator', id),
+            owner_id: userId('deals', id),
+            value: r.int(1, 400) * 250,
+            person_id: r.chance(0.9) ? r.int(1, c.persons) : null,
+            org_id: r.chance(0.9) ? r.int(1, c.organizations) : null,
+            stage_id: stage,
+            pipeline_id: Math.ceil(stage / Math.max(1, Math.ceil(c.stages / c.pipelines))),
+            currency: r.pick(['EUR', 'USD']),
+            archive_time: archived ? v2Time(updated) : null,
+            add_time: v2Time(added),
+            update_time: v2Time(updated),
+            stage_change_time: v2Time(added + Math.floor((updated - added) / 2 / SECOND) * SECOND),
+            status,
+            is_archived: archived,
+            is_deleted: status === 'deleted',
+            probability: null,
+            lost_reason: status === 'lost' ? r.pick(['Price', 'Timing', 'Competitor']) : null,
+            visible_to: 3,
+            close_time: closed,
+            won_time: status === 'won' ? closed : null,
+            lost_time: status === 'lost' ? closed : null,
+            local_won_date: status === 'won' ? date(updated) : null,
+            local_lost_date: status === 'lost' ? date(updated) : null,
+            local_close_date: closed ? date(updated) : null,
+            expected_close_date: date(updated + r.int(1, 90) * DAY),
+            label_ids: r.chance(0.3) ? [r.int(1, 5)] : [],
+            origin: 'ManuallyCreated',
+            origin_id: null,
+            channel: null,
+            channel_id: null,
+            source_lead_id: null,
+            acv: null,
+            arr: null,
+            mrr: null,
+            custom_fields: customFields(r),
+            next_activity_id: r.chance(0.6) ? r.int(1, c.activities) : null,
+            last_activity_id: r.chance(0.6) ? r.int(1, c.activities) : null,
+            first_won_time: status === 'won' ? closed : null,
+            products_count: count(r, 3),
+            files_count: count(r, 3),
+            notes_count: count(r),
+            followers_count: count(r, 3),
+            email_messages_count: count(r),
+            activities_count: count(r),
+            done_activities_count: count(r),
+            undone_activities_count: count(r),
+            participants_count: count(r, 4),
+            last_incoming_mail_time: null,
+            last_outgoing_mail_time: null,
+            smart_bcc_email: `acme+deal${id}@pipedrivemail.com`,
           };
         },
       },
@@ -451,16 +696,46 @@ export class Dataset {
         const done = r.chance(0.6);
         const person = r.int(1, c.persons);
         return {
-          ...example('/api/v2/activities'), id, subject: `${r.pick(['Call', 'Meet', 'Email', 'Demo for'])} ${r.pick(LAST_NAMES)}`,
-          type: r.pick(['call', 'meeting', 'task', 'deadline', 'email']), owner_id: userId('activities', id), creator_user_id: userId('activity-creator', id),
-          is_deleted: false, add_time: v2Time(t.added), update_time: v2Time(t.updated),
-          deal_id: r.chance(0.7) ? r.int(1, c.deals) : null, lead_id: null, person_id: person, org_id: r.chance(0.7) ? r.int(1, c.organizations) : null,
-          project_id: null, due_date: date(t.added + r.int(0, 30) * DAY), due_time: `${String(r.int(8, 17)).padStart(2, '0')}:00:00`, duration: '00:30:00',
-          busy: r.chance(0.5), done, marked_as_done_time: done ? v2Time(t.updated) : null,
-          location: r.chance(0.3) ? address(r) : null, participants: [{ person_id: person, primary: true }],
-          attendees: r.chance(0.4) ? [{ email: `guest${id}@example.com`, name: 'Guest', status: 'accepted', is_organizer: false, person_id: person, user_id: null }] : [],
-          conference_meeting_client: null, conference_meeting_url: null, conference_meeting_id: null, public_description: null,
-          priority: null, note: r.chance(0.3) ? '<p>Discussed next steps</p>' : null,
+          ...example('/api/v2/activities'),
+          id,
+          subject: `${r.pick(['Call', 'Meet', 'Email', 'Demo for'])} ${r.pick(LAST_NAMES)}`,
+          type: r.pick(['call', 'meeting', 'task', 'deadline', 'email']),
+          owner_id: userId('activities', id),
+          creator_user_id: userId('activity-creator', id),
+          is_deleted: false,
+          add_time: v2Time(t.added),
+          update_time: v2Time(t.updated),
+          deal_id: r.chance(0.7) ? r.int(1, c.deals) : null,
+          lead_id: null,
+          person_id: person,
+          org_id: r.chance(0.7) ? r.int(1, c.organizations) : null,
+          project_id: null,
+          due_date: date(t.added + r.int(0, 30) * DAY),
+          due_time: `${String(r.int(8, 17)).padStart(2, '0')}:00:00`,
+          duration: '00:30:00',
+          busy: r.chance(0.5),
+          done,
+          marked_as_done_time: done ? v2Time(t.updated) : null,
+          location: r.chance(0.3) ? address(r) : null,
+          participants: [{ person_id: person, primary: true }],
+          attendees: r.chance(0.4)
+            ? [
+                {
+                  email: `guest${id}@example.com`,
+                  name: 'Guest',
+                  status: 'accepted',
+                  is_organizer: false,
+                  person_id: person,
+                  user_id: null,
+                },
+              ]
+            : [],
+          conference_meeting_client: null,
+          conference_meeting_url: null,
+          conference_meeting_id: null,
+          public_description: null,
+          priority: null,
+          note: r.chance(0.3) ? '<p>Discussed next steps</p>' : null,
         };
       }),
       notes: simple('notes', c.notes, (id, t) => {
@@ -470,45 +745,105 @@ export class Dataset {
         const org = r.chance(0.5) ? r.int(1, c.organizations) : null;
         const person = r.chance(0.5) ? r.int(1, c.persons) : null;
         return {
-          ...example('/v1/notes'), id, active_flag: true, add_time: v1Time(t.added), update_time: v1Time(t.updated),
+          ...example('/v1/notes'),
+          id,
+          active_flag: true,
+          add_time: v1Time(t.added),
+          update_time: v1Time(t.updated),
           content: `<p>${r.pick(['Called', 'Met', 'Emailed'])} about ${r.pick(DEAL_WORDS)}</p>`,
-          deal: deal ? { title: `Deal ${deal}` } : null, deal_id: deal, lead_id: null, org_id: org,
-          organization: org ? { name: `Organization ${org}` } : null, person_id: person, person: person ? { name: `Person ${person}` } : null,
-          project_id: null, project: null, user_id: user, last_update_user_id: user,
+          deal: deal ? { title: `Deal ${deal}` } : null,
+          deal_id: deal,
+          lead_id: null,
+          org_id: org,
+          organization: org ? { name: `Organization ${org}` } : null,
+          person_id: person,
+          person: person ? { name: `Person ${person}` } : null,
+          project_id: null,
+          project: null,
+          user_id: user,
+          last_update_user_id: user,
           user: { email: `user${user}@example.com`, icon_url: null, is_you: user === 1, name: `User ${user}` },
-          pinned_to_lead_flag: false, pinned_to_deal_flag: deal !== null && r.chance(0.2), pinned_to_organization_flag: false,
-          pinned_to_person_flag: false, pinned_to_project_flag: false,
+          pinned_to_lead_flag: false,
+          pinned_to_deal_flag: deal !== null && r.chance(0.2),
+          pinned_to_organization_flag: false,
+          pinned_to_person_flag: false,
+          pinned_to_project_flag: false,
         };
       }),
       files: simple('files', c.files, (id, t) => {
         const r = this.rng('files', id);
         const kind = r.pick(['img', 'pdf', 'doc', 'xls']);
         return {
-          ...example('/v1/files'), id, user_id: userId('files', id), deal_id: r.chance(0.5) ? r.int(1, c.deals) : null,
-          person_id: r.chance(0.4) ? r.int(1, c.persons) : null, org_id: r.chance(0.4) ? r.int(1, c.organizations) : null,
-          product_id: null, activity_id: null, lead_id: null, project_id: null, log_id: null,
-          add_time: v1Time(t.added), update_time: v1Time(t.updated), file_name: `file_${id}.${kind === 'img' ? 'png' : kind}`,
-          file_type: kind, file_size: r.int(1_000, 9_000_000), active_flag: true, inline_flag: false, remote_location: 's3',
-          remote_id: null, cid: '', s3_bucket: '', mail_message_id: '', mail_template_id: '', deal_name: '', person_name: '',
-          lead_name: '', project_name: '', org_name: '', product_name: '', url: `https://acme.pipedrive.com/v1/files/${id}/download`,
-          name: `Document ${id}`, description: '',
+          ...example('/v1/files'),
+          id,
+          user_id: userId('files', id),
+          deal_id: r.chance(0.5) ? r.int(1, c.deals) : null,
+          person_id: r.chance(0.4) ? r.int(1, c.persons) : null,
+          org_id: r.chance(0.4) ? r.int(1, c.organizations) : null,
+          product_id: null,
+          activity_id: null,
+          lead_id: null,
+          project_id: null,
+          log_id: null,
+          add_time: v1Time(t.added),
+          update_time: v1Time(t.updated),
+          file_name: `file_${id}.${kind === 'img' ? 'png' : kind}`,
+          file_type: kind,
+          file_size: r.int(1_000, 9_000_000),
+          active_flag: true,
+          inline_flag: false,
+          remote_location: 's3',
+          remote_id: null,
+          cid: '',
+          s3_bucket: '',
+          mail_message_id: '',
+          mail_template_id: '',
+          deal_name: '',
+          person_name: '',
+          lead_name: '',
+          project_name: '',
+          org_name: '',
+          product_name: '',
+          url: `https://acme.pipedrive.com/v1/files/${id}/download`,
+          name: `Document ${id}`,
+          description: '',
         };
       }),
       email_threads: {
         count: c.email_threads,
         meta: (id) => ({ updated: this.lifetime('email_threads', id).updated, facet: this.folderBits(id) }),
-        facet: (thread) => MAIL_FOLDERS.reduce((bits, folder, i) => bits | ((thread.folders as string[]).includes(folder) ? 1 << i : 0), 0),
+        facet: (thread) =>
+          MAIL_FOLDERS.reduce(
+            (bits, folder, i) => bits | ((thread.folders as string[]).includes(folder) ? 1 << i : 0),
+            0,
+          ),
         build: (id, updated) => {
           const r = this.rng('email_threads', id);
           const { added } = this.lifetime('email_threads', id);
           const bits = this.folderBits(id);
-          const party: Json = { ...(example('/v1/mailbox/mailThreads').parties as { to: Json[] }).to[0]!, id: 2 * id, email_address: `contact${id}@example.com`, linked_person_id: r.int(1, c.persons), message_time: updated };
+          const party: Json = {
+            ...(example('/v1/mailbox/mailThreads').parties as { to: Json[] }).to[0]!,
+            id: 2 * id,
+            email_address: `contact${id}@example.com`,
+            linked_person_id: r.int(1, c.persons),
+            message_time: updated,
+          };
           return {
-            ...example('/v1/mailbox/mailThreads'), id, user_id: 1, account_id: 'sim-mail-account', subject: `Re: ${r.pick(DEAL_WORDS)} ${id}`,
-            snippet: 'Thanks, see you next week', parties: { to: [party], from: [{ ...party, id: 2 * id + 1 }] },
-            folders: MAIL_FOLDERS.filter((_, i) => bits & (1 << i)), message_count: this.messagesPerThread(id),
-            read_flag: r.int(0, 1), last_message_timestamp: mailTime(updated), first_message_timestamp: mailTime(added),
-            last_message_received_timestamp: mailTime(updated), add_time: mailTime(added), update_time: mailTime(updated),
+            ...example('/v1/mailbox/mailThreads'),
+            id,
+            user_id: 1,
+            account_id: 'sim-mail-account',
+            subject: `Re: ${r.pick(DEAL_WORDS)} ${id}`,
+            snippet: 'Thanks, see you next week',
+            parties: { to: [party], from: [{ ...party, id: 2 * id + 1 }] },
+            folders: MAIL_FOLDERS.filter((_, i) => bits & (1 << i)),
+            message_count: this.messagesPerThread(id),
+            read_flag: r.int(0, 1),
+            last_message_timestamp: mailTime(updated),
+            first_message_timestamp: mailTime(added),
+            last_message_received_timestamp: mailTime(updated),
+            add_time: mailTime(added),
+            update_time: mailTime(updated),
             deal_id: r.chance(0.3) ? r.int(1, c.deals) : null,
           };
         },
@@ -521,10 +856,18 @@ export class Dataset {
           const r = this.rng('email_messages', index);
           const template = example('/v1/mailbox/mailThreads/{id}/mailMessages');
           return {
-            ...template, id: index, mail_thread_id: thread, user_id: 1, account_id: 'sim-mail-account',
-            subject: `Re: thread ${thread}`, snippet: r.pick(['Sounds good', 'Attached the offer', 'Can we meet on Monday?']),
+            ...template,
+            id: index,
+            mail_thread_id: thread,
+            user_id: 1,
+            account_id: 'sim-mail-account',
+            subject: `Re: thread ${thread}`,
+            snippet: r.pick(['Sounds good', 'Attached the offer', 'Can we meet on Monday?']),
             from: [{ ...(template.from as Json[])[0]!, email_address: `contact${thread}@example.com` }],
-            message_time: mailTime(updated), add_time: mailTime(updated), update_time: mailTime(updated), read_flag: r.int(0, 1),
+            message_time: mailTime(updated),
+            add_time: mailTime(updated),
+            update_time: mailTime(updated),
+            read_flag: r.int(0, 1),
           };
         },
       },

@@ -44,9 +44,78 @@ export class Random {
   }
 }
 
-export const FIRST_NAMES = ['Ada', 'Bruno', 'Chen', 'Dana', 'Emeka', 'Fatima', 'Goran', 'Hana', 'Ivo', 'Julia', 'Kwame', 'Lena', 'Mateo', 'Nina', 'Omar', 'Priya', 'Quinn', 'Rosa', 'Sven', 'Tara', 'Uma', 'Viktor', 'Wen', 'Ximena', 'Yusuf', 'Zoe'];
-export const LAST_NAMES = ['Andersen', 'Baptiste', 'Costa', 'Dubois', 'Eriksson', 'Fischer', 'García', 'Horvat', 'Ivanova', 'Jensen', 'Kowalski', 'Lindqvist', 'Müller', 'Novak', 'Okafor', 'Petrov', 'Rossi', 'Silva', 'Tamm', 'Urban', 'Virtanen', 'Weber', 'Yilmaz', 'Zhou'];
-export const COMPANY_WORDS = ['Acme', 'Northwind', 'Globex', 'Initech', 'Umbrella', 'Stark', 'Wayne', 'Tyrell', 'Cyberdyne', 'Hooli', 'Vandelay', 'Soylent', 'Massive', 'Wonka', 'Aperture', 'Oscorp'];
+export const FIRST_NAMES = [
+  'Ada',
+  'Bruno',
+  'Chen',
+  'Dana',
+  'Emeka',
+  'Fatima',
+  'Goran',
+  'Hana',
+  'Ivo',
+  'Julia',
+  'Kwame',
+  'Lena',
+  'Mateo',
+  'Nina',
+  'Omar',
+  'Priya',
+  'Quinn',
+  'Rosa',
+  'Sven',
+  'Tara',
+  'Uma',
+  'Viktor',
+  'Wen',
+  'Ximena',
+  'Yusuf',
+  'Zoe',
+];
+export const LAST_NAMES = [
+  'Andersen',
+  'Baptiste',
+  'Costa',
+  'Dubois',
+  'Eriksson',
+  'Fischer',
+  'García',
+  'Horvat',
+  'Ivanova',
+  'Jensen',
+  'Kowalski',
+  'Lindqvist',
+  'Müller',
+  'Novak',
+  'Okafor',
+  'Petrov',
+  'Rossi',
+  'Silva',
+  'Tamm',
+  'Urban',
+  'Virtanen',
+  'Weber',
+  'Yilmaz',
+  'Zhou',
+];
+export const COMPANY_WORDS = [
+  'Acme',
+  'Northwind',
+  'Globex',
+  'Initech',
+  'Umbrella',
+  'Stark',
+  'Wayne',
+  'Tyrell',
+  'Cyberdyne',
+  'Hooli',
+  'Vandelay',
+  'Soylent',
+  'Massive',
+  'Wonka',
+  'Aperture',
+  'Oscorp',
+];
 export const COMPANY_SUFFIXES = ['Ltd', 'GmbH', 'Inc', 'AS', 'OÜ', 'SA', 'BV', 'Oy', 'AB', 'LLC'];
 export const CITIES = [
   ['Tallinn', 'EE', 'Harju maakond'],
@@ -56,4 +125,13 @@ export const CITIES = [
   ['Dublin', 'IE', 'Leinster'],
   ['Prague', 'CZ', 'Praha'],
 ] as const;
-export const DEAL_WORDS = ['renewal', 'expansion', 'pilot', 'license', 'onboarding', 'upgrade', 'consulting', 'support plan'];
+export const DEAL_WORDS = [
+  'renewal',
+  'expansion',
+  'pilot',
+  'license',
+  'onboarding',
+  'upgrade',
+  'consulting',
+  'support plan',
+];

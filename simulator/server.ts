@@ -88,7 +88,10 @@ export const TOKENS = {
 } as const;
 const USER_OF_TOKEN: Record<string, number> = { [TOKENS.admin]: 1, [TOKENS.user]: 2, [TOKENS.legacyAdmin]: 3 };
 
-const TOKEN_COSTS = JSON.parse(readFileSync(new URL('./fixtures/token-costs.json', import.meta.url), 'utf8')) as Record<string, number>;
+const TOKEN_COSTS = JSON.parse(readFileSync(new URL('./fixtures/token-costs.json', import.meta.url), 'utf8')) as Record<
+  string,
+  number
+>;
 const WINDOW_MS = 2000;
 const DAY_MS = 86_400_000;
 
@@ -96,9 +99,50 @@ const DAY_MS = 86_400_000;
 const RETIRED = /^\/v1\/(deals|persons|organizations|activities|products|pipelines|stages)(\/collection|\/archived)?$/;
 
 /** Optional fields per v2 list: returned only when named in `include_fields`. */
-const DEAL_OPTIONAL = ['next_activity_id', 'last_activity_id', 'first_won_time', 'products_count', 'files_count', 'notes_count', 'followers_count', 'email_messages_count', 'activities_count', 'done_activities_count', 'undone_activities_count', 'participants_count', 'last_incoming_mail_time', 'last_outgoing_mail_time', 'smart_bcc_email'];
-const CONTACT_OPTIONAL = ['next_activity_id', 'last_activity_id', 'open_deals_count', 'related_open_deals_count', 'closed_deals_count', 'related_closed_deals_count', 'email_messages_count', 'activities_count', 'done_activities_count', 'undone_activities_count', 'files_count', 'notes_count', 'followers_count', 'won_deals_count', 'related_won_deals_count', 'lost_deals_count', 'related_lost_deals_count', 'smart_bcc_email'];
-const PERSON_OPTIONAL = [...CONTACT_OPTIONAL, 'participant_open_deals_count', 'participant_closed_deals_count', 'last_incoming_mail_time', 'last_outgoing_mail_time'];
+const DEAL_OPTIONAL = [
+  'next_activity_id',
+  'last_activity_id',
+  'first_won_time',
+  'products_count',
+  'files_count',
+  'notes_count',
+  'followers_count',
+  'email_messages_count',
+  'activities_count',
+  'done_activities_count',
+  'undone_activities_count',
+  'participants_count',
+  'last_incoming_mail_time',
+  'last_outgoing_mail_time',
+  'smart_bcc_email',
+];
+const CONTACT_OPTIONAL = [
+  'next_activity_id',
+  'last_activity_id',
+  'open_deals_count',
+  'related_open_deals_count',
+  'closed_deals_count',
+  'related_closed_deals_count',
+  'email_messages_count',
+  'activities_count',
+  'done_activities_count',
+  'undone_activities_count',
+  'files_count',
+  'notes_count',
+  'followers_count',
+  'won_deals_count',
+  'related_won_deals_count',
+  'lost_deals_count',
+  'related_lost_deals_count',
+  'smart_bcc_email',
+];
+const PERSON_OPTIONAL = [
+  ...CONTACT_OPTIONAL,
+  'participant_open_deals_count',
+  'participant_closed_deals_count',
+  'last_incoming_mail_time',
+  'last_outgoing_mail_time',
+];
 const ORGANIZATION_OPTIONAL = [...CONTACT_OPTIONAL, 'people_count'];
 
 const FAULT_MESSAGES: Record<number, string> = {
@@ -130,7 +174,14 @@ const ok = (data: string, additional?: unknown): Reply => ({
 });
 const error = (status: number, message: string): Reply => ({
   status,
-  body: JSON.stringify({ success: false, error: message, error_info: 'Please check developers.pipedrive.com', data: null, additional_data: null, errorCode: status }),
+  body: JSON.stringify({
+    success: false,
+    error: message,
+    error_info: 'Please check developers.pipedrive.com',
+    data: null,
+    additional_data: null,
+    errorCode: status,
+  }),
 });
 
 export class PipedriveSimulator {
@@ -161,7 +212,8 @@ export class PipedriveSimulator {
 
   /** Starts listening on 127.0.0.1 (a random free port by default) and returns the origin, e.g. http://127.0.0.1:8089. */
   async start(port = 0, host = '127.0.0.1'): Promise<string> {
-    const handler = (request: http.IncomingMessage, response: http.ServerResponse) => void this.handle(request, response);
+    const handler = (request: http.IncomingMessage, response: http.ServerResponse) =>
+      void this.handle(request, response);
     const tls = this.options.tls;
     this.server = tls ? https.createServer(tls, handler) : http.createServer(handler);
     this.server.on(tls ? 'secureConnection' : 'connection', () => this.stats.connections++);
@@ -221,7 +273,13 @@ export class PipedriveSimulator {
     const query = Object.fromEntries(url.searchParams);
     const headerToken = request.headers['x-api-token'];
     const token = typeof headerToken === 'string' ? headerToken : (query.api_token ?? '');
-    const entry: LoggedRequest = { path, query, tokenVia: headerToken ? 'header' : query.api_token ? 'query' : 'none', status: 0, at: Date.now() };
+    const entry: LoggedRequest = {
+      path,
+      query,
+      tokenVia: headerToken ? 'header' : query.api_token ? 'query' : 'none',
+      status: 0,
+      at: Date.now(),
+    };
     this.stats.requests++;
     if (this.options.logRequests !== false) this.requests.push(entry);
 
@@ -309,14 +367,18 @@ export class PipedriveSimulator {
         return this.dailyRejection(fault.retryAfter);
     }
     const user = USER_OF_TOKEN[token];
-    if (user === undefined) return { status: 401, body: '{"success":false,"error":"unauthorized access","errorCode":401}' };
+    if (user === undefined)
+      return { status: 401, body: '{"success":false,"error":"unauthorized access","errorCode":401}' };
     if ((this.blockedUntil.get(token) ?? 0) > now) return this.cloudflarePage();
     const window = this.window(token, now);
     window.push(now);
     if (window.length > this.burstLimit) return this.burstRejection(token, now);
     if (this.accountClosed) return error(402, 'Company account is not open');
     if (RETIRED.test(path)) return error(410, `${path} is no longer supported; use the API v2 endpoint instead.`);
-    const endpoint = path.replace(/^\/v1\/mailbox\/mailThreads\/[^/]+\/mailMessages$/, '/v1/mailbox/mailThreads/{id}/mailMessages');
+    const endpoint = path.replace(
+      /^\/v1\/mailbox\/mailThreads\/[^/]+\/mailMessages$/,
+      '/v1/mailbox/mailThreads/{id}/mailMessages',
+    );
     const cost = TOKEN_COSTS[`GET ${endpoint}`] ?? 0;
     const today = Math.floor(this.clock.now() / DAY_MS);
     if (this.budget.day !== today) this.budget = { day: today, spent: 0 };
@@ -362,7 +424,9 @@ export class PipedriveSimulator {
     this.rejections.set(token, recent);
     if (recent.length >= (this.options.cloudflareAfter ?? 20)) this.blockedUntil.set(token, now + 60_000);
     const reply = { status: 429, body: '{"success":false,"error":"Request over limit","errorCode":429}' };
-    return resetSeconds ? { ...reply, headers: { 'x-ratelimit-remaining': '0', 'x-ratelimit-reset': String(resetSeconds) } } : reply;
+    return resetSeconds
+      ? { ...reply, headers: { 'x-ratelimit-remaining': '0', 'x-ratelimit-reset': String(resetSeconds) } }
+      : reply;
   }
 
   /** The budget resets at the company's next midnight (UTC here; Pipedrive says "server's timezone"). */
@@ -392,7 +456,18 @@ export class PipedriveSimulator {
     const t = this.dataset.tables;
     switch (path) {
       case '/v1/users/me':
-        return ok(JSON.stringify({ ...t.users.get(user), is_you: true, company_id: 7_001, company_name: 'Acme Simulated', company_domain: 'acme-sim', company_country: 'EE', company_industry: 'IT Services', language: { language_code: 'en', country_code: 'US' } }));
+        return ok(
+          JSON.stringify({
+            ...t.users.get(user),
+            is_you: true,
+            company_id: 7_001,
+            company_name: 'Acme Simulated',
+            company_domain: 'acme-sim',
+            company_country: 'EE',
+            company_industry: 'IT Services',
+            language: { language_code: 'en', country_code: 'US' },
+          }),
+        );
       case '/v1/users':
         return ok(list(rows(t.users).map((id) => JSON.stringify({ ...t.users.get(id), is_you: id === user }))));
       case '/v1/activityTypes':
@@ -409,7 +484,9 @@ export class PipedriveSimulator {
       case '/v1/notes':
         return this.v1Notes(params);
       case '/v1/files':
-        return this.offsetPage(sortedV1(t.files, params.get('sort')), params, 100, (id) => t.files.json(id, '', JSON.stringify));
+        return this.offsetPage(sortedV1(t.files, params.get('sort')), params, 100, (id) =>
+          t.files.json(id, '', JSON.stringify),
+        );
       case '/v1/recents':
         return this.recents(params);
       case '/v1/mailbox/mailThreads':
@@ -417,9 +494,17 @@ export class PipedriveSimulator {
       case '/api/v2/activities':
         return this.v2List(t.activities, params, { optional: ['attendees'], untilAllowed: true });
       case '/api/v2/deals':
-        return this.v2List(t.deals, params, { optional: DEAL_OPTIONAL, untilAllowed: true, keep: dealFilter(params, false) });
+        return this.v2List(t.deals, params, {
+          optional: DEAL_OPTIONAL,
+          untilAllowed: true,
+          keep: dealFilter(params, false),
+        });
       case '/api/v2/deals/archived':
-        return this.v2List(t.deals, params, { optional: DEAL_OPTIONAL, untilAllowed: true, keep: dealFilter(params, true) });
+        return this.v2List(t.deals, params, {
+          optional: DEAL_OPTIONAL,
+          untilAllowed: true,
+          keep: dealFilter(params, true),
+        });
       case '/api/v2/organizations':
         return this.v2List(t.organizations, params, { optional: ORGANIZATION_OPTIONAL, untilAllowed: true });
       case '/api/v2/persons':
@@ -443,11 +528,17 @@ export class PipedriveSimulator {
   private v2List(
     table: Table<Json>,
     params: URLSearchParams,
-    options: { optional?: string[]; sinceAllowed?: boolean; untilAllowed?: boolean; keep?: (id: number, table: Table<Json>) => boolean },
+    options: {
+      optional?: string[];
+      sinceAllowed?: boolean;
+      untilAllowed?: boolean;
+      keep?: (id: number, table: Table<Json>) => boolean;
+    },
   ): Reply {
     const limit = pageSize(params, 100, 500);
     const sortBy = params.get('sort_by') ?? 'id';
-    if (!['id', 'update_time', 'add_time', 'order_nr', 'name', 'due_date'].includes(sortBy)) throw new HttpError(400, `Invalid sort_by: ${sortBy}`);
+    if (!['id', 'update_time', 'add_time', 'order_nr', 'name', 'due_date'].includes(sortBy))
+      throw new HttpError(400, `Invalid sort_by: ${sortBy}`);
     const descending = params.get('sort_direction') === 'desc';
     const byTime = sortBy === 'update_time';
     const since = options.sinceAllowed === false ? undefined : rfc3339(params, 'updated_since');
@@ -458,9 +549,11 @@ export class PipedriveSimulator {
     // First position of the page (in ascending terms), found by binary search.
     let position: number;
     if (after) position = lowerBound(order, (id) => compare(key(id), id, after.v, after.id) > 0);
-    else if (byTime && since !== undefined && !descending) position = lowerBound(order, (id) => table.time(id) >= since);
+    else if (byTime && since !== undefined && !descending)
+      position = lowerBound(order, (id) => table.time(id) >= since);
     else position = 0;
-    if (descending) position = after ? lowerBound(order, (id) => compare(key(id), id, after.v, after.id) >= 0) - 1 : order.length - 1;
+    if (descending)
+      position = after ? lowerBound(order, (id) => compare(key(id), id, after.v, after.id) >= 0) - 1 : order.length - 1;
 
     const include = new Set((params.get('include_fields') ?? '').split(',').filter(Boolean));
     const drop = (options.optional ?? []).filter((field) => !include.has(field));
@@ -485,39 +578,58 @@ export class PipedriveSimulator {
   }
 
   /** v1 offset pagination over ordered row ids. */
-  private offsetPage(ids: ArrayLike<number>, params: URLSearchParams, maxLimit: number, render: (id: number) => string, extra: Json = {}): Reply {
+  private offsetPage(
+    ids: ArrayLike<number>,
+    params: URLSearchParams,
+    maxLimit: number,
+    render: (id: number) => string,
+    extra: Json = {},
+  ): Reply {
     const limit = pageSize(params, 100, maxLimit);
     const start = Math.max(0, Number(params.get('start') ?? 0) || 0);
     const page: string[] = [];
     for (let i = start; i < Math.min(ids.length, start + limit); i++) page.push(render(ids[i]!));
     const more = start + limit < ids.length;
-    return ok(list(page), { ...extra, pagination: { start, limit, more_items_in_collection: more, ...(more ? { next_start: start + limit } : {}) } });
+    return ok(list(page), {
+      ...extra,
+      pagination: { start, limit, more_items_in_collection: more, ...(more ? { next_start: start + limit } : {}) },
+    });
   }
 
   private v1Notes(params: URLSearchParams): Reply {
     const notes = this.dataset.tables.notes;
     let ids: ArrayLike<number> = sortedV1(notes, params.get('sort'));
     const since = rfc3339(params, 'updated_since');
-    if (since !== undefined) ids = Array.prototype.filter.call(ids, (id: number) => notes.time(id) >= since) as number[];
+    if (since !== undefined)
+      ids = Array.prototype.filter.call(ids, (id: number) => notes.time(id) >= since) as number[];
     return this.offsetPage(ids, params, 500, (id) => notes.json(id, '', JSON.stringify));
   }
 
   /** `/v1/recents`: changes after since_timestamp, but never more than a month back; purged items come with null data. */
   private recents(params: URLSearchParams): Reply {
     const raw = params.get('since_timestamp');
-    const requested = raw && /^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$/.test(raw) ? Date.parse(`${raw.replace(' ', 'T')}Z`) : NaN;
-    if (Number.isNaN(requested)) throw new HttpError(400, 'since_timestamp is required, in the format YYYY-MM-DD HH:MM:SS');
+    const requested =
+      raw && /^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$/.test(raw) ? Date.parse(`${raw.replace(' ', 'T')}Z`) : NaN;
+    if (Number.isNaN(requested))
+      throw new HttpError(400, 'since_timestamp is required, in the format YYYY-MM-DD HH:MM:SS');
     const monthAgo = new Date(this.clock.now());
     monthAgo.setUTCMonth(monthAgo.getUTCMonth() - 1);
     const since = Math.max(requested, monthAgo.getTime());
-    const sources: Record<string, Table<Json>> = { file: this.dataset.tables.files, note: this.dataset.tables.notes, filter: this.dataset.tables.filters, activityType: this.dataset.tables.activity_types, user: this.dataset.tables.users };
+    const sources: Record<string, Table<Json>> = {
+      file: this.dataset.tables.files,
+      note: this.dataset.tables.notes,
+      filter: this.dataset.tables.filters,
+      activityType: this.dataset.tables.activity_types,
+      user: this.dataset.tables.users,
+    };
     const wanted = params.get('items')?.split(',') ?? Object.keys(sources);
     const items: { item: string; id: number; time: number; table?: Table<Json> }[] = [];
     for (const item of wanted) {
       const table = sources[item];
       if (!table) continue;
       const order = table.order('time');
-      for (let i = lowerBound(order, (id) => table.time(id) > since); i < order.length; i++) items.push({ item, id: order[i]!, time: table.time(order[i]!), table });
+      for (let i = lowerBound(order, (id) => table.time(id) > since); i < order.length; i++)
+        items.push({ item, id: order[i]!, time: table.time(order[i]!), table });
       for (const [id, time] of table.purgedSince(since + 1)) items.push({ item, id, time });
     }
     items.sort((a, b) => a.time - b.time || a.id - b.id);
@@ -542,7 +654,9 @@ export class PipedriveSimulator {
     const bit = MAIL_FOLDERS.indexOf(folder as never);
     if (bit < 0) throw new HttpError(400, `Invalid folder: ${folder}`);
     // Ordered by the most recent message, newest first.
-    const ids = Array.from(threads.order('time')).filter((id) => threads.facet(id) & (1 << bit)).reverse();
+    const ids = Array.from(threads.order('time'))
+      .filter((id) => threads.facet(id) & (1 << bit))
+      .reverse();
     return this.offsetPage(ids, params, 500, (id) => threads.json(id, '', JSON.stringify));
   }
 
@@ -556,7 +670,13 @@ export class PipedriveSimulator {
   /** Without a filter that means "everyone's", goals/find returns only the token user's; is_active defaults to true. */
   private goals(params: URLSearchParams, user: number): Reply {
     const goals = this.dataset.tables.goals;
-    const everyone = [...params.keys()].some((key) => key === 'type.name' || key === 'assignee.type' || key.startsWith('expected_outcome.') || key.startsWith('type.params.'));
+    const everyone = [...params.keys()].some(
+      (key) =>
+        key === 'type.name' ||
+        key === 'assignee.type' ||
+        key.startsWith('expected_outcome.') ||
+        key.startsWith('type.params.'),
+    );
     const active = params.get('is_active') !== 'false';
     const assigneeId = params.get('assignee.id');
     const data = rows(goals)
@@ -567,12 +687,22 @@ export class PipedriveSimulator {
         const filtered = !this.options.goalFiltersIgnored;
         if (filtered && params.has('assignee.type') && assignee.type !== params.get('assignee.type')) return false;
         const metric = params.get('expected_outcome.tracking_metric');
-        if (filtered && metric && (goal.expected_outcome as { tracking_metric: string }).tracking_metric !== metric) return false;
+        if (filtered && metric && (goal.expected_outcome as { tracking_metric: string }).tracking_metric !== metric)
+          return false;
         if (params.has('type.name') && (goal.type as { name: string }).name !== params.get('type.name')) return false;
         if (assigneeId) return assignee.id === Number(assigneeId);
         return everyone || (assignee.type === 'person' && assignee.id === user);
       });
-    return { status: 200, body: JSON.stringify({ success: true, statusCode: 20000, statusText: 'OK', service: 'statistics-goals-api', data: { goals: data } }) };
+    return {
+      status: 200,
+      body: JSON.stringify({
+        success: true,
+        statusCode: 20000,
+        statusText: 'OK',
+        service: 'statistics-goals-api',
+        data: { goals: data },
+      }),
+    };
   }
 }
 
@@ -603,9 +733,7 @@ const list = (items: string[]) => `[${items.join(',')}]`;
 const rows = (table: Table<Json>) => Array.from(table.order('index'));
 
 function omit(record: Json, fields: string[]): Json {
-  const copy = { ...record };
-  for (const field of fields) delete copy[field];
-  return copy;
+  return Object.fromEntries(Object.entries(record).filter(([field]) => !fields.includes(field)));
 }
 
 /** v1 `sort` ("update_time ASC", "id DESC", …): update_time or id order. */
@@ -617,7 +745,8 @@ function sortedV1(table: Table<Json>, sort: string | null): ArrayLike<number> {
 
 function pageSize(params: URLSearchParams, fallback: number, max: number): number {
   const limit = Number(params.get('limit') ?? fallback);
-  if (!Number.isInteger(limit) || limit < 1 || limit > max) throw new HttpError(400, `limit must be an integer from 1 to ${max}`);
+  if (!Number.isInteger(limit) || limit < 1 || limit > max)
+    throw new HttpError(400, `limit must be an integer from 1 to ${max}`);
   return limit;
 }
 

@@ -24,7 +24,9 @@ describe('check', () => {
     const { status, message } = await check(configFor(sim()));
     expect(status).to.equal('SUCCEEDED');
     const admin = sim().dataset.tables.users.get(1)!;
-    expect(message).to.equal(`Connected to Pipedrive company "Acme Simulated" as admin ${admin.name} <${admin.email}>.`);
+    expect(message).to.equal(
+      `Connected to Pipedrive company "Acme Simulated" as admin ${admin.name} <${admin.email}>.`,
+    );
   });
 
   it('asks only GET /v1/users/me, with the token in the x-api-token header and never in the URL', async () => {
@@ -62,10 +64,20 @@ describe('check', () => {
   });
 
   it('FAILED when the host is unreachable, after retrying', async () => {
-    const { status, message, run } = await check({ api_token: TOKENS.admin, base_url: 'http://127.0.0.1:9', max_retries: 1 });
+    const { status, message, run } = await check({
+      api_token: TOKENS.admin,
+      base_url: 'http://127.0.0.1:9',
+      max_retries: 1,
+    });
     expect(status).to.equal('FAILED');
-    expect(message).to.equal('Could not reach Pipedrive at http://127.0.0.1:9 (ECONNREFUSED; 2 attempts). Check company_domain or base_url, and that this machine can reach Pipedrive.');
-    expect(ofType(run, 'LOG').map((m) => m.log!.message).join('\n')).to.match(/retrying in \d+ ms/);
+    expect(message).to.equal(
+      'Could not reach Pipedrive at http://127.0.0.1:9 (ECONNREFUSED; 2 attempts). Check company_domain or base_url, and that this machine can reach Pipedrive.',
+    );
+    expect(
+      ofType(run, 'LOG')
+        .map((m) => m.log!.message)
+        .join('\n'),
+    ).to.match(/retrying in \d+ ms/);
   });
 
   it('FAILED with the reset time when the daily token budget is spent', async () => {
@@ -75,11 +87,13 @@ describe('check', () => {
     expect(message).to.match(/daily API token budget for this company is used up .* resets in about 1 h 6 min/);
   });
 
-  it('FAILED as rate-limit blocking, not a permission problem, on Cloudflare\'s HTML 403', async () => {
+  it("FAILED as rate-limit blocking, not a permission problem, on Cloudflare's HTML 403", async () => {
     sim().inject({ kind: 'cloudflare403' });
     const { status, message } = await check(configFor(sim()));
     expect(status).to.equal('FAILED');
-    expect(message).to.match(/Cloudflare protection is blocking this API token .* This is rate-limit blocking, not a permission problem/);
+    expect(message).to.match(
+      /Cloudflare protection is blocking this API token .* This is rate-limit blocking, not a permission problem/,
+    );
   });
 
   it('FAILED with the config error when the configuration is invalid', async () => {

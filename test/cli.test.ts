@@ -2,7 +2,8 @@ import { readFileSync } from 'node:fs';
 import { expect } from 'chai';
 import { runCli, tempFile, traceErrors } from './helpers/cli.js';
 
-const version = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+const version = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string })
+  .version;
 
 describe('command line', () => {
   it('--version prints the package version', async () => {
@@ -14,7 +15,8 @@ describe('command line', () => {
   it('--help lists the four commands', async () => {
     const run = await runCli(['--help'], { protocol: false });
     expect(run.exitCode).to.equal(0);
-    for (const command of ['spec', 'check', 'discover', 'read']) expect(run.stdout).to.include(`source-pipedrive ${command}`);
+    for (const command of ['spec', 'check', 'discover', 'read'])
+      expect(run.stdout).to.include(`source-pipedrive ${command}`);
   });
 
   for (const [title, args, pattern] of [
@@ -37,7 +39,10 @@ describe('command line', () => {
   it('a missing --config file: config_error naming the option and the file', async () => {
     const run = await runCli(['discover', '--config', '/nonexistent/config.json']);
     expect(run.exitCode).to.equal(1);
-    expect(traceErrors(run)[0]).to.include({ failure_type: 'config_error', message: 'Cannot read the --config file "/nonexistent/config.json": no such file.' });
+    expect(traceErrors(run)[0]).to.include({
+      failure_type: 'config_error',
+      message: 'Cannot read the --config file "/nonexistent/config.json": no such file.',
+    });
   });
 
   it('an unreadable --catalog file: config_error naming the option and the file', async () => {
@@ -52,11 +57,21 @@ describe('command line', () => {
     expect(run.exitCode).to.equal(1);
     const error = traceErrors(run)[0]!;
     expect(error.failure_type).to.equal('config_error');
-    expect(error.message).to.match(/^The --config file ".*broken\.json" is not valid JSON \(error near character \d+\)\.$/);
+    expect(error.message).to.match(
+      /^The --config file ".*broken\.json" is not valid JSON \(error near character \d+\)\.$/,
+    );
   });
 
   it('an invalid --state file: config_error naming it', async () => {
-    const run = await runCli(['read', '--config', tempFile({ api_token: 't' }), '--catalog', tempFile({ streams: [] }), '--state', tempFile('not json', 'state.json')]);
+    const run = await runCli([
+      'read',
+      '--config',
+      tempFile({ api_token: 't' }),
+      '--catalog',
+      tempFile({ streams: [] }),
+      '--state',
+      tempFile('not json', 'state.json'),
+    ]);
     expect(run.exitCode).to.equal(1);
     expect(traceErrors(run)[0]!.message).to.match(/--state file ".*state\.json" is not valid JSON/);
   });

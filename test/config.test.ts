@@ -19,20 +19,33 @@ describe('configuration', () => {
   it('applies the defaults: api.pipedrive.com, one year of history, page size 500', () => {
     const now = DateTime.fromISO('2026-11-25T12:00:00Z', { zone: 'utc' });
     const config = parseConfig({ api_token: ' token \n' }, now);
-    expect(config).to.include({ apiToken: 'token', origin: 'https://api.pipedrive.com', pageSize: 500, maxConcurrentStreams: 3, maxRetries: 5, requestTimeoutMs: 60_000 });
+    expect(config).to.include({
+      apiToken: 'token',
+      origin: 'https://api.pipedrive.com',
+      pageSize: 500,
+      maxConcurrentStreams: 3,
+      maxRetries: 5,
+      requestTimeoutMs: 60_000,
+    });
     expect(config.startDate.toISO()).to.equal('2025-11-25T12:00:00.000Z');
     expect(config.lookback.as('minutes')).to.equal(0);
   });
 
   it('sends requests to the company domain, or to base_url, which wins', () => {
     expect(parseConfig({ api_token: 't', company_domain: 'Acme' }).origin).to.equal('https://acme.pipedrive.com');
-    expect(parseConfig({ api_token: 't', company_domain: 'acme', base_url: 'https://proxy.example.com/pd/' }).origin).to.equal('https://proxy.example.com/pd');
+    expect(
+      parseConfig({ api_token: 't', company_domain: 'acme', base_url: 'https://proxy.example.com/pd/' }).origin,
+    ).to.equal('https://proxy.example.com/pd');
     expect(parseConfig({ api_token: 't', base_url: 'http://127.0.0.1:8089' }).origin).to.equal('http://127.0.0.1:8089');
   });
 
   it('reads start_date as a date (midnight UTC) or an RFC 3339 date-time', () => {
-    expect(parseConfig({ api_token: 't', start_date: '2024-03-01' }).startDate.toISO()).to.equal('2024-03-01T00:00:00.000Z');
-    expect(parseConfig({ api_token: 't', start_date: '2024-03-01T10:00:00+02:00' }).startDate.toISO()).to.equal('2024-03-01T08:00:00.000Z');
+    expect(parseConfig({ api_token: 't', start_date: '2024-03-01' }).startDate.toISO()).to.equal(
+      '2024-03-01T00:00:00.000Z',
+    );
+    expect(parseConfig({ api_token: 't', start_date: '2024-03-01T10:00:00+02:00' }).startDate.toISO()).to.equal(
+      '2024-03-01T08:00:00.000Z',
+    );
   });
 
   it('names every invalid field and what was expected', () => {
@@ -43,16 +56,23 @@ describe('configuration', () => {
     expect(message).to.include('`lookback_window_minutes` must be >= 0');
     expect(invalid({})).to.equal('Invalid configuration: `api_token` is required.');
     expect(invalid({ api_token: 't', start_date: '2024-02-30' })).to.match(/`start_date` is not a valid date/);
-    expect(invalid({ api_token: 't', company_domain: 'acme.pipedrive.com' })).to.match(/`company_domain` must look like acme/);
+    expect(invalid({ api_token: 't', company_domain: 'acme.pipedrive.com' })).to.match(
+      /`company_domain` must look like acme/,
+    );
   });
 
   it('never echoes the token in a validation error', () => {
-    expect(invalid({ api_token: '' })).to.equal('Invalid configuration: `api_token` must NOT have fewer than 1 characters.');
+    expect(invalid({ api_token: '' })).to.equal(
+      'Invalid configuration: `api_token` must NOT have fewer than 1 characters.',
+    );
   });
 
   it('requires https for base_url unless the host is a loopback address', () => {
-    expect(invalid({ api_token: 't', base_url: 'http://proxy.example.com' })).to.match(/`base_url` must use https:\/\//);
-    for (const host of ['localhost', '127.0.0.1', '[::1]']) expect(parseConfig({ api_token: 't', base_url: `http://${host}:1` }).origin).to.include(host);
+    expect(invalid({ api_token: 't', base_url: 'http://proxy.example.com' })).to.match(
+      /`base_url` must use https:\/\//,
+    );
+    for (const host of ['localhost', '127.0.0.1', '[::1]'])
+      expect(parseConfig({ api_token: 't', base_url: `http://${host}:1` }).origin).to.include(host);
   });
 
   it('discover with an invalid config: one TRACE config_error naming the field, exit 1', async () => {
@@ -67,6 +87,9 @@ describe('configuration', () => {
   it('read with an invalid config: TRACE config_error, exit 1', async () => {
     const run = await runCli(['read', '--config', tempFile({ page_size: 5 }), '--catalog', tempFile({ streams: [] })]);
     expect(run.exitCode).to.equal(1);
-    expect(traceErrors(run)[0]).to.include({ failure_type: 'config_error', message: 'Invalid configuration: `api_token` is required.' });
+    expect(traceErrors(run)[0]).to.include({
+      failure_type: 'config_error',
+      message: 'Invalid configuration: `api_token` is required.',
+    });
   });
 });

@@ -8,7 +8,10 @@ import { CORE_STREAMS } from './helpers/contract.js';
 
 type Schema = { type?: unknown; properties?: Record<string, Schema>; items?: Schema; [key: string]: unknown };
 
-const brief = JSON.parse(readFileSync(new URL('./fixtures/brief-attributes.json', import.meta.url), 'utf8')) as Record<string, string[]>;
+const brief = JSON.parse(readFileSync(new URL('./fixtures/brief-attributes.json', import.meta.url), 'utf8')) as Record<
+  string,
+  string[]
+>;
 const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
 
 /** The README's table "attribute in the brief → what replaces it, or why it is gone": stream → attribute → text. */
@@ -61,7 +64,10 @@ describe('discover', () => {
     deals.default_cursor_field = ['updated_at'];
     (deals.json_schema as Schema).properties!.title!.allOf = [{ type: 'string' }];
     (broken.streams.find((s) => s.name === 'users')!.json_schema as Schema).additionalProperties = false;
-    expect(catalogViolations(broken).join('\n')).to.match(/deals: cursor updated_at is not in the schema/).and.match(/deals: uses allOf/).and.match(/users: <root>: additionalProperties/);
+    expect(catalogViolations(broken).join('\n'))
+      .to.match(/deals: cursor updated_at is not in the schema/)
+      .and.match(/deals: uses allOf/)
+      .and.match(/users: <root>: additionalProperties/);
   });
 
   it('declares keys, sync modes and cursors of the core streams as the product contract says, full_refresh first', () => {
@@ -83,27 +89,42 @@ describe('discover', () => {
         expect(property.type, `${s.name}.${name}`).to.be.an('array').that.includes('null');
         expect((property.type as string[]).length, `${s.name}.${name}`).to.equal(2);
       }
-      if (s.default_cursor_field) expect(properties[s.default_cursor_field[0]!]).to.include({ format: 'date-time', airbyte_type: 'timestamp_with_timezone' });
+      if (s.default_cursor_field)
+        expect(properties[s.default_cursor_field[0]!]).to.include({
+          format: 'date-time',
+          airbyte_type: 'timestamp_with_timezone',
+        });
     }
   });
 
   it('declares nested structures: person emails and phones, mail parties, product prices, note objects, goal parts', () => {
     const nested: [string, string][] = [
-      ['persons', 'emails__[]__value'], ['persons', 'phones__[]__primary'], ['email_messages', 'from__[]__email_address'],
-      ['email_threads', 'parties__to__[]__linked_person_id'], ['products', 'prices__[]__direct_cost'], ['notes', 'organization__name'],
-      ['notes', 'person__name'], ['goals', 'type__params__pipeline_id'], ['goals', 'assignee__type'], ['goals', 'duration__start'],
-      ['goals', 'expected_outcome__tracking_metric'], ['organizations', 'address__locality'], ['activities', 'attendees__[]__email'],
+      ['persons', 'emails__[]__value'],
+      ['persons', 'phones__[]__primary'],
+      ['email_messages', 'from__[]__email_address'],
+      ['email_threads', 'parties__to__[]__linked_person_id'],
+      ['products', 'prices__[]__direct_cost'],
+      ['notes', 'organization__name'],
+      ['notes', 'person__name'],
+      ['goals', 'type__params__pipeline_id'],
+      ['goals', 'assignee__type'],
+      ['goals', 'duration__start'],
+      ['goals', 'expected_outcome__tracking_metric'],
+      ['organizations', 'address__locality'],
+      ['activities', 'attendees__[]__email'],
     ];
-    for (const [name, path] of nested) expect(inSchema(stream(name).json_schema as Schema, path), `${name} ${path}`).to.equal(true);
+    for (const [name, path] of nested)
+      expect(inSchema(stream(name).json_schema as Schema, path), `${name} ${path}`).to.equal(true);
   });
 
-  it("covers every attribute of the product brief, or the README says what replaces it or why it is gone", () => {
+  it('covers every attribute of the product brief, or the README says what replaces it or why it is gone', () => {
     const replaced = replacedAttributes();
     const missing: string[] = [];
     for (const [name, attributes] of Object.entries(brief)) {
       if (name === '_source') continue;
       for (const attribute of attributes) {
-        if (!inSchema(stream(name).json_schema as Schema, attribute) && !replaced.get(name)?.has(attribute)) missing.push(`${name}.${attribute}`);
+        if (!inSchema(stream(name).json_schema as Schema, attribute) && !replaced.get(name)?.has(attribute))
+          missing.push(`${name}.${attribute}`);
       }
     }
     expect(missing).to.deep.equal([]);
@@ -113,7 +134,8 @@ describe('discover', () => {
     const stale: string[] = [];
     for (const [name, rows] of replacedAttributes()) {
       for (const attribute of rows.keys()) {
-        if (!brief[name]?.includes(attribute) || inSchema(stream(name).json_schema as Schema, attribute)) stale.push(`${name}.${attribute}`);
+        if (!brief[name]?.includes(attribute) || inSchema(stream(name).json_schema as Schema, attribute))
+          stale.push(`${name}.${attribute}`);
       }
     }
     expect(stale).to.deep.equal([]);

@@ -48,10 +48,14 @@ describe('incremental syncs cost what changed', function () {
     sim().reset();
     const third = await sync(sim(), { streams: INCREMENTAL, state: second.state });
     expect(third.run.exitCode).to.equal(0);
-    const newestFile = Math.max(...Array.from(sim().dataset.tables.files.order('index'), (id) => sim().dataset.tables.files.time(id)));
+    const newestFile = Math.max(
+      ...Array.from(sim().dataset.tables.files.order('index'), (id) => sim().dataset.tables.files.time(id)),
+    );
     expect(newestFile, 'the newest file is more than a month old').to.be.below(sim().clock.now() - 31 * DAY);
     for (const path of LISTS) expect(answered(sim(), path), path).to.equal(1);
-    const folders = sim().requestsTo('/v1/mailbox/mailThreads').map((r) => r.query.folder);
+    const folders = sim()
+      .requestsTo('/v1/mailbox/mailThreads')
+      .map((r) => r.query.folder);
     expect(folders.sort()).to.deep.equal([...MAIL_FOLDERS].sort());
     expect(answered(sim(), '/v1/files')).to.equal(0);
     expect(mailMessageRequests()).to.deep.equal([]);

@@ -43,9 +43,14 @@ describe('protocol output', () => {
     expect(pipe.drains).to.be.above(5);
     // Memory stays bounded: nothing piles up beyond a chunk and one record per stream.
     expect(pipe.largestChunk).to.be.below(4096 + 3 * 300);
-    const records = pipe.text.trim().split('\n').map((line) => parseMessageLine(line).record!);
+    const records = pipe.text
+      .trim()
+      .split('\n')
+      .map((line) => parseMessageLine(line).record!);
     for (const name of ['a', 'b', 'c']) {
-      expect(records.filter((r) => r.stream === name).map((r) => (r.data as { id: number }).id)).to.deep.equal([...Array(100).keys()]);
+      expect(records.filter((r) => r.stream === name).map((r) => (r.data as { id: number }).id)).to.deep.equal([
+        ...Array(100).keys(),
+      ]);
     }
   });
 
@@ -55,7 +60,12 @@ describe('protocol output', () => {
     await writer.write(recordMessage('deals', { id: 1 }));
     expect(pipe.text).to.equal('');
     await writer.write(stateMessage('deals', { update_time: '2026-01-01T00:00:00Z' }, 1));
-    expect(pipe.text.trim().split('\n').map((l) => parseMessageLine(l).type)).to.deep.equal(['RECORD', 'STATE']);
+    expect(
+      pipe.text
+        .trim()
+        .split('\n')
+        .map((l) => parseMessageLine(l).type),
+    ).to.deep.equal(['RECORD', 'STATE']);
   });
 
   it('masks registered secrets in logs and errors', async () => {
@@ -76,10 +86,18 @@ describe('protocol output', () => {
     logger.info('hello');
     logger.debug('details');
     logger.error(new Error('broken'));
-    await new Promise((resolve) => setTimeout(resolve, 20));
+    // Ending the logger waits until its transport has handed every log to the writer.
+    await new Promise((resolve) => logger.on('finish', resolve).end());
     await writer.end();
-    const logs = pipe.text.trim().split('\n').map((line) => parseMessageLine(line).log!);
-    expect(logs.map((l) => [l.level, l.message])).to.deep.equal([['INFO', 'hello'], ['DEBUG', 'details'], ['ERROR', 'broken']]);
+    const logs = pipe.text
+      .trim()
+      .split('\n')
+      .map((line) => parseMessageLine(line).log!);
+    expect(logs.map((l) => [l.level, l.message])).to.deep.equal([
+      ['INFO', 'hello'],
+      ['DEBUG', 'details'],
+      ['ERROR', 'broken'],
+    ]);
     expect(logs[2]!.stack_trace).to.match(/^Error: broken\n\s+at /);
   });
 

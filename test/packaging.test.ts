@@ -26,7 +26,10 @@ describe('packaging', () => {
     expect(validate(metadata), JSON.stringify(validate.errors)).to.equal(true);
     expect(metadata.data).to.include({ connectorType: 'source', connectorSubtype: 'api', license: 'MIT' });
     expect(metadata.data.tags).to.deep.equal(['language:typescript']);
-    expect((metadata.data.allowedHosts as { hosts: string[] }).hosts).to.include.members(['api.pipedrive.com', '*.pipedrive.com']);
+    expect((metadata.data.allowedHosts as { hosts: string[] }).hosts).to.include.members([
+      'api.pipedrive.com',
+      '*.pipedrive.com',
+    ]);
   });
 
   it('keeps package.json, metadata.yaml and the Dockerfile labels in step', () => {
@@ -38,9 +41,12 @@ describe('packaging', () => {
 
   it('the Dockerfile follows the image contract: node:20-bookworm-slim, user airbyte, absolute entrypoint mirrored in AIRBYTE_ENTRYPOINT', () => {
     expect(dockerfile).to.not.match(/^#\s*syntax=/m);
-    expect(dockerfile.match(/^FROM (\S+)/gm)).to.deep.equal(['FROM node:20-bookworm-slim', 'FROM node:20-bookworm-slim']);
+    expect(dockerfile.match(/^FROM (\S+)/gm)).to.deep.equal([
+      'FROM node:20-bookworm-slim',
+      'FROM node:20-bookworm-slim',
+    ]);
     const entrypoint = JSON.parse(/^ENTRYPOINT (\[.*\])$/m.exec(dockerfile)![1]!) as string[];
-    expect(entrypoint.every((part) => part.startsWith('/'))).to.equal(true);
+    expect(entrypoint.filter((part) => !part.startsWith('/'))).to.deep.equal([]);
     expect(/^ENV AIRBYTE_ENTRYPOINT="(.*)"$/m.exec(dockerfile)![1]).to.equal(entrypoint.join(' '));
     expect(dockerfile.trim().split('\n').at(-1)).to.equal('USER airbyte');
     expect(dockerfile).to.match(/npm prune --omit=dev/);
@@ -52,21 +58,38 @@ describe('packaging', () => {
       const config = yaml.load(read(path));
       expect(validate(config), `${path}: ${JSON.stringify(validate.errors)}`).to.equal(true);
     }
-    const config = yaml.load(read('acceptance-test-config.yml')) as { connector_image: string; test_strictness_level: string; acceptance_tests: Record<string, unknown> };
+    const config = yaml.load(read('acceptance-test-config.yml')) as {
+      connector_image: string;
+      test_strictness_level: string;
+      acceptance_tests: Record<string, unknown>;
+    };
     expect(config.test_strictness_level).to.equal('high');
-    expect(Object.keys(config.acceptance_tests)).to.have.members(['spec', 'connection', 'discovery', 'basic_read', 'full_refresh', 'incremental']);
+    expect(Object.keys(config.acceptance_tests)).to.have.members([
+      'spec',
+      'connection',
+      'discovery',
+      'basic_read',
+      'full_refresh',
+      'incremental',
+    ]);
     expect(config.connector_image).to.equal(`${String(metadata.data.dockerRepository)}:dev`);
   });
 
-  it("the schema check catches a key CAT does not know (the whole CAT run would fail on it)", () => {
+  it('the schema check catches a key CAT does not know (the whole CAT run would fail on it)', () => {
     const validate = validator('vendor/airbyte/acceptance-test-config.schema.json');
-    const config = yaml.load(read('acceptance-test-config.yml')) as { acceptance_tests: { basic_read: { tests: Record<string, unknown>[] } } };
+    const config = yaml.load(read('acceptance-test-config.yml')) as {
+      acceptance_tests: { basic_read: { tests: Record<string, unknown>[] } };
+    };
     config.acceptance_tests.basic_read.tests[0]!.ignored_fields = {};
     expect(validate(config)).to.equal(false);
   });
 
   it('integration_tests/ and catalogs/ are what the generator makes of the current streams and simulator data', async () => {
-    const { stdout, stderr } = await promisify(execFile)(process.execPath, ['--import', 'tsx', 'scripts/generate-integration-tests.ts', '--check'], { cwd: new URL('..', import.meta.url) }).catch((error: { stdout: string; stderr: string }) => error);
+    const { stdout, stderr } = await promisify(execFile)(
+      process.execPath,
+      ['--import', 'tsx', 'scripts/generate-integration-tests.ts', '--check'],
+      { cwd: new URL('..', import.meta.url) },
+    ).catch((error: { stdout: string; stderr: string }) => error);
     expect(stderr, stdout).to.equal('');
   });
 
@@ -76,25 +99,43 @@ describe('packaging', () => {
     let config: string;
     before(async () => {
       simulator = new PipedriveSimulator({ seed: ACCEPTANCE.seed, anchor: ACCEPTANCE.anchor, burstLimit: 1000 });
-      config = tempFile({ ...readJson<object>('integration_tests/sample_config.json'), base_url: await simulator.start() });
+      config = tempFile({
+        ...readJson<object>('integration_tests/sample_config.json'),
+        base_url: await simulator.start(),
+      });
     });
     after(() => simulator.stop());
 
     it('the ready-made catalogs work with read as they are, and the expected records come out exactly', async () => {
-      const expected = read('integration_tests/expected_records.jsonl').trim().split('\n').map((line) => JSON.parse(line) as { stream: string; data: Record<string, unknown> });
+      const expected = read('integration_tests/expected_records.jsonl')
+        .trim()
+        .split('\n')
+        .map((line) => JSON.parse(line) as { stream: string; data: Record<string, unknown> });
       for (const catalog of ['catalogs/full_refresh.json', 'catalogs/incremental.json']) {
         const sync = parseSync(await runCli(['read', '--config', config, '--catalog', catalog]));
         expect(sync.run.exitCode, catalog).to.equal(0);
         expect([...sync.statuses.keys()].sort(), catalog).to.deep.equal(STREAMS.map((s) => s.name).sort());
-        for (const { stream, data } of expected) expect(sync.records.get(stream), `${catalog} ${stream} ${String(data.id)}`).to.deep.include(data);
+        for (const { stream, data } of expected)
+          expect(sync.records.get(stream), `${catalog} ${stream} ${String(data.id)}`).to.deep.include(data);
       }
     });
 
     it('the sample state resumes, the abnormal state yields nothing', async () => {
-      for (const [state, some] of [['integration_tests/sample_state.json', true], ['integration_tests/abnormal_state.json', false]] as const) {
-        const run = await runCli(['read', '--config', config, '--catalog', 'integration_tests/configured_catalog_incremental.json', '--state', state]);
+      for (const [state, some] of [
+        ['integration_tests/sample_state.json', true],
+        ['integration_tests/abnormal_state.json', false],
+      ] as const) {
+        const run = await runCli([
+          'read',
+          '--config',
+          config,
+          '--catalog',
+          'integration_tests/configured_catalog_incremental.json',
+          '--state',
+          state,
+        ]);
         expect(run.exitCode).to.equal(0);
-        expect(run.messages.some((m) => m.type === 'RECORD'), state).to.equal(some);
+        expect(run.messages.filter((m) => m.type === 'RECORD').length > 0, `${state}: records emitted`).to.equal(some);
       }
     });
   });

@@ -39,7 +39,11 @@ describe('pagination', () => {
   it('v1 offset pages: every record once, each page overlapping the previous by one record', async () => {
     const records = await collect(pages({ endpoint: '/v1/notes', paging: 'offset' }, 100));
     expect(records.length).to.equal(sim().dataset.counts.notes);
-    expect(sim().requestsTo('/v1/notes').map((r) => r.query.start)).to.deep.equal(['0', '99', '198', '297', '396', '495', '594', '693']);
+    expect(
+      sim()
+        .requestsTo('/v1/notes')
+        .map((r) => r.query.start),
+    ).to.deep.equal(['0', '99', '198', '297', '396', '495', '594', '693']);
   });
 
   it('v1 offset pages lose nothing when records ahead of the offset move to the end of the list meanwhile', async () => {
@@ -84,8 +88,10 @@ describe('pagination', () => {
       if (page === 1) sim().dataset.update('notes', expected[0]!);
     });
     expect(ids(records)).to.deep.equal(expected);
-    const queries = sim().requestsTo('/v1/notes').map((r) => r.query);
-    expect(queries.every((q) => q.start === '0')).to.equal(true);
+    const queries = sim()
+      .requestsTo('/v1/notes')
+      .map((r) => r.query);
+    expect(new Set(queries.map((q) => q.start))).to.deep.equal(new Set(['0']));
     expect(queries[1]!.updated_since).to.not.equal(queries[0]!.updated_since);
   });
 
@@ -94,6 +100,10 @@ describe('pagination', () => {
     for (let id = 1; id <= 130; id++) sim().dataset.update('notes', id, {}, at);
     const records = await collect(pages(notes, 50, at));
     expect(ids(records)).to.deep.equal([...Array(130).keys()].map((i) => i + 1));
-    expect(sim().requestsTo('/v1/notes').map((r) => r.query.start)).to.deep.equal(['0', '50', '100']);
+    expect(
+      sim()
+        .requestsTo('/v1/notes')
+        .map((r) => r.query.start),
+    ).to.deep.equal(['0', '50', '100']);
   });
 });

@@ -20,7 +20,9 @@ describe('spec', () => {
   });
 
   it('the rule checker catches what CAT would reject', () => {
-    const broken = structuredClone(specFile) as { connectionSpecification: { properties: Record<string, Record<string, unknown>> } };
+    const broken = structuredClone(specFile) as {
+      connectionSpecification: { properties: Record<string, Record<string, unknown>> };
+    };
     const properties = broken.connectionSpecification.properties;
     delete properties.api_token!.airbyte_secret;
     properties.page_size!.type = ['integer', 'string'];
@@ -34,24 +36,36 @@ describe('spec', () => {
   });
 
   it('documents every property with a title and a description, and api_token as the only required one', () => {
-    const schema = specFile.connectionSpecification as { required: string[]; properties: Record<string, { title?: string; description?: string }> };
+    const schema = specFile.connectionSpecification as {
+      required: string[];
+      properties: Record<string, { title?: string; description?: string }>;
+    };
     expect(schema.required).to.deep.equal(['api_token']);
     for (const [name, property] of Object.entries(schema.properties)) {
-      expect(property.title, name).to.be.a('string').and.not.empty;
-      expect(property.description, name).to.be.a('string').and.not.empty;
+      expect(property.title, name).to.be.a('string').and.not.have.length(0);
+      expect(property.description, name).to.be.a('string').and.not.have.length(0);
     }
   });
 
   it('accepts a full example configuration, and every documented example of a property (CAT test_config_match_spec)', () => {
     const validate = new Ajv({ strict: false }).compile(specFile.connectionSpecification);
     const full = {
-      api_token: 'x'.repeat(40), company_domain: 'acme', start_date: '2024-01-01T00:00:00Z', lookback_window_minutes: 10,
-      page_size: 500, max_concurrent_streams: 3, request_timeout_seconds: 60, max_retries: 5, base_url: 'https://proxy.example.com',
+      api_token: 'x'.repeat(40),
+      company_domain: 'acme',
+      start_date: '2024-01-01T00:00:00Z',
+      lookback_window_minutes: 10,
+      page_size: 500,
+      max_concurrent_streams: 3,
+      request_timeout_seconds: 60,
+      max_retries: 5,
+      base_url: 'https://proxy.example.com',
     };
     expect(validate(full), JSON.stringify(validate.errors)).to.equal(true);
-    const properties = (specFile.connectionSpecification as { properties: Record<string, { examples?: unknown[] }> }).properties;
+    const properties = (specFile.connectionSpecification as { properties: Record<string, { examples?: unknown[] }> })
+      .properties;
     for (const [name, property] of Object.entries(properties)) {
-      for (const example of property.examples ?? []) expect(validate({ api_token: 't', [name]: example }), `${name}=${String(example)}`).to.equal(true);
+      for (const example of property.examples ?? [])
+        expect(validate({ api_token: 't', [name]: example }), `${name}=${String(example)}`).to.equal(true);
     }
   });
 });

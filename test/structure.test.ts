@@ -32,7 +32,8 @@ export function layerViolations(files: Map<string, string>): string[] {
       const target = relative(SRC, resolve(SRC, dirname(file), specifier ?? '')).replace(/\.js$/, '.ts');
       const to = layerOf(target);
       if (to < 0) violations.push(`${file} imports ${target}, outside the layers of src/`);
-      else if (to > from) violations.push(`${file} imports ${target}: ${LAYERS[from]?.[0]} may not depend on ${LAYERS[to]?.[0]}`);
+      else if (to > from)
+        violations.push(`${file} imports ${target}: ${LAYERS[from]?.[0]} may not depend on ${LAYERS[to]?.[0]}`);
     }
   }
   return violations;
@@ -84,14 +85,18 @@ describe('structure', () => {
     it("names an incremental stream of the table as each child stream's parent", () => {
       for (const stream of STREAMS) {
         if (stream.kind !== 'child') continue;
-        expect(streamByName.get(stream.parent.stream)?.kind, stream.name).to.be.oneOf(['server_filtered', 'client_filtered']);
+        expect(streamByName.get(stream.parent.stream)?.kind, stream.name).to.be.oneOf([
+          'server_filtered',
+          'client_filtered',
+        ]);
       }
     });
 
     it('every list of a server-filtered stream filters and sorts by time on the server', () => {
       for (const stream of STREAMS) {
         if (stream.kind !== 'server_filtered') continue;
-        for (const list of stream.lists) expect(list, `${stream.name} ${list.endpoint}`).to.include({ ascending: true }).and.have.property('since');
+        for (const list of stream.lists)
+          expect(list, `${stream.name} ${list.endpoint}`).to.include({ ascending: true }).and.have.property('since');
       }
     });
   });

@@ -6,7 +6,9 @@ import { CURRENT_USER_ENDPOINT } from '../src/pipedrive/http/client.js';
 import { STREAM_ENDPOINTS } from '../src/pipedrive/streams/table.js';
 import { documentedCost } from '../scripts/openapi.js';
 
-const costs = JSON.parse(readFileSync(new URL('../src/pipedrive/http/token-costs.json', import.meta.url), 'utf8')) as Record<string, unknown>;
+const costs = JSON.parse(
+  readFileSync(new URL('../src/pipedrive/http/token-costs.json', import.meta.url), 'utf8'),
+) as Record<string, unknown>;
 
 describe('token costs', () => {
   it("every endpoint the connector calls costs what Pipedrive's OpenAPI documents say, none counted as free", () => {
@@ -17,6 +19,9 @@ describe('token costs', () => {
 
   it('the files extracted from the OpenAPI documents are up to date with the stream table', () => {
     const cwd = fileURLToPath(new URL('..', import.meta.url));
-    execFileSync(process.execPath, ['--import', 'tsx', 'scripts/extract-openapi.ts', '--check'], { cwd, stdio: 'pipe' });
+    execFileSync(process.execPath, ['--import', 'tsx', 'scripts/extract-openapi.ts', '--check'], {
+      cwd,
+      stdio: 'pipe',
+    });
   });
 });

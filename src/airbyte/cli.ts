@@ -34,7 +34,8 @@ export async function runCommandLine<C>(source: Source<C>, identity: SourceIdent
   process.on('uncaughtException', (error) => void fatal(error));
   process.on('unhandledRejection', (error) => void fatal(error));
 
-  const fileOption = (describe: string) => ({ type: 'string', describe, requiresArg: true, demandOption: true }) as const;
+  const fileOption = (describe: string) =>
+    ({ type: 'string', describe, requiresArg: true, demandOption: true }) as const;
   const configOption = { config: fileOption('Path to the JSON configuration (see spec.json)') };
   const { version } = readJson<{ version: string }>(packageFile('package.json'));
   const cli = yargs(hideBin(process.argv))
@@ -83,10 +84,11 @@ class Commands<C> {
   ) {}
 
   /** Runs a command: its messages go to stdout, a failure becomes a TRACE ERROR and exit code 1. */
-  async run(command: () => Promise<number | void>): Promise<void> {
-    let exitCode = 0;
+  async run(command: () => Promise<unknown>): Promise<void> {
+    let exitCode: number;
     try {
-      exitCode = (await command()) ?? 0;
+      const result = await command();
+      exitCode = typeof result === 'number' ? result : 0;
     } catch (error) {
       await this.writer.write(errorTraceMessage(error));
       exitCode = 1;

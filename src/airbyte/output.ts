@@ -47,7 +47,8 @@ export class MessageWriter {
   /** `value` with every registered secret masked in its strings, before it is serialised (JSON escaping would hide a
    * secret containing `"` or `\\` from a search of the serialised text). */
   redact<T>(value: T): T {
-    if (typeof value === 'string') return this.secrets.reduce((masked, secret) => masked.split(secret).join(REDACTED), value) as T;
+    if (typeof value === 'string')
+      return this.secrets.reduce((masked, secret) => masked.split(secret).join(REDACTED), value) as T;
     if (Array.isArray(value)) return value.map((item: unknown) => this.redact(item)) as T;
     if (value && typeof value === 'object') {
       return Object.fromEntries(Object.entries(value).map(([key, item]) => [this.redact(key), this.redact(item)])) as T;

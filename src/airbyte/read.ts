@@ -20,7 +20,12 @@ interface Outcome {
   seconds: number;
 }
 
-export async function runRead<C>(source: Source<C>, args: ReadArguments, writer: MessageWriter, logger: Logger): Promise<number> {
+export async function runRead<C>(
+  source: Source<C>,
+  args: ReadArguments,
+  writer: MessageWriter,
+  logger: Logger,
+): Promise<number> {
   const config = source.configure(args.config);
   const catalog = parseCatalog(args.catalog, source.streams);
   const invalidState = (why: string) => configError(`The --state file "${args.statePath ?? ''}" ${why}.`);
@@ -28,11 +33,14 @@ export async function runRead<C>(source: Source<C>, args: ReadArguments, writer:
   const streams = catalog.valid.map((stream) => ({ ...stream, state: states.get(stream.name) }));
   const plan = source.read({ config, streams, writer, logger, invalidState });
   // Nobody reads the output any more (EPIPE): stop spending the API's quota.
-  writer.onClosed(() => plan.abort(new ConnectorError('The output was closed (its reader went away); stopped reading.', 'system_error')));
+  writer.onClosed(() =>
+    plan.abort(new ConnectorError('The output was closed (its reader went away); stopped reading.', 'system_error')),
+  );
   const started = Date.now();
   const outcomes = new Map<string, Outcome>();
   try {
-    for (const { name, error } of catalog.invalid) outcomes.set(name, { records: await fail(name, error, writer), seconds: 0 });
+    for (const { name, error } of catalog.invalid)
+      outcomes.set(name, { records: await fail(name, error, writer), seconds: 0 });
     await inPool(plan.tasks, plan.concurrency, async (task) => {
       for (const [name, outcome] of await runTask(task, writer)) outcomes.set(name, outcome);
     });
@@ -43,7 +51,9 @@ export async function runRead<C>(source: Source<C>, args: ReadArguments, writer:
   const failed = names.filter((name) => outcomes.get(name)?.records === null);
   logger.info(summary(plan, names, outcomes, started));
   if (failed.length > 0) {
-    logger.error(`These streams did not sync completely: ${failed.join(', ')}. The others did, and their state is saved.`);
+    logger.error(
+      `These streams did not sync completely: ${failed.join(', ')}. The others did, and their state is saved.`,
+    );
   }
   return failed.length > 0 ? 1 : 0;
 }
@@ -96,6 +106,8 @@ function summary(plan: ReadPlan, names: string[], outcomes: Map<string, Outcome>
     maxRssMb: Math.round(process.resourceUsage().maxRSS / 1024),
     streams,
   };
-  const cost = Object.entries(totals).map(([key, value]) => `${value} ${key}`).join(', ');
+  const cost = Object.entries(totals)
+    .map(([key, value]) => `${value} ${key}`)
+    .join(', ');
   return `Sync finished: ${records} records in ${figures.seconds.toFixed(1)} s${cost ? `, ${cost}` : ''}. ${JSON.stringify(figures)}`;
 }

@@ -31,7 +31,12 @@ const specSchema = spec.connectionSpecification as { properties: Record<string, 
 
 /** A config that passed validation: ajv's `useDefaults` has filled in every property that has a default. */
 type ValidConfig = ConnectorConfig &
-  Required<Pick<ConnectorConfig, 'lookback_window_minutes' | 'page_size' | 'max_concurrent_streams' | 'request_timeout_seconds' | 'max_retries'>>;
+  Required<
+    Pick<
+      ConnectorConfig,
+      'lookback_window_minutes' | 'page_size' | 'max_concurrent_streams' | 'request_timeout_seconds' | 'max_retries'
+    >
+  >;
 
 const ajv = new Ajv({ allErrors: true, strict: true, useDefaults: true });
 ajv.addVocabulary(['airbyte_secret', 'order', 'pattern_descriptor']);
@@ -47,7 +52,10 @@ export function secretsOf(raw: unknown): string[] {
 }
 
 /** Validates a parsed config file against spec.json; throws a config_error that names every bad field. */
-export function parseConfig(raw: unknown, now: DateTime = DateTime.fromMillis(clock.now(), { zone: 'utc' })): SourceConfig {
+export function parseConfig(
+  raw: unknown,
+  now: DateTime = DateTime.fromMillis(clock.now(), { zone: 'utc' }),
+): SourceConfig {
   const config = structuredClone(raw);
   if (!validate(config)) {
     const problems = (validate.errors ?? []).map((e) => describe(e, config));
@@ -76,7 +84,8 @@ function describe(error: ErrorObject, config: unknown): string {
       ? `must look like ${property.pattern_descriptor}`
       : (error.message ?? 'is invalid');
   const value = (config as Record<string, unknown>)[field];
-  const shown = property?.airbyte_secret || value === undefined ? '' : ` (got ${withoutCredentials(JSON.stringify(value))})`;
+  const shown =
+    property?.airbyte_secret || value === undefined ? '' : ` (got ${withoutCredentials(JSON.stringify(value))})`;
   return `\`${field}\` ${expected}${shown}`;
 }
 

@@ -80,7 +80,9 @@ function read({ config, streams, writer, logger, invalidState }: ReadInput<Sourc
   const families = plan(streams, config, invalidState);
   const client = createClient(config, logger, {
     onRateLimited: (stream, resumeAt) =>
-      void writer.write(streamStatusMessage(stream, 'RUNNING', [{ type: 'RATE_LIMITED', rate_limited: { quota_reset: resumeAt } }])),
+      void writer.write(
+        streamStatusMessage(stream, 'RUNNING', [{ type: 'RATE_LIMITED', rate_limited: { quota_reset: resumeAt } }]),
+      ),
   });
   const context: ReadContext = { client, writer, logger, pageSize: config.pageSize };
   return {
@@ -100,7 +102,11 @@ function read({ config, streams, writer, logger, invalidState }: ReadInput<Sourc
  * its parent (mail threads), so that the parent's lists are read once for both; a child whose parent is not in the
  * catalog has the parent's lists read on its behalf.
  */
-function plan(streams: readonly ConfiguredStream[], config: SourceConfig, invalidState: (why: string) => Error): Family[] {
+function plan(
+  streams: readonly ConfiguredStream[],
+  config: SourceConfig,
+  invalidState: (why: string) => Error,
+): Family[] {
   const families = new Map<string, Family>();
   for (const { name, syncMode, state } of streams) {
     const stream = streamByName.get(name);

@@ -9,7 +9,8 @@ export function toRfc3339(value: unknown): string | null {
   if (typeof value !== 'string' || value === '') return null;
   // The common shapes, without parsing.
   if (value.length === 20 && value[10] === 'T' && value[19] === 'Z') return value;
-  if (value.length === 19 && value[10] === ' ') return value.startsWith('0000') ? null : `${value.slice(0, 10)}T${value.slice(11)}Z`;
+  if (value.length === 19 && value[10] === ' ')
+    return value.startsWith('0000') ? null : `${value.slice(0, 10)}T${value.slice(11)}Z`;
   if (value.length === 24 && value.endsWith('.000Z')) return `${value.slice(0, 19)}Z`;
   const parsed = DateTime.fromISO(value.replace(' ', 'T'), { zone: 'utc' });
   return parsed.isValid ? (parsed.toUTC().toISO({ suppressMilliseconds: true }) ?? value) : value;

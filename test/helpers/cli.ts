@@ -41,7 +41,13 @@ export function tempFile(content: unknown, name = `file-${++files}.json`): strin
  */
 export async function runCli(
   args: string[],
-  options: { secrets?: string[]; protocol?: boolean; nodeOptions?: string[]; now?: number; env?: NodeJS.ProcessEnv } = {},
+  options: {
+    secrets?: string[];
+    protocol?: boolean;
+    nodeOptions?: string[];
+    now?: number;
+    env?: NodeJS.ProcessEnv;
+  } = {},
 ): Promise<CliRun> {
   const clocked = clockedProcess(options.now);
   const child = spawn(process.execPath, [...(options.nodeOptions ?? []), ...clocked.nodeOptions, CLI, ...args], {
@@ -56,7 +62,8 @@ export async function runCli(
   for (const secret of [...Object.values(TOKENS), ...(options.secrets ?? [])]) {
     // As written, and as JSON escapes it inside a message.
     for (const form of new Set([secret, JSON.stringify(secret).slice(1, -1)])) {
-      if (stdout.includes(form) || stderr.includes(form)) throw new Error(`a secret leaked into the output of ${args[0]}`);
+      if (stdout.includes(form) || stderr.includes(form))
+        throw new Error(`a secret leaked into the output of ${args[0]}`);
     }
   }
   const lines = stdout.split('\n').filter((line) => line !== '');
@@ -64,7 +71,8 @@ export async function runCli(
   return { exitCode, stdout, stderr, messages };
 }
 
-export const ofType = <T extends AirbyteMessage['type']>(run: CliRun, type: T) => run.messages.filter((m) => m.type === type);
+export const ofType = <T extends AirbyteMessage['type']>(run: CliRun, type: T) =>
+  run.messages.filter((m) => m.type === type);
 
 export const traceErrors = (run: CliRun) =>
   run.messages.filter((m) => m.type === 'TRACE' && m.trace?.type === 'ERROR').map((m) => m.trace!.error!);

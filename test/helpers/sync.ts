@@ -60,22 +60,34 @@ export interface SyncOptions {
 export async function sync(simulator: PipedriveSimulator, options: SyncOptions = {}): Promise<Sync> {
   const args = [
     'read',
-    '--config', tempFile(configFor(simulator, { start_date: '2020-01-01', ...options.config })),
-    '--catalog', tempFile(configuredCatalog(options.mode ?? 'incremental', options.streams)),
+    '--config',
+    tempFile(configFor(simulator, { start_date: '2020-01-01', ...options.config })),
+    '--catalog',
+    tempFile(configuredCatalog(options.mode ?? 'incremental', options.streams)),
   ];
   if (options.state !== undefined) args.push('--state', tempFile(options.state));
   return parseSync(await runCli(args, { now: simulator.clock.now() }));
 }
 
 /** Starts a sync and kills it (SIGKILL) once `stop` says so, keeping only the messages received by then. */
-export async function killedSync(simulator: PipedriveSimulator, options: SyncOptions, stop: (message: AirbyteMessage, seen: AirbyteMessage[]) => boolean): Promise<Sync> {
+export async function killedSync(
+  simulator: PipedriveSimulator,
+  options: SyncOptions,
+  stop: (message: AirbyteMessage, seen: AirbyteMessage[]) => boolean,
+): Promise<Sync> {
   const args = [
-    CLI, 'read',
-    '--config', tempFile(configFor(simulator, { start_date: '2020-01-01', ...options.config })),
-    '--catalog', tempFile(configuredCatalog(options.mode ?? 'incremental', options.streams)),
+    CLI,
+    'read',
+    '--config',
+    tempFile(configFor(simulator, { start_date: '2020-01-01', ...options.config })),
+    '--catalog',
+    tempFile(configuredCatalog(options.mode ?? 'incremental', options.streams)),
   ];
   const clocked = clockedProcess(simulator.clock.now());
-  const child = spawn(process.execPath, [...clocked.nodeOptions, ...args], { stdio: ['ignore', 'pipe', 'ignore'], env: clocked.env });
+  const child = spawn(process.execPath, [...clocked.nodeOptions, ...args], {
+    stdio: ['ignore', 'pipe', 'ignore'],
+    env: clocked.env,
+  });
   const seen: AirbyteMessage[] = [];
   let rest = '';
   let killed = false;
@@ -107,9 +119,12 @@ export function expectValidRecords(records: Map<string, Record<string, unknown>[
   const all = [...records].flatMap(([stream, list]) => list.map((data) => ({ stream, data })));
   expect(recordViolations(all, streams)).to.deep.equal([]);
   for (const { stream, data } of all) {
-    const properties = (streams.find((s) => s.name === stream)!.json_schema as { properties: Record<string, { format?: string }> }).properties;
+    const properties = (
+      streams.find((s) => s.name === stream)!.json_schema as { properties: Record<string, { format?: string }> }
+    ).properties;
     for (const [field, property] of Object.entries(properties)) {
-      if (property.format === 'date-time' && data[field] !== null && data[field] !== undefined) expect(data[field], `${stream}.${field}`).to.match(RFC3339_UTC);
+      if (property.format === 'date-time' && data[field] !== null && data[field] !== undefined)
+        expect(data[field], `${stream}.${field}`).to.match(RFC3339_UTC);
     }
   }
 }
@@ -134,9 +149,12 @@ export function expectedIds(simulator: PipedriveSimulator, stream: string, since
 }
 
 export const idsOf = (records: Record<string, unknown>[] | undefined) =>
-  [...new Set((records ?? []).map((r) => r.id as number | string))].sort((a, b) => (typeof a === 'number' ? a - (b as number) : a < b ? -1 : 1));
+  [...new Set((records ?? []).map((r) => r.id as number | string))].sort((a, b) =>
+    typeof a === 'number' ? a - (b as number) : a < b ? -1 : 1,
+  );
 
 /** How many requests to `path` the simulator answered with 200. */
-export const answered = (simulator: PipedriveSimulator, path: string) => simulator.requests.filter((r) => r.path === path && r.status === 200).length;
+export const answered = (simulator: PipedriveSimulator, path: string) =>
+  simulator.requests.filter((r) => r.path === path && r.status === 200).length;
 
 export { configuredCatalog };

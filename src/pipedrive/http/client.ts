@@ -165,7 +165,7 @@ export class PipedriveClient {
     const url = this.url(request);
     const counts = this.stats.of(request.stream);
     let burstWaits = 0;
-    for (let attempt = 0; ; ) {
+    for (let attempt = 0; ;) {
       this.assertOpen(signal);
       const release = await this.throttle.acquire(signal);
       try {
@@ -206,10 +206,15 @@ export class PipedriveClient {
           internalMessage: `GET ${request.endpoint}: ${retry.reason}`,
         });
       }
-      const backoff = Math.max(retry.waitMs ?? 0, Math.min(BACKOFF_MAX_MS, BACKOFF_BASE_MS * 2 ** attempt) * (0.5 + Math.random() / 2));
+      const backoff = Math.max(
+        retry.waitMs ?? 0,
+        Math.min(BACKOFF_MAX_MS, BACKOFF_BASE_MS * 2 ** attempt) * (0.5 + Math.random() / 2),
+      );
       attempt++;
       counts.retries++;
-      this.options.logger?.warn(`GET ${request.endpoint} (${request.stream}): ${retry.reason}; retrying in ${Math.round(backoff)} ms`);
+      this.options.logger?.warn(
+        `GET ${request.endpoint} (${request.stream}): ${retry.reason}; retrying in ${Math.round(backoff)} ms`,
+      );
       await sleep(backoff, signal);
     }
   }
@@ -231,13 +236,18 @@ export class PipedriveClient {
 
   /** One HTTP request and its response: a body, a burst-limit wait, or a failure worth retrying. Anything else
    * (an HTTP error, a redirect, a spent daily budget) is thrown. */
-  private async exchange(url: string, request: Request, signal: AbortSignal): Promise<{ body: ApiBody } | { waitMs: number } | { retry: Retryable }> {
+  private async exchange(
+    url: string,
+    request: Request,
+    signal: AbortSignal,
+  ): Promise<{ body: ApiBody } | { waitMs: number } | { retry: Retryable }> {
     this.requestsInFlight++;
     // The timeout covers the whole exchange, the body included (a body that trickles in forever).
     const attempt = linkSignals([signal], this.options.timeoutMs);
     try {
       const response = await this.send(url, request.endpoint, attempt.signal, signal);
-      if (response.status >= 300 && response.status < 400) throw await this.redirectError(response, url, request.endpoint);
+      if (response.status >= 300 && response.status < 400)
+        throw await this.redirectError(response, url, request.endpoint);
       if (response.status === 429) {
         return { waitMs: this.rateLimitWait(response, await response.text().catch(() => ''), request.endpoint) };
       }
@@ -322,7 +332,11 @@ export class PipedriveClient {
     const internalMessage = `HTTP ${response.status} on GET ${endpoint} to ${where}`;
     const told = `Pipedrive's address ${origin.protocol}//${origin.host} answered GET ${endpoint} with a redirect (HTTP ${response.status}) to ${where}. The connector never follows redirects, so that the API token goes nowhere but the configured address.`;
     if (target && target.host !== origin.host) {
-      return new ConnectorError(`${told} Set company_domain or base_url to the address that answers directly.`, 'config_error', { internalMessage });
+      return new ConnectorError(
+        `${told} Set company_domain or base_url to the address that answers directly.`,
+        'config_error',
+        { internalMessage },
+      );
     }
     return new ConnectorError(`${told} Check base_url, or try again later.`, 'system_error', { internalMessage });
   }
@@ -416,18 +430,22 @@ export class PipedriveClient {
     const waitMs = (retryAfter ?? reset ?? 2) * 1000;
     const daily = /daily request budget/i.test(text);
     if (!daily && waitMs <= MAX_SERVER_WAIT_MS) return waitMs;
-    const when = retryAfter !== undefined ? `in about ${humanDuration(retryAfter)} (around ${this.serverTimeIn(retryAfter * 1000)})` : "at midnight in Pipedrive's server time zone";
-    this.stopped = daily || retryAfter !== undefined
-      ? new ConnectorError(
-          `Pipedrive's daily API token budget for this company is used up (429 on GET ${endpoint}). It resets ${when}; the next sync continues from the saved state. To spend less, sync less often or deselect streams you do not need (email_messages costs one request per mail thread).`,
-          'transient_error',
-          { internalMessage: `HTTP 429 daily budget; retry-after ${retryAfter ?? 'absent'}` },
-        )
-      : new ConnectorError(
-          `Pipedrive answered 429 to GET ${endpoint} and asked to wait ${humanDuration(waitMs / 1000)}, far longer than its 2-second burst window; stopped instead of waiting. Try again after ${this.serverTimeIn(waitMs)}; the next sync continues from the saved state.`,
-          'transient_error',
-          { internalMessage: `HTTP 429; x-ratelimit-reset ${reset}` },
-        );
+    const when =
+      retryAfter !== undefined
+        ? `in about ${humanDuration(retryAfter)} (around ${this.serverTimeIn(retryAfter * 1000)})`
+        : "at midnight in Pipedrive's server time zone";
+    this.stopped =
+      daily || retryAfter !== undefined
+        ? new ConnectorError(
+            `Pipedrive's daily API token budget for this company is used up (429 on GET ${endpoint}). It resets ${when}; the next sync continues from the saved state. To spend less, sync less often or deselect streams you do not need (email_messages costs one request per mail thread).`,
+            'transient_error',
+            { internalMessage: `HTTP 429 daily budget; retry-after ${retryAfter ?? 'absent'}` },
+          )
+        : new ConnectorError(
+            `Pipedrive answered 429 to GET ${endpoint} and asked to wait ${humanDuration(waitMs / 1000)}, far longer than its 2-second burst window; stopped instead of waiting. Try again after ${this.serverTimeIn(waitMs)}; the next sync continues from the saved state.`,
+            'transient_error',
+            { internalMessage: `HTTP 429; x-ratelimit-reset ${reset}` },
+          );
     throw this.stopped;
   }
 }
@@ -438,7 +456,10 @@ class AttemptTimeout extends Error {}
  * A signal that aborts when any of `signals` does, or after `timeoutMs`; dispose() when done with it, which removes
  * its listeners and timer (AbortSignal.any and AbortSignal.timeout leave both behind for each of many requests).
  */
-function linkSignals(signals: (AbortSignal | undefined)[], timeoutMs?: number): { signal: AbortSignal; dispose: () => void } {
+function linkSignals(
+  signals: (AbortSignal | undefined)[],
+  timeoutMs?: number,
+): { signal: AbortSignal; dispose: () => void } {
   const controller = new AbortController();
   const sources = signals.filter((signal): signal is AbortSignal => signal !== undefined);
   const abort = (event: Event) => controller.abort((event.target as AbortSignal).reason);
@@ -446,7 +467,8 @@ function linkSignals(signals: (AbortSignal | undefined)[], timeoutMs?: number): 
     if (source.aborted) controller.abort(source.reason);
     else source.addEventListener('abort', abort, { once: true });
   }
-  const timer = timeoutMs === undefined ? undefined : setTimeout(() => controller.abort(new AttemptTimeout()), timeoutMs);
+  const timer =
+    timeoutMs === undefined ? undefined : setTimeout(() => controller.abort(new AttemptTimeout()), timeoutMs);
   return {
     signal: controller.signal,
     dispose: () => {
@@ -464,15 +486,19 @@ function seconds(value: string | null): number | undefined {
 
 /** What is wrong with a 200 body's envelope (every Pipedrive answer is an object with `success: true`), or null. */
 function envelopeProblem(body: unknown): string | null {
-  if (typeof body !== 'object' || body === null || Array.isArray(body)) return `the body is ${describeJson(body)}, not an object`;
+  if (typeof body !== 'object' || body === null || Array.isArray(body))
+    return `the body is ${describeJson(body)}, not an object`;
   const { success, error } = body as ApiBody;
-  if (success !== true) return `success is ${JSON.stringify(success)}${typeof error === 'string' ? ` ("${error.slice(0, 200)}")` : ''}`;
+  if (success !== true)
+    return `success is ${JSON.stringify(success)}${typeof error === 'string' ? ` ("${error.slice(0, 200)}")` : ''}`;
   return null;
 }
 
 /** A validator for endpoints whose `data` is one object (such as `/v1/users/me`). */
 export const objectData = (body: ApiBody): string | null =>
-  typeof body.data === 'object' && body.data !== null && !Array.isArray(body.data) ? null : `data is ${describeJson(body.data)}, not an object`;
+  typeof body.data === 'object' && body.data !== null && !Array.isArray(body.data)
+    ? null
+    : `data is ${describeJson(body.data)}, not an object`;
 
 /** A JSON value's kind, for messages (never its content, which could be anything). */
 export function describeJson(value: unknown): string {

@@ -101,7 +101,8 @@ const isObject = (value: unknown): value is Record<string, unknown> =>
 function recordProblem(record: unknown, where: string): string | null {
   if (!isObject(record)) return `${where} is ${describeJson(record)}, not a record`;
   const id = record.id;
-  if (!((typeof id === 'number' && Number.isFinite(id)) || (typeof id === 'string' && id !== ''))) return `${where} has no id`;
+  if (!((typeof id === 'number' && Number.isFinite(id)) || (typeof id === 'string' && id !== '')))
+    return `${where} has no id`;
   return null;
 }
 
@@ -137,7 +138,8 @@ function pageValidator(selector: Selector = 'data', paging: 'cursor' | 'offset' 
     const additional = body.additional_data;
     if (paging === 'cursor') {
       const next = additional?.next_cursor;
-      if (next !== undefined && next !== null && typeof next !== 'string') return `next_cursor is ${describeJson(next)}`;
+      if (next !== undefined && next !== null && typeof next !== 'string')
+        return `next_cursor is ${describeJson(next)}`;
     }
     if (paging === 'offset') {
       const more = additional?.pagination?.more_items_in_collection;
@@ -168,7 +170,8 @@ async function* cursorPages(page: PageRequest): Pages {
   const { client, list, limit } = page;
   const request = filtered(page);
   const validate = pageValidator(list.records, 'cursor');
-  const fetchPage = (cursor?: string) => client.get({ ...request, query: { ...request.query, limit, cursor }, validate });
+  const fetchPage = (cursor?: string) =>
+    client.get({ ...request, query: { ...request.query, limit, cursor }, validate });
   const seen = new Set<string>();
   let empty = 0;
   let next: Promise<ApiBody> | null = fetchPage();
@@ -216,7 +219,7 @@ async function* offsetPages(page: PageRequest): Pages {
     const overlap = previous.length > 0 ? 1 : 0;
     const { records, more } = await read(position - overlap);
     let page = records;
-    if (overlap && records[0]?.id !== previous.at(-1)!.id) {
+    if (overlap && records[0]?.id !== previous.at(-1)?.id) {
       const before = await read(Math.max(0, position - limit));
       const seen = new Set(previous.map((record) => record.id));
       if (before.records.length > 0 && !before.records.some((record) => seen.has(record.id))) {
@@ -231,7 +234,8 @@ async function* offsetPages(page: PageRequest): Pages {
     }
     yield page;
     if (!more) return;
-    if (records.length <= overlap) throw stuck(request, `announced more records after offset ${position} but brought none`);
+    if (records.length <= overlap)
+      throw stuck(request, `announced more records after offset ${position} but brought none`);
     position += records.length - overlap;
     previous = records;
   }
@@ -256,8 +260,11 @@ async function* keysetPages(page: PageRequest<ListDefinition & { paging: 'keyset
     const records = selectRecords(body, list.records);
     yield records.filter((record) => !seen.has(record.id));
     if (body.additional_data?.pagination?.more_items_in_collection !== true) return;
-    if (records.length === 0) throw stuck(request, `announced more records from ${formatRfc3339(bound)} but brought none`);
-    const last = Math.max(...records.map((record) => toMillis(record[list.cursorField])).filter((ms) => !Number.isNaN(ms)));
+    if (records.length === 0)
+      throw stuck(request, `announced more records from ${formatRfc3339(bound)} but brought none`);
+    const last = Math.max(
+      ...records.map((record) => toMillis(record[list.cursorField])).filter((ms) => !Number.isNaN(ms)),
+    );
     if (last > bound) {
       bound = last;
       start = 0;
@@ -274,5 +281,8 @@ async function* keysetPages(page: PageRequest<ListDefinition & { paging: 'keyset
 /** A list that comes whole in one response. */
 async function* singlePage(page: PageRequest): Pages {
   const { client, list } = page;
-  yield selectRecords(await client.get({ ...filtered(page), validate: pageValidator(list.records, 'single') }), list.records);
+  yield selectRecords(
+    await client.get({ ...filtered(page), validate: pageValidator(list.records, 'single') }),
+    list.records,
+  );
 }

@@ -15,9 +15,16 @@ export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
     }
     function abort() {
       clearTimeout(timer);
-      reject(signal!.reason);
+      reject(signal?.reason);
     }
   });
+}
+
+/** A promise and the function that resolves it. */
+function deferred(): { promise: Promise<void>; resolve: () => void } {
+  let resolve = () => {};
+  const promise = new Promise<void>((done) => (resolve = done));
+  return { promise, resolve };
 }
 
 /** Resolves with `promise`, or rejects with the signal's reason once it aborts. */
@@ -58,24 +65,22 @@ export class Throttle {
   private pausedUntil = 0;
   private inFlight = 0;
   private calibrated = false;
-  private calibration: Promise<void>;
-  private resolveCalibration!: () => void;
+  private readonly calibration = deferred();
 
-  constructor(private readonly logger?: Logger) {
-    this.calibration = new Promise((resolve) => (this.resolveCalibration = resolve));
-  }
+  constructor(private readonly logger?: Logger) {}
 
   /** Waits for a slot (or until `signal` aborts); call the returned function once the response is in. */
   async acquire(signal?: AbortSignal): Promise<() => void> {
     for (;;) {
       if (!this.calibrated && this.inFlight > 0) {
-        await settledOrAborted(this.calibration, signal);
+        await settledOrAborted(this.calibration.promise, signal);
         continue;
       }
       const now = Date.now();
       this.prune(now);
       const full = this.starts.length >= Math.max(1, this.limit - 1);
-      const wait = Math.max(this.pausedUntil - now, full ? this.starts[0]! + WINDOW_MS + MARGIN_MS - now : 0);
+      const oldest = this.starts[0] ?? now;
+      const wait = Math.max(this.pausedUntil - now, full ? oldest + WINDOW_MS + MARGIN_MS - now : 0);
       if (wait <= 0) {
         this.starts.push(now);
         this.inFlight++;
@@ -91,7 +96,8 @@ export class Throttle {
     const remaining = Number(headers.get('x-ratelimit-remaining') ?? NaN);
     const reset = Number(headers.get('x-ratelimit-reset'));
     // Headers no Pipedrive plan could send (its largest limit is 480) are ignored rather than trusted.
-    if (!Number.isInteger(limit) || limit <= 0 || limit > MAX_LIMIT || !Number.isInteger(remaining) || remaining < 0) return;
+    if (!Number.isInteger(limit) || limit <= 0 || limit > MAX_LIMIT || !Number.isInteger(remaining) || remaining < 0)
+      return;
     this.limit = limit;
     const now = Date.now();
     this.prune(now);
@@ -103,7 +109,10 @@ export class Throttle {
     // Nothing left in the window: wait for it to pass. A reset beyond the 2-second window is not a burst limit's;
     // it is not honoured here (a 429 that asks for it is handled by the client).
     if (remaining === 0 && reset > 0) {
-      if (reset * 1000 > WINDOW_MS) this.logger?.warn(`Pipedrive reported an x-ratelimit-reset of ${reset} s on a 2-second window; waiting ${WINDOW_MS / 1000} s`);
+      if (reset * 1000 > WINDOW_MS)
+        this.logger?.warn(
+          `Pipedrive reported an x-ratelimit-reset of ${reset} s on a 2-second window; waiting ${WINDOW_MS / 1000} s`,
+        );
       this.pause(Math.min(reset * 1000, WINDOW_MS));
     }
   }
@@ -120,17 +129,17 @@ export class Throttle {
     this.inFlight--;
     if (!this.calibrated) {
       this.calibrated = true;
-      this.resolveCalibration();
+      this.calibration.resolve();
     }
   }
 
   private prune(now: number): void {
-    while (this.starts.length > 0 && this.starts[0]! <= now - WINDOW_MS - MARGIN_MS) this.starts.shift();
+    while ((this.starts[0] ?? Infinity) <= now - WINDOW_MS - MARGIN_MS) this.starts.shift();
   }
 
   private insertionPoint(time: number): number {
     let index = this.starts.length;
-    while (index > 0 && this.starts[index - 1]! > time) index--;
+    while (index > 0 && (this.starts[index - 1] ?? -Infinity) > time) index--;
     return index;
   }
 }

@@ -48,7 +48,12 @@ export async function readFamily(family: Family, context: ReadContext): Promise<
   try {
     const listing = await chooseListing(family, context);
     ordered = listing.ordered;
-    const read: ListRead = { stream: family.parent, lowerBound: listing.lowerBound, countAs: members[0]?.name ?? family.parent.name, signal: done.signal };
+    const read: ListRead = {
+      stream: family.parent,
+      lowerBound: listing.lowerBound,
+      countAs: members[0]?.name ?? family.parent.name,
+      signal: done.signal,
+    };
     for await (const batch of recordBatches(read, listing, context)) {
       if (parent && !parent.failed) await parent.emitParents(batch, ordered);
       for (const child of children) if (!child.failed) await child.expand(batch);
@@ -79,14 +84,19 @@ async function chooseListing({ parent, parentRead, children }: Family, context: 
   const complete = parentRead?.bounds?.completeBefore;
   if (parent.kind === 'client_filtered' && parent.recent && complete !== undefined && children.length === 0) {
     const now = await context.client.knownServerNow(parent.name);
-    if (complete >= now - parent.recent.reach.toMillis()) return { lists: parent.recent.lists, lowerBound: complete, ordered: false };
+    if (complete >= now - parent.recent.reach.toMillis())
+      return { lists: parent.recent.lists, lowerBound: complete, ordered: false };
   }
   // Children need the parent records they read from; the lowest bound of the family covers everyone.
   const bounds = [
     ...(parentRead?.bounds ? [parentRead.bounds.lowerBound] : []),
     ...children.map(({ bounds }) => bounds.parentAfter ?? bounds.lowerBound),
   ];
-  return { lists: parent.lists, lowerBound: Math.min(...bounds), ordered: parent.lists.every((list) => list.ascending) };
+  return {
+    lists: parent.lists,
+    lowerBound: Math.min(...bounds),
+    ordered: parent.lists.every((list) => list.ascending),
+  };
 }
 
 /** The records of a listing in batches (a page, or a merge step), older than its lower bound already dropped. */
@@ -106,7 +116,8 @@ async function* recordBatches(read: ListRead, { lists, ordered }: Listing, conte
   const distinct = stream.kind !== 'server_filtered' && stream.kind !== 'child' && stream.distinct;
   if (!distinct) return yield* batches;
   const seen = new Set<ApiRecord['id']>();
-  for await (const batch of batches) yield batch.filter((record) => !seen.has(record.id) && Boolean(seen.add(record.id)));
+  for await (const batch of batches)
+    yield batch.filter((record) => !seen.has(record.id) && Boolean(seen.add(record.id)));
 }
 
 async function* concat(sources: Pages[]): Pages {
@@ -157,7 +168,8 @@ async function* mergeByCursor(lists: Pages[], cursor: string): Pages {
   if (batch.length > 0) yield batch;
 }
 
-const cursorAt = (head: { page: ApiRecord[] | null; at: number }, cursor: string) => toMillis(head.page?.[head.at]?.[cursor]);
+const cursorAt = (head: { page: ApiRecord[] | null; at: number }, cursor: string) =>
+  toMillis(head.page?.[head.at]?.[cursor]);
 
 async function nextPage(pages: Pages): Promise<ApiRecord[] | null> {
   const next = await pages.next();
@@ -211,15 +223,19 @@ class Member {
     for (const record of parents) {
       const changed = toMillis(record[parentCursor]);
       this.checkpoint.sawParent(changed);
-      const wanted = bounds.parentAfter !== undefined ? !(changed <= bounds.parentAfter) : !(changed < bounds.lowerBound);
+      const wanted =
+        bounds.parentAfter !== undefined ? !(changed <= bounds.parentAfter) : !(changed < bounds.lowerBound);
       if (!wanted) continue;
       const read: ListRead = { stream, lowerBound: bounds.lowerBound, countAs: stream.name, signal: this.signal };
       for (const list of stream.lists) {
         try {
-          for await (const page of boundedPages(read, list, this.context, stream.parent.pathParams(record))) await this.emit(page);
+          for await (const page of boundedPages(read, list, this.context, stream.parent.pathParams(record)))
+            await this.emit(page);
         } catch (error) {
           if (!(error instanceof HttpStatusError && stream.tolerate.includes(error.status))) return this.fail(error);
-          this.context.logger.info(`${stream.name}: skipped ${stream.parent.stream} ${record.id}, gone since it was listed (HTTP ${error.status})`);
+          this.context.logger.info(
+            `${stream.name}: skipped ${stream.parent.stream} ${record.id}, gone since it was listed (HTTP ${error.status})`,
+          );
         }
       }
     }

@@ -28,7 +28,8 @@ export interface Bounds {
 }
 
 /** One stream of a read: a full-table stream is read whole; an incremental one within its bounds. */
-export type StreamRead = { stream: StreamDefinition; bounds?: undefined } | { stream: IncrementalStream; bounds: Bounds };
+export type StreamRead =
+  { stream: StreamDefinition; bounds?: undefined } | { stream: IncrementalStream; bounds: Bounds };
 export type ChildRead = { stream: ChildStream; bounds: Bounds };
 
 /** The state key of a child stream's parent cursor, e.g. `email_threads_update_time`. */

@@ -88,14 +88,12 @@ export const MAIL_FOLDERS = ['inbox', 'drafts', 'sent', 'archive'] as const;
  * answers may overlap: each goal is emitted once.
  */
 const goalLists = ['quantity', 'sum'].flatMap((metric) =>
-  [true, false].map(
-    (active): ListDefinition => ({
-      endpoint: '/v1/goals/find',
-      query: { 'expected_outcome.tracking_metric': metric, is_active: active },
-      paging: 'single',
-      records: 'data.goals',
-    }),
-  ),
+  [true, false].map((active): ListDefinition => ({
+    endpoint: '/v1/goals/find',
+    query: { 'expected_outcome.tracking_metric': metric, is_active: active },
+    paging: 'single',
+    records: 'data.goals',
+  })),
 );
 
 export const STREAMS: readonly StreamDefinition[] = [
@@ -138,7 +136,13 @@ export const STREAMS: readonly StreamDefinition[] = [
     name: 'files',
     cursor: 'update_time',
     lists: [
-      { endpoint: '/v1/files', query: { sort: 'update_time ASC' }, paging: 'offset', maxPageSize: 100, ascending: true },
+      {
+        endpoint: '/v1/files',
+        query: { sort: 'update_time ASC' },
+        paging: 'offset',
+        maxPageSize: 100,
+        ascending: true,
+      },
     ],
     // /v1/recents returns only what changed, but reaches back one month at most (a day's margin kept). Its order is
     // not documented, so it is not taken as ascending: the stream checkpoints once, at the end.
@@ -195,7 +199,8 @@ export const streamByName: ReadonlyMap<string, StreamDefinition> = new Map(STREA
 /** A child stream's parent: an incremental stream of the table (test/streams.test.ts holds the table to that). */
 export function parentOf(child: ChildStream): IncrementalStream {
   const parent = streamByName.get(child.parent.stream);
-  if (!parent || parent.kind === 'full_table') throw new Error(`${child.name}: no incremental parent ${child.parent.stream}`);
+  if (!parent || parent.kind === 'full_table')
+    throw new Error(`${child.name}: no incremental parent ${child.parent.stream}`);
   return parent;
 }
 export const INCREMENTAL_STREAMS = STREAMS.filter((s): s is IncrementalStream => s.kind !== 'full_table');
