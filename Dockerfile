@@ -1,17 +1,17 @@
 # The connector as Airbyte runs it: docker run IMAGE spec | check --config F | discover --config F | read ...
-FROM node:20-bookworm-slim AS build
+FROM node:24-bookworm-slim AS build
 WORKDIR /build
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund --ignore-scripts
 COPY tsconfig.json tsconfig.build.json spec.json ./
 COPY scripts/generate-types.ts scripts/
-COPY vendor vendor
+COPY vendor/airbyte vendor/airbyte
 COPY src src
 RUN npm run build \
  && npm prune --omit=dev --no-audit --no-fund \
  && find node_modules \( -name '*.map' -o -name '*.d.ts' -o -name '*.d.mts' -o -name '*.d.cts' -o -name '*.md' \) -delete
 
-FROM node:20-bookworm-slim
+FROM node:24-bookworm-slim
 # Airbyte runs connectors as the non-root user airbyte (uid 1000) with a writable /airbyte; the base image's
 # node user is renamed so as not to clash over the uid.
 RUN groupmod --new-name airbyte node \

@@ -123,6 +123,32 @@ export const CUSTOM_FIELDS = {
   monetary: '5b3a4c8e2d1f0a9b8c7d6e5f4a3b2c1d0e9f8a7b',
   set: '0a1b2c3d4e5f60718293a4b5c6d7e8f901234567',
 };
+/** The counts of persons and organizations (v2 returns them only when `include_fields` names them). */
+export const CONTACT_COUNTS = [
+  'open_deals_count',
+  'related_open_deals_count',
+  'closed_deals_count',
+  'related_closed_deals_count',
+  'email_messages_count',
+  'activities_count',
+  'done_activities_count',
+  'undone_activities_count',
+  'files_count',
+  'notes_count',
+  'followers_count',
+  'won_deals_count',
+  'related_won_deals_count',
+  'lost_deals_count',
+  'related_lost_deals_count',
+];
+// In the order the records draw their values (the generated company must not change).
+export const PERSON_COUNTS = [
+  ...CONTACT_COUNTS.slice(0, 4),
+  'participant_open_deals_count',
+  'participant_closed_deals_count',
+  ...CONTACT_COUNTS.slice(4),
+];
+export const ORGANIZATION_COUNTS = [...CONTACT_COUNTS.slice(0, 5), 'people_count', ...CONTACT_COUNTS.slice(5)];
 export const DEAL_STATUSES = ['open', 'won', 'lost', 'deleted'] as const;
 export const MAIL_FOLDERS = ['inbox', 'drafts', 'sent', 'archive'] as const;
 /** Bit 0-1: deal status; bit 2: archived. */
@@ -538,26 +564,7 @@ export class Dataset {
           smart_bcc_email: `acme+org${id}@pipedrivemail.com`,
         };
         record.org_id = undefined;
-        for (const field of [
-          'open_deals_count',
-          'related_open_deals_count',
-          'closed_deals_count',
-          'related_closed_deals_count',
-          'email_messages_count',
-          'people_count',
-          'activities_count',
-          'done_activities_count',
-          'undone_activities_count',
-          'files_count',
-          'notes_count',
-          'followers_count',
-          'won_deals_count',
-          'related_won_deals_count',
-          'lost_deals_count',
-          'related_lost_deals_count',
-        ]) {
-          record[field] = count(r);
-        }
+        for (const field of ORGANIZATION_COUNTS) record[field] = count(r);
         return record;
       }),
       persons: simple('persons', c.persons, (id, t) => {
@@ -591,27 +598,7 @@ export class Dataset {
           last_outgoing_mail_time: null,
           smart_bcc_email: `acme+person${id}@pipedrivemail.com`,
         };
-        for (const field of [
-          'open_deals_count',
-          'related_open_deals_count',
-          'closed_deals_count',
-          'related_closed_deals_count',
-          'participant_open_deals_count',
-          'participant_closed_deals_count',
-          'email_messages_count',
-          'activities_count',
-          'done_activities_count',
-          'undone_activities_count',
-          'files_count',
-          'notes_count',
-          'followers_count',
-          'won_deals_count',
-          'related_won_deals_count',
-          'lost_deals_count',
-          'related_lost_deals_count',
-        ]) {
-          record[field] = count(r);
-        }
+        for (const field of PERSON_COUNTS) record[field] = count(r);
         return record;
       }),
       deals: {

@@ -6,7 +6,16 @@ import https from 'node:https';
 import zlib from 'node:zlib';
 import type { AddressInfo } from 'node:net';
 import type { CompanyClock } from './clock.js';
-import { ARCHIVED_BIT, DEAL_STATUSES, Dataset, MAIL_FOLDERS, v1Time, type DatasetOptions } from './dataset.js';
+import {
+  ARCHIVED_BIT,
+  DEAL_STATUSES,
+  Dataset,
+  MAIL_FOLDERS,
+  ORGANIZATION_COUNTS,
+  PERSON_COUNTS,
+  v1Time,
+  type DatasetOptions,
+} from './dataset.js';
 import { Random } from './random.js';
 import type { Table } from './table.js';
 
@@ -116,34 +125,9 @@ const DEAL_OPTIONAL = [
   'last_outgoing_mail_time',
   'smart_bcc_email',
 ];
-const CONTACT_OPTIONAL = [
-  'next_activity_id',
-  'last_activity_id',
-  'open_deals_count',
-  'related_open_deals_count',
-  'closed_deals_count',
-  'related_closed_deals_count',
-  'email_messages_count',
-  'activities_count',
-  'done_activities_count',
-  'undone_activities_count',
-  'files_count',
-  'notes_count',
-  'followers_count',
-  'won_deals_count',
-  'related_won_deals_count',
-  'lost_deals_count',
-  'related_lost_deals_count',
-  'smart_bcc_email',
-];
-const PERSON_OPTIONAL = [
-  ...CONTACT_OPTIONAL,
-  'participant_open_deals_count',
-  'participant_closed_deals_count',
-  'last_incoming_mail_time',
-  'last_outgoing_mail_time',
-];
-const ORGANIZATION_OPTIONAL = [...CONTACT_OPTIONAL, 'people_count'];
+const CONTACT_IDS = ['next_activity_id', 'last_activity_id', 'smart_bcc_email'];
+const PERSON_OPTIONAL = [...CONTACT_IDS, ...PERSON_COUNTS, 'last_incoming_mail_time', 'last_outgoing_mail_time'];
+const ORGANIZATION_OPTIONAL = [...CONTACT_IDS, ...ORGANIZATION_COUNTS];
 
 const FAULT_MESSAGES: Record<number, string> = {
   400: 'Request not understood',
@@ -452,76 +436,90 @@ export class PipedriveSimulator {
 
   // ---------------------------------------------------------------- routes
 
+  /** The endpoints the simulator serves, as a table: path → the answer, from the dataset's table of the same data.
+   * A full-table list is one line: `'/v1/x': () => this.whole('x')`. */
+  private readonly routes: Record<string, (params: URLSearchParams, user: number) => Reply> = {
+    '/v1/users/me': (_, user) => this.currentUser(user),
+    '/v1/users': (_, user) =>
+      ok(
+        list(
+          rows(this.table('users')).map((id) =>
+            JSON.stringify({ ...this.table('users').get(id), is_you: id === user }),
+          ),
+        ),
+      ),
+    '/v1/activityTypes': () => this.whole('activity_types'),
+    '/v1/currencies': () => this.whole('currencies'),
+    '/v1/filters': (params) =>
+      this.whole('filters', (record) => !params.has('type') || record.type === params.get('type')),
+    '/v1/goals/find': (params, user) => this.goals(params, user),
+    '/v1/notes': (params) => this.v1Notes(params),
+    '/v1/files': (params) =>
+      this.offsetPage(sortedV1(this.table('files'), params.get('sort')), params, 100, (id) =>
+        this.table('files').json(id, '', JSON.stringify),
+      ),
+    '/v1/recents': (params) => this.recents(params),
+    '/v1/mailbox/mailThreads': (params) => this.mailThreads(params),
+    '/api/v2/activities': (params) =>
+      this.v2List(this.table('activities'), params, { optional: ['attendees'], untilAllowed: true }),
+    '/api/v2/deals': (params) =>
+      this.v2List(this.table('deals'), params, {
+        optional: DEAL_OPTIONAL,
+        untilAllowed: true,
+        keep: dealFilter(params, false),
+      }),
+    '/api/v2/deals/archived': (params) =>
+      this.v2List(this.table('deals'), params, {
+        optional: DEAL_OPTIONAL,
+        untilAllowed: true,
+        keep: dealFilter(params, true),
+      }),
+    '/api/v2/organizations': (params) =>
+      this.v2List(this.table('organizations'), params, { optional: ORGANIZATION_OPTIONAL, untilAllowed: true }),
+    '/api/v2/persons': (params) =>
+      this.v2List(this.table('persons'), params, { optional: PERSON_OPTIONAL, untilAllowed: true }),
+    '/api/v2/products': (params) => this.v2List(this.table('products'), params, { sinceAllowed: true }),
+    '/api/v2/pipelines': (params) => this.v2List(this.table('pipelines'), params, { sinceAllowed: false }),
+    '/api/v2/stages': (params) => {
+      const pipeline = params.get('pipeline_id');
+      const stages = this.table('stages');
+      const keep = pipeline ? (id: number) => stages.get(id)?.pipeline_id === Number(pipeline) : undefined;
+      return this.v2List(stages, params, { sinceAllowed: false, keep });
+    },
+  };
+
   private route(path: string, params: URLSearchParams, user: number): Reply {
-    const t = this.dataset.tables;
-    switch (path) {
-      case '/v1/users/me':
-        return ok(
-          JSON.stringify({
-            ...t.users.get(user),
-            is_you: true,
-            company_id: 7_001,
-            company_name: 'Acme Simulated',
-            company_domain: 'acme-sim',
-            company_country: 'EE',
-            company_industry: 'IT Services',
-            language: { language_code: 'en', country_code: 'US' },
-          }),
-        );
-      case '/v1/users':
-        return ok(list(rows(t.users).map((id) => JSON.stringify({ ...t.users.get(id), is_you: id === user }))));
-      case '/v1/activityTypes':
-        return ok(list(rows(t.activity_types).map((id) => t.activity_types.json(id, '', JSON.stringify))));
-      case '/v1/currencies':
-        return ok(list(rows(t.currencies).map((id) => t.currencies.json(id, '', JSON.stringify))));
-      case '/v1/filters': {
-        const type = params.get('type');
-        const ids = rows(t.filters).filter((id) => !type || t.filters.get(id)!.type === type);
-        return ok(list(ids.map((id) => t.filters.json(id, '', JSON.stringify))));
-      }
-      case '/v1/goals/find':
-        return this.goals(params, user);
-      case '/v1/notes':
-        return this.v1Notes(params);
-      case '/v1/files':
-        return this.offsetPage(sortedV1(t.files, params.get('sort')), params, 100, (id) =>
-          t.files.json(id, '', JSON.stringify),
-        );
-      case '/v1/recents':
-        return this.recents(params);
-      case '/v1/mailbox/mailThreads':
-        return this.mailThreads(params);
-      case '/api/v2/activities':
-        return this.v2List(t.activities, params, { optional: ['attendees'], untilAllowed: true });
-      case '/api/v2/deals':
-        return this.v2List(t.deals, params, {
-          optional: DEAL_OPTIONAL,
-          untilAllowed: true,
-          keep: dealFilter(params, false),
-        });
-      case '/api/v2/deals/archived':
-        return this.v2List(t.deals, params, {
-          optional: DEAL_OPTIONAL,
-          untilAllowed: true,
-          keep: dealFilter(params, true),
-        });
-      case '/api/v2/organizations':
-        return this.v2List(t.organizations, params, { optional: ORGANIZATION_OPTIONAL, untilAllowed: true });
-      case '/api/v2/persons':
-        return this.v2List(t.persons, params, { optional: PERSON_OPTIONAL, untilAllowed: true });
-      case '/api/v2/products':
-        return this.v2List(t.products, params, { sinceAllowed: true });
-      case '/api/v2/pipelines':
-        return this.v2List(t.pipelines, params, { sinceAllowed: false });
-      case '/api/v2/stages': {
-        const pipeline = params.get('pipeline_id');
-        const keep = pipeline ? (id: number) => t.stages.get(id)!.pipeline_id === Number(pipeline) : undefined;
-        return this.v2List(t.stages, params, { sinceAllowed: false, keep });
-      }
-    }
+    const route = this.routes[path];
+    if (route) return route(params, user);
     const messages = /^\/v1\/mailbox\/mailThreads\/([^/]+)\/mailMessages$/.exec(path);
     if (messages) return this.mailMessages(Number(messages[1]), params);
     throw new HttpError(404, 'Unknown method .');
+  }
+
+  private table(name: string): Table<Json> {
+    return this.dataset.table(name);
+  }
+
+  /** A whole list in one response (v1 lists without paging), optionally filtered. */
+  private whole(name: string, keep: (record: Json) => boolean = () => true): Reply {
+    const table = this.table(name);
+    const ids = rows(table).filter((id) => keep(table.get(id) ?? {}));
+    return ok(list(ids.map((id) => table.json(id, '', JSON.stringify))));
+  }
+
+  private currentUser(user: number): Reply {
+    return ok(
+      JSON.stringify({
+        ...this.table('users').get(user),
+        is_you: true,
+        company_id: 7_001,
+        company_name: 'Acme Simulated',
+        company_domain: 'acme-sim',
+        company_country: 'EE',
+        company_industry: 'IT Services',
+        language: { language_code: 'en', country_code: 'US' },
+      }),
+    );
   }
 
   /** v2 cursor pagination over a table, sorted by id or update_time, with updated_since/updated_until. */

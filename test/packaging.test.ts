@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { promisify } from 'node:util';
 import { Ajv } from 'ajv';
 import addFormatsPlugin from 'ajv-formats';
@@ -32,6 +32,44 @@ describe('packaging', () => {
     ]);
   });
 
+  it('metadata.yaml suggests streams of the table, and sizes the sync job', () => {
+    const data = metadata.data as {
+      suggestedStreams: { streams: string[] };
+      resourceRequirements: { jobSpecific: { jobType: string; resourceRequirements: Record<string, string> }[] };
+    };
+    expect(STREAMS.map((s) => s.name)).to.include.members(data.suggestedStreams.streams);
+    expect(data.suggestedStreams.streams).to.include.members(['deals', 'persons', 'organizations', 'activities']);
+    const sync = data.resourceRequirements.jobSpecific.find((job) => job.jobType === 'sync');
+    expect(sync?.resourceRequirements).to.include.keys('memory_request', 'memory_limit', 'cpu_request', 'cpu_limit');
+  });
+
+  it("the GitHub workflow runs Airbyte's standard tests and its acceptance tests at pinned versions, on files that exist", () => {
+    const workflow = yaml.load(read('.github/workflows/ci.yml')) as {
+      env: Record<string, string>;
+      jobs: Record<string, { steps: { run?: string }[] }>;
+    };
+    expect(workflow.env.AIRBYTE_CDK_VERSION).to.match(/^\d+\.\d+\.\d+$/);
+    expect(workflow.env.CAT_COMMIT).to.match(/^[0-9a-f]{40}$/);
+    const runs = (job: string) => (workflow.jobs[job]?.steps ?? []).map((step) => step.run ?? '').join('\n');
+    expect(runs('standard-tests')).to.include('pip install "airbyte-cdk==${AIRBYTE_CDK_VERSION}"');
+    expect(runs('standard-tests')).to.match(/airbyte-cdk image test \.\/ --image "\$IMAGE:dev"/);
+    expect(runs('test'))
+      .to.include('npm test')
+      .and.include('npm run acceptance')
+      .and.include('faketime -f +400d npm test');
+    for (const path of [
+      'acceptance/real-account/acceptance-test-config.yml',
+      'metadata.yaml',
+      'spec.json',
+      'integration_tests',
+    ]) {
+      expect(existsSync(new URL(`../${path}`, import.meta.url)), path).to.equal(true);
+      expect(runs('airbyte-cat')).to.include(path);
+    }
+    // airbyte-cdk image test finds the connector by its metadata.yaml and acceptance-test-config.yml at the root.
+    expect(metadata.data.dockerRepository).to.equal(workflow.env.IMAGE);
+  });
+
   it('keeps package.json, metadata.yaml and the Dockerfile labels in step', () => {
     const { version } = readJson<{ version: string }>('package.json');
     expect(metadata.data.dockerImageTag).to.equal(version);
@@ -39,11 +77,11 @@ describe('packaging', () => {
     expect(label('io.airbyte.name')).to.equal(metadata.data.dockerRepository);
   });
 
-  it('the Dockerfile follows the image contract: node:20-bookworm-slim, user airbyte, absolute entrypoint mirrored in AIRBYTE_ENTRYPOINT', () => {
+  it('the Dockerfile follows the image contract: node:24-bookworm-slim, user airbyte, absolute entrypoint mirrored in AIRBYTE_ENTRYPOINT', () => {
     expect(dockerfile).to.not.match(/^#\s*syntax=/m);
     expect(dockerfile.match(/^FROM (\S+)/gm)).to.deep.equal([
-      'FROM node:20-bookworm-slim',
-      'FROM node:20-bookworm-slim',
+      'FROM node:24-bookworm-slim',
+      'FROM node:24-bookworm-slim',
     ]);
     const entrypoint = JSON.parse(/^ENTRYPOINT (\[.*\])$/m.exec(dockerfile)![1]!) as string[];
     expect(entrypoint.filter((part) => !part.startsWith('/'))).to.deep.equal([]);

@@ -1,7 +1,8 @@
 import { ACCEPTANCE } from '../../simulator/presets.js';
 import { PipedriveSimulator, TOKENS, type SimulatorOptions } from '../../simulator/server.js';
 
-/** A fixed "now" for generated data, so expectations do not depend on the day the tests run. */
+/** The simulated company's "now" when a test's simulator starts (its clock moves on from there, and tests may move it):
+ * the history is generated in the two years before it. The machine's date plays no part. */
 export const ANCHOR = ACCEPTANCE.anchor;
 
 /** Starts a simulator for the enclosing mocha suite (`each`: a fresh one for every test, for tests that change its

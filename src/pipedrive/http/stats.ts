@@ -18,10 +18,6 @@ export class RequestStats {
     return counts;
   }
 
-  streams(): [string, RequestCounts][] {
-    return [...this.byStream.entries()];
-  }
-
   total(): RequestCounts {
     const sum = zero();
     for (const counts of this.byStream.values()) {
