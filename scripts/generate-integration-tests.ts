@@ -4,8 +4,11 @@
 //   npx tsx scripts/generate-integration-tests.ts --check   exit 1 if a committed file is out of date (a test runs this)
 import { readFileSync, writeFileSync } from 'node:fs';
 import { configuredCatalog } from '../src/pipedrive/streams/catalog.js';
-import { INCREMENTAL_STREAMS, STREAMS } from '../src/pipedrive/streams/table.js';
+import { readableSchema } from '../src/pipedrive/streams/columns.js';
+import { fieldDefinition } from '../src/pipedrive/streams/fields.js';
+import { INCREMENTAL_STREAMS, STREAMS, type StreamDefinition } from '../src/pipedrive/streams/table.js';
 import { Dataset } from '../simulator/dataset.js';
+import { v1Definition, v2StandardDefinition, type FieldEntity } from '../simulator/fields.js';
 import { ACCEPTANCE } from '../simulator/presets.js';
 import { TOKENS } from '../simulator/server.js';
 
@@ -18,12 +21,35 @@ const stateOf = (cursor: (name: string) => string) =>
     stream: { stream_descriptor: { name: s.name }, stream_state: { [s.cursor]: cursor(s.name) } },
   }));
 
+const data = new Dataset({ seed: ACCEPTANCE.seed, anchor: ACCEPTANCE.anchor });
+
+/** A stream's standard properties: its schema file's, without the API's carrier of custom fields. */
+function standardProperties(stream: string): Set<string> {
+  const schema = JSON.parse(readFileSync(new URL(`src/pipedrive/streams/schemas/${stream}.json`, root), 'utf8')) as {
+    properties: Record<string, unknown>;
+  };
+  return new Set(Object.keys(schema.properties).filter((key) => key !== 'custom_fields'));
+}
+
+/** The first definitions of an entity as its field-definition stream must emit them (standard fields come first). */
+function fieldRecords(entity: FieldEntity): Record<string, unknown>[] {
+  return data
+    .standardFields(entity)
+    .slice(0, 3)
+    .map((key, i) => {
+      const definition =
+        entity === 'note' ? v1Definition({ key, name: key, type: 'varchar' }, i + 1) : v2StandardDefinition(key);
+      const name = entity === 'note' ? key : definition.field_name;
+      return { ...definition, key, name, field_type: 'varchar', is_custom_field: false, column_name: null };
+    });
+}
+
 /**
  * The first records of every stream as the connector must emit them: the simulator's record with its top-level
- * timestamps in RFC 3339 UTC. (This rule is written here independently of the connector's, on purpose.)
+ * timestamps in RFC 3339 UTC and its custom fields as readable columns. (These rules are written here and in the
+ * simulator independently of the connector's, on purpose.)
  */
 function expectedRecords(): string {
-  const data = new Dataset({ seed: ACCEPTANCE.seed, anchor: ACCEPTANCE.anchor });
   const rfc3339 = (value: unknown) =>
     typeof value !== 'string'
       ? value
@@ -33,18 +59,34 @@ function expectedRecords(): string {
           ? `${value.slice(0, 19)}Z`
           : value;
   const lines: string[] = [];
-  for (const { name } of STREAMS) {
-    const table = data.table(name);
+  const line = (stream: string, record: Record<string, unknown>) =>
+    lines.push(JSON.stringify({ stream, data: record, emitted_at: ACCEPTANCE.anchor }));
+  for (const stream of STREAMS) {
+    if (stream.kind === 'fields') {
+      for (const record of fieldRecords(stream.entity)) line(stream.name, record);
+      continue;
+    }
+    const table = data.table(stream.name);
+    const entity = stream.kind === 'server_filtered' ? stream.customFields?.entity : undefined;
     for (const index of Array.from(table.order('index')).slice(0, 3)) {
-      const record = JSON.parse(JSON.stringify(table.get(index))) as Record<string, unknown>;
+      let record = JSON.parse(JSON.stringify(table.get(index))) as Record<string, unknown>;
       // /v1/users marks the token's own user (the admin, user 1).
-      if (name === 'users') record.is_you = index === 1;
-      const normalised = Object.fromEntries(Object.entries(record).map(([key, value]) => [key, rfc3339(value)]));
-      lines.push(JSON.stringify({ stream: name, data: normalised, emitted_at: ACCEPTANCE.anchor }));
+      if (stream.name === 'users') record.is_you = index === 1;
+      record = Object.fromEntries(Object.entries(record).map(([key, value]) => [key, rfc3339(value)]));
+      line(stream.name, entity ? data.readable(entity, record, standardProperties(stream.name)) : record);
     }
   }
   return `${lines.join('\n')}\n`;
 }
+
+/** The catalog `discover` gives for the acceptance simulator: custom fields as columns, from its field definitions. */
+const discovered = (stream: StreamDefinition) => {
+  if (stream.kind !== 'server_filtered' || !stream.customFields) return undefined;
+  const { entity } = stream.customFields;
+  const standard = data.standardFields(entity).map((key) => ({ key, name: key, type: 'varchar' }));
+  const records = [...standard, ...data.fields[entity]].map((field, i) => v1Definition(field, i + 1));
+  return readableSchema(stream, records.map(fieldDefinition), new Map());
+};
 
 const files: Record<string, string> = {
   'integration_tests/sample_config.json': json({ api_token: TOKENS.admin, base_url: origin, start_date: '2020-01-01' }),
@@ -54,11 +96,12 @@ const files: Record<string, string> = {
   }),
   // For Airbyte's own CAT against the real API (acceptance/real-account/).
   'integration_tests/invalid_token_config.json': json({ api_token: 'not-a-valid-pipedrive-api-token-0000000000' }),
-  'integration_tests/configured_catalog.json': json(configuredCatalog('full_refresh')),
+  'integration_tests/configured_catalog.json': json(configuredCatalog('full_refresh', undefined, discovered)),
   'integration_tests/configured_catalog_incremental.json': json(
     configuredCatalog(
       'incremental',
       INCREMENTAL_STREAMS.map((s) => s.name),
+      discovered,
     ),
   ),
   'integration_tests/sample_state.json': json(stateOf(() => '2026-10-01T00:00:00Z')),

@@ -12,6 +12,15 @@ import {
   hash,
 } from './random.js';
 import { CompanyClock } from './clock.js';
+import {
+  expectedColumn,
+  expectedValues,
+  initialFields,
+  v1Values,
+  v2Value,
+  type FieldEntity,
+  type SimField,
+} from './fields.js';
 import { Table, type EntitySpec } from './table.js';
 
 type Json = Record<string, unknown>;
@@ -33,6 +42,15 @@ const example = (endpoint: string): Json => {
 };
 
 export type Counts = Record<EntityName, number>;
+/** The table whose records carry each entity's custom fields. */
+export const FIELD_CARRIERS: Record<FieldEntity, EntityName> = {
+  deal: 'deals',
+  person: 'persons',
+  organization: 'organizations',
+  product: 'products',
+  activity: 'activities',
+  note: 'notes',
+};
 export type EntityName =
   | 'activities'
   | 'activity_types'
@@ -117,12 +135,6 @@ const CURSORS: Partial<Record<MutableStream, { field: string; format: (ms: numbe
   email_messages: { field: 'update_time', format: mailTime },
 };
 
-export const CUSTOM_FIELDS = {
-  text: 'dcf558aac1ae4e8c4f849ba5e668430d8df9be12',
-  enum: '9dc80c50d78a15643bfc4ca79d76156a73a1ca0e',
-  monetary: '5b3a4c8e2d1f0a9b8c7d6e5f4a3b2c1d0e9f8a7b',
-  set: '0a1b2c3d4e5f60718293a4b5c6d7e8f901234567',
-};
 /** The counts of persons and organizations (v2 returns them only when `include_fields` names them). */
 export const CONTACT_COUNTS = [
   'open_deals_count',
@@ -169,6 +181,8 @@ export class Dataset {
   readonly clock: CompanyClock;
   readonly counts: Counts;
   readonly tables: Record<MutableStream, Table<Json>>;
+  /** Each entity's custom fields, as its field definitions list them (tests add and rename fields). */
+  readonly fields: Record<FieldEntity, SimField[]>;
   /** messageOffsets[t] = index of thread t's first message (threads own consecutive message indexes). */
   private readonly messageOffsets: number[];
 
@@ -178,6 +192,14 @@ export class Dataset {
     this.clock = new CompanyClock(this.anchor);
     const size = options.size ?? 'small';
     this.counts = typeof size === 'string' ? SIZES[size] : { ...SIZES.small, ...size };
+    this.fields = {
+      deal: initialFields(this.seed, 'deal'),
+      person: initialFields(this.seed, 'person'),
+      organization: initialFields(this.seed, 'organization'),
+      product: initialFields(this.seed, 'product'),
+      activity: initialFields(this.seed, 'activity'),
+      note: initialFields(this.seed, 'note'),
+    };
     this.messageOffsets = [0, 1];
     for (let thread = 1; thread <= this.counts.email_threads; thread++) {
       this.messageOffsets.push(this.messageOffsets[thread]! + this.messagesPerThread(thread));
@@ -192,6 +214,74 @@ export class Dataset {
   table(stream: string): Table<Json> {
     if (!(stream in this.tables)) throw new Error(`the simulator has no table ${stream}`);
     return this.tables[stream as MutableStream];
+  }
+
+  /** Adds a custom field to an entity, as an admin does in Pipedrive's settings; records get values for it. */
+  addField(entity: FieldEntity, field: SimField): void {
+    this.fields[entity].push(field);
+    this.table(FIELD_CARRIERS[entity]).forget();
+  }
+
+  /** Renames a custom field. */
+  renameField(entity: FieldEntity, key: string, name: string): void {
+    const field = this.fields[entity].find((f) => f.key === key);
+    if (!field) throw new Error(`no ${entity} field ${key}`);
+    field.name = name;
+  }
+
+  /** The properties of an entity's records that are standard fields (named as its definitions list them). */
+  standardFields(entity: FieldEntity): string[] {
+    const record = this.table(FIELD_CARRIERS[entity]).build(1, this.anchor);
+    return Object.keys(record).filter((key) => key !== 'custom_fields' && !/^[0-9a-f]{40}/.test(key));
+  }
+
+  /** A record's custom-field values, v2's way (`custom_fields`); each field's value is its own draw, so that adding
+   * a field changes no other value. */
+  customFields(entity: FieldEntity, id: number): Json {
+    return Object.fromEntries(this.fields[entity].map((field) => [field.key, this.customValue(entity, id, field)]));
+  }
+
+  /** A record's custom-field values, v1's way: at the top level, with siblings. */
+  v1CustomFields(entity: FieldEntity, id: number): Json {
+    return Object.assign(
+      {},
+      ...this.fields[entity].map((field) => v1Values(field, this.customValue(entity, id, field))),
+    );
+  }
+
+  /**
+   * A record as it should reach the warehouse with readable custom fields: v2's `custom_fields` object, or v1's hash
+   * keys, replaced by a column per field (named against `standard`, the stream's standard properties).
+   */
+  readable(entity: FieldEntity, record: Json, standard: ReadonlySet<string>): Json {
+    const fields = this.fields[entity];
+    const id = Number(record.id);
+    const plain = Object.fromEntries(
+      Object.entries(record).filter(([key]) => key !== 'custom_fields' && !/^[0-9a-f]{40}/.test(key)),
+    );
+    // A v2 record's own values (a test may have changed them); v1 records' are the generated ones.
+    const own = record.custom_fields as Json | undefined;
+    const columns = fields.map((field) =>
+      expectedValues(
+        field,
+        expectedColumn(field, fields, standard),
+        own ? (own[field.key] ?? null) : this.customValue(entity, id, field),
+      ),
+    );
+    return Object.assign(plain, ...columns);
+  }
+
+  private customValue(entity: FieldEntity, id: number, field: SimField): unknown {
+    const c = this.counts;
+    const refs = {
+      users: c.users,
+      organizations: c.organizations,
+      persons: c.persons,
+      deals: c.deals,
+      stages: c.stages,
+      pipelines: c.pipelines,
+    };
+    return v2Value(field, new Random(hash(this.seed, 'custom-field', entity, id, field.key)), refs);
   }
 
   // ---- Changes, as a test makes them between two syncs. Each one stamps the record's cursor with `at`. ----
@@ -334,12 +424,6 @@ export class Dataset {
         postal_code: String(r.int(10000, 99999)),
       };
     };
-    const customFields = (r: Random) => ({
-      [CUSTOM_FIELDS.text]: r.pick(['Website', 'Referral', 'Trade fair', 'Cold call']),
-      [CUSTOM_FIELDS.enum]: r.int(190, 193),
-      [CUSTOM_FIELDS.monetary]: { value: r.int(1, 500) * 100, currency: r.pick(['EUR', 'USD']) },
-      [CUSTOM_FIELDS.set]: [r.int(1, 3), r.int(4, 6)],
-    });
     const count = (r: Random, max = 12) => r.int(0, max);
 
     return {
@@ -537,7 +621,7 @@ export class Dataset {
             direct_cost: r.chance(0.5) ? r.int(1, 5) : null,
             notes: '',
           })),
-          custom_fields: customFields(r),
+          custom_fields: this.customFields('product', id),
         };
       }),
       organizations: simple('organizations', c.organizations, (id, t) => {
@@ -558,7 +642,7 @@ export class Dataset {
           industry: r.int(1, 40),
           annual_revenue: r.int(0, 900) * 10000,
           employee_count: r.int(1, 5000),
-          custom_fields: customFields(r),
+          custom_fields: this.customFields('organization', id),
           next_activity_id: r.int(1, c.activities),
           last_activity_id: r.int(1, c.activities),
           smart_bcc_email: `acme+org${id}@pipedrivemail.com`,
@@ -586,7 +670,7 @@ export class Dataset {
           visible_to: r.pick([3, 7]),
           label_ids: [],
           picture_id: null,
-          custom_fields: customFields(r),
+          custom_fields: this.customFields('person', id),
           notes: null,
           im: [],
           birthday: null,
@@ -659,7 +743,7 @@ export class Dataset {
             acv: null,
             arr: null,
             mrr: null,
-            custom_fields: customFields(r),
+            custom_fields: this.customFields('deal', id),
             next_activity_id: r.chance(0.6) ? r.int(1, c.activities) : null,
             last_activity_id: r.chance(0.6) ? r.int(1, c.activities) : null,
             first_won_time: status === 'won' ? closed : null,
@@ -723,6 +807,7 @@ export class Dataset {
           public_description: null,
           priority: null,
           note: r.chance(0.3) ? '<p>Discussed next steps</p>' : null,
+          custom_fields: this.customFields('activity', id),
         };
       }),
       notes: simple('notes', c.notes, (id, t) => {
@@ -755,6 +840,7 @@ export class Dataset {
           pinned_to_organization_flag: false,
           pinned_to_person_flag: false,
           pinned_to_project_flag: false,
+          ...this.v1CustomFields('note', id),
         };
       }),
       files: simple('files', c.files, (id, t) => {

@@ -16,6 +16,7 @@ import {
   v1Time,
   type DatasetOptions,
 } from './dataset.js';
+import { v1Definition, v2Definition, v2StandardDefinition, type FieldEntity } from './fields.js';
 import { Random } from './random.js';
 import type { Table } from './table.js';
 
@@ -453,6 +454,7 @@ export class PipedriveSimulator {
     '/v1/filters': (params) =>
       this.whole('filters', (record) => !params.has('type') || record.type === params.get('type')),
     '/v1/goals/find': (params, user) => this.goals(params, user),
+    '/v1/noteFields': () => this.v1Fields('note'),
     '/v1/notes': (params) => this.v1Notes(params),
     '/v1/files': (params) =>
       this.offsetPage(sortedV1(this.table('files'), params.get('sort')), params, 100, (id) =>
@@ -489,11 +491,34 @@ export class PipedriveSimulator {
   };
 
   private route(path: string, params: URLSearchParams, user: number): Reply {
+    const fields = /^\/api\/v2\/(deal|person|organization|product|activity)Fields$/.exec(path);
+    if (fields) return this.v2Fields(fields[1] as FieldEntity, params);
     const route = this.routes[path];
     if (route) return route(params, user);
     const messages = /^\/v1\/mailbox\/mailThreads\/([^/]+)\/mailMessages$/.exec(path);
     if (messages) return this.mailMessages(Number(messages[1]), params);
     throw new HttpError(404, 'Unknown method .');
+  }
+
+  /** An entity's field definitions, standard (named after its records' properties) and custom, v2's way: cursor
+   * pages of up to 500. */
+  private v2Fields(entity: FieldEntity, params: URLSearchParams): Reply {
+    const all = [
+      ...this.dataset.standardFields(entity).map(v2StandardDefinition),
+      ...this.dataset.fields[entity].map(v2Definition),
+    ];
+    const limit = pageSize(params, 100, 500);
+    const start = params.get('cursor') ? Number(Buffer.from(params.get('cursor') ?? '', 'base64url').toString()) : 0;
+    if (!Number.isInteger(start) || start < 0) throw new HttpError(400, 'Invalid cursor');
+    const next = start + limit < all.length ? Buffer.from(String(start + limit)).toString('base64url') : null;
+    return ok(JSON.stringify(all.slice(start, start + limit)), { next_cursor: next });
+  }
+
+  /** An entity's field definitions v1's way (`/v1/noteFields`: one response). */
+  private v1Fields(entity: FieldEntity): Reply {
+    const standard = this.dataset.standardFields(entity).map((key) => ({ key, name: key, type: 'varchar' }));
+    const all = [...standard, ...this.dataset.fields[entity]].map((field, i) => v1Definition(field, i + 1));
+    return ok(JSON.stringify(all), { pagination: { start: 0, limit: all.length, more_items_in_collection: false } });
   }
 
   private table(name: string): Table<Json> {

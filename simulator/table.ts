@@ -71,6 +71,11 @@ export class Table<R extends object> {
     return (cache[index] ??= render(this.spec.build(index, this.times[index]!)));
   }
 
+  /** Forgets the serialised records (the entity's fields changed: every record looks different now). */
+  forget(): void {
+    this.jsonCache.clear();
+  }
+
   /** Live row indexes ordered by (update time, index), or by index. */
   order(by: 'time' | 'index'): Int32Array {
     if (!this.sorted) {

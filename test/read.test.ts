@@ -42,13 +42,14 @@ describe('read', function () {
     it('exits 0 and returns every record the simulator holds, across page boundaries', () => {
       expect(first.run.exitCode).to.equal(0);
       for (const stream of ALL)
-        expect(idsOf(first.records.get(stream)), stream).to.deep.equal(expectedIds(sim(), stream));
+        expect(idsOf(first.records.get(stream), stream), stream).to.deep.equal(expectedIds(sim(), stream));
       // Pages of 50 (files: 50 too, under the cap of 100): the big streams took many requests each.
       expect(sim().requestsTo('/api/v2/activities').length).to.equal(Math.ceil(sim().dataset.counts.activities / 50));
     });
 
     it('emits each record once', () => {
-      for (const [stream, records] of first.records) expect(records.length, stream).to.equal(idsOf(records).length);
+      for (const [stream, records] of first.records)
+        expect(records.length, stream).to.equal(idsOf(records, stream).length);
     });
 
     it('every record validates against its discovered schema, with timestamps in RFC 3339 UTC', () => {
@@ -184,7 +185,9 @@ describe('read', function () {
         const s = await sync(sim(), { mode, config: { start_date: undefined } });
         expect(s.run.exitCode).to.equal(0);
         for (const stream of ['deals', 'persons', 'notes', 'files', 'users', 'email_messages']) {
-          expect(idsOf(s.records.get(stream)), `${mode} ${stream}`).to.deep.equal(expectedIds(sim(), stream, yearAgo));
+          expect(idsOf(s.records.get(stream), stream), `${mode} ${stream}`).to.deep.equal(
+            expectedIds(sim(), stream, yearAgo),
+          );
         }
         expect(idsOf(s.records.get('stages'))).to.deep.equal(expectedIds(sim(), 'stages'));
         expect(s.records.get('persons')!.length).to.be.below(sim().dataset.counts.persons);
@@ -472,7 +475,7 @@ describe('read', function () {
       const s = await sync(sim(), { config: { page_size: 100 } });
       expect(s.run.exitCode).to.equal(0);
       for (const stream of ALL)
-        expect(idsOf(s.records.get(stream)), stream).to.deep.equal(
+        expect(idsOf(s.records.get(stream), stream), stream).to.deep.equal(
           expectedIds(sim(), stream, Date.parse('2020-01-01')),
         );
       const rateLimited = ofType(s.run, 'TRACE').filter(
@@ -494,7 +497,7 @@ describe('read', function () {
       });
       for (const stream of ['persons', 'stages']) {
         expect(s.statuses.get(stream)!.at(-1)).to.equal('COMPLETE');
-        expect(idsOf(s.records.get(stream))).to.deep.equal(expectedIds(sim(), stream));
+        expect(idsOf(s.records.get(stream), stream)).to.deep.equal(expectedIds(sim(), stream));
       }
       expect(s.state.map((m) => m.stream!.stream_descriptor.name).sort()).to.deep.equal(['persons', 'stages']);
     });
@@ -523,7 +526,8 @@ describe('read', function () {
       expect(
         errors.filter((e) => e.failure_type !== 'transient_error' || !/daily API token budget/.test(e.message)),
       ).to.deep.equal([]);
-      expect(sim().stats.daily429).to.equal(1);
+      // No retry: only the requests already under way when the budget ran out (deals reads two lists at once) met it.
+      expect(sim().stats.daily429).to.be.within(1, 2);
       expect(s.state.length).to.be.above(0);
       const activities = s.records.get('activities')?.length ?? 0;
       expect(activities).to.be.above(0);

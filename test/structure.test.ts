@@ -4,6 +4,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { expect } from 'chai';
+import { schemaFileOf } from '../src/pipedrive/streams/catalog.js';
 import { STREAMS, streamByName } from '../src/pipedrive/streams/table.js';
 import { Dataset } from '../simulator/dataset.js';
 
@@ -76,9 +77,11 @@ describe('structure', () => {
     it('names each stream once, and gives each a schema file and simulated data', () => {
       const data = new Dataset();
       expect(streamByName.size).to.equal(STREAMS.length);
-      for (const { name } of STREAMS) {
-        expect(existsSync(join(SRC, 'pipedrive/streams/schemas', `${name}.json`)), `${name}.json`).to.equal(true);
-        if (name !== 'email_messages') expect(data.table(name).count, name).to.be.above(0);
+      for (const stream of STREAMS) {
+        const file = schemaFileOf(stream);
+        expect(existsSync(join(SRC, 'pipedrive/streams/schemas', file)), file).to.equal(true);
+        if (stream.kind === 'fields') expect(data.fields[stream.entity], stream.name).to.not.have.length(0);
+        else if (stream.name !== 'email_messages') expect(data.table(stream.name).count, stream.name).to.be.above(0);
       }
     });
 

@@ -8,7 +8,7 @@ const isObject = (value: unknown): value is Record<string, unknown> =>
 
 /** The catalog's streams: those the source offers in a sync mode it supports, and the others with their error. */
 export interface CatalogStreams {
-  valid: { name: string; syncMode: SyncMode }[];
+  valid: { name: string; syncMode: SyncMode; schema?: Record<string, unknown> }[];
   invalid: { name: string; error: ConnectorError }[];
 }
 
@@ -49,7 +49,8 @@ export function parseCatalog(raw: unknown, offers: readonly StreamOffer[]): Cata
       );
       result.invalid.push({ name, error });
     } else {
-      result.valid.push({ name, syncMode: syncMode as SyncMode });
+      const schema = (entry as { stream: Record<string, unknown> }).stream.json_schema;
+      result.valid.push({ name, syncMode: syncMode as SyncMode, ...(isObject(schema) ? { schema } : {}) });
     }
   });
   return result;

@@ -15,10 +15,12 @@ export interface StreamOffer {
   syncModes: readonly SyncMode[];
 }
 
-/** A stream of the configured catalog, checked against the source's offer, with its saved state if any. */
+/** A stream of the configured catalog, checked against the source's offer, with the JSON schema the catalog gives it
+ * (as discovered) and its saved state if any. */
 export interface ConfiguredStream {
   name: string;
   syncMode: SyncMode;
+  schema?: Record<string, unknown>;
   state?: StreamState;
 }
 

@@ -20,6 +20,10 @@ export interface SourceConfig {
   maxConcurrentStreams: number;
   requestTimeoutMs: number;
   maxRetries: number;
+  /** Custom fields as readable columns, or as the API returns them. */
+  customFields: 'readable' | 'raw';
+  /** Field key → the column a user pinned it to. */
+  customFieldNames: ReadonlyMap<string, string>;
 }
 
 export const DEFAULT_ORIGIN = 'https://api.pipedrive.com';
@@ -34,7 +38,12 @@ type ValidConfig = ConnectorConfig &
   Required<
     Pick<
       ConnectorConfig,
-      'lookback_window_minutes' | 'page_size' | 'max_concurrent_streams' | 'request_timeout_seconds' | 'max_retries'
+      | 'lookback_window_minutes'
+      | 'page_size'
+      | 'max_concurrent_streams'
+      | 'request_timeout_seconds'
+      | 'max_retries'
+      | 'custom_fields'
     >
   >;
 
@@ -70,6 +79,8 @@ export function parseConfig(
     maxConcurrentStreams: config.max_concurrent_streams,
     requestTimeoutMs: config.request_timeout_seconds * 1000,
     maxRetries: config.max_retries,
+    customFields: config.custom_fields,
+    customFieldNames: new Map((config.custom_field_names ?? []).map((entry) => [entry.field_key, entry.column_name])),
   };
 }
 

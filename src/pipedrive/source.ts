@@ -4,10 +4,12 @@ import { streamStatusMessage } from '../airbyte/messages.js';
 import type { ConfiguredStream, ReadInput, ReadPlan, Source } from '../airbyte/source.js';
 import { DEFAULT_ORIGIN, parseConfig, secretsOf, spec, type SourceConfig } from './config.js';
 import { CURRENT_USER_ENDPOINT, PipedriveClient, objectData, type ClientOptions } from './http/client.js';
-import { discoverCatalog, syncModesOf } from './streams/catalog.js';
-import { readFamily, type Family, type ReadContext } from './streams/engine.js';
+import { discoverCatalog, syncModesOf, type JsonSchema } from './streams/catalog.js';
+import { CustomFieldColumns } from './streams/columns.js';
+import { readFamily, readFields, type Family, type ReadContext } from './streams/engine.js';
+import type { FieldEntity } from './streams/fields.js';
 import { bounds, parseSavedState, streamRead } from './streams/state.js';
-import { STREAMS, parentOf, streamByName } from './streams/table.js';
+import { STREAMS, isIncremental, parentOf, streamByName, type FieldsStream } from './streams/table.js';
 
 export const pipedriveSource: Source<SourceConfig> = {
   spec,
@@ -15,7 +17,7 @@ export const pipedriveSource: Source<SourceConfig> = {
   secrets: secretsOf,
   configure: (raw) => parseConfig(raw),
   check,
-  discover: async () => discoverCatalog(),
+  discover,
   read,
 };
 
@@ -29,6 +31,22 @@ function createClient(config: SourceConfig, logger: Logger, options: Partial<Cli
     logger,
     ...options,
   });
+}
+
+const customFieldSettings = (config: SourceConfig) => ({ mode: config.customFields, names: config.customFieldNames });
+
+/** The catalog: in readable mode, each stream that carries custom fields declares a column per field, from the field
+ * definitions (one list per entity: 6 requests, 70 tokens); in raw mode, no request. */
+async function discover(config: SourceConfig, logger: Logger) {
+  const client = createClient(config, logger);
+  try {
+    const columns = new CustomFieldColumns(client, customFieldSettings(config));
+    return await discoverCatalog(async (stream) =>
+      stream.kind === 'server_filtered' ? columns.schemaOf(stream) : undefined,
+    );
+  } finally {
+    client.close();
+  }
 }
 
 interface TokenUser {
@@ -77,19 +95,23 @@ async function check(config: SourceConfig, logger: Logger) {
 /** Plans a read: the configured streams grouped into families (a child rides along on its parent), every saved state
  * checked before any request; the families share one client and its throttle. */
 function read({ config, streams, writer, logger, invalidState }: ReadInput<SourceConfig>): ReadPlan {
-  const families = plan(streams, config, invalidState);
+  const { families, fields } = plan(streams, config, invalidState);
   const client = createClient(config, logger, {
     onRateLimited: (stream, resumeAt) =>
       void writer.write(
         streamStatusMessage(stream, 'RUNNING', [{ type: 'RATE_LIMITED', rate_limited: { quota_reset: resumeAt } }]),
       ),
   });
-  const context: ReadContext = { client, writer, logger, pageSize: config.pageSize };
+  const columns = new CustomFieldColumns(client, customFieldSettings(config), configuredSchemas(streams));
+  const context: ReadContext = { client, writer, logger, pageSize: config.pageSize, columns };
   return {
-    tasks: families.map((family) => ({
-      streams: [family.parentRead, ...family.children].flatMap((member) => (member ? [member.stream.name] : [])),
-      run: () => readFamily(family, context),
-    })),
+    tasks: [
+      ...families.map((family) => ({
+        streams: [family.parentRead, ...family.children].flatMap((member) => (member ? [member.stream.name] : [])),
+        run: () => readFamily(family, context),
+      })),
+      ...fields.map((stream) => ({ streams: [stream.name], run: () => readFields(stream, context) })),
+    ],
     concurrency: config.maxConcurrentStreams,
     figures: (stream) => ({ ...(stream === undefined ? client.stats.total() : client.stats.of(stream)) }),
     abort: (reason) => client.close(reason),
@@ -97,29 +119,42 @@ function read({ config, streams, writer, logger, invalidState }: ReadInput<Sourc
   };
 }
 
+/** The schemas the configured catalog gives the streams that carry custom fields, by entity: they say which column
+ * each field has (as discovered). */
+function configuredSchemas(streams: readonly ConfiguredStream[]): Map<FieldEntity, JsonSchema> {
+  const schemas = new Map<FieldEntity, JsonSchema>();
+  for (const { name, schema } of streams) {
+    const stream = streamByName.get(name);
+    if (stream?.kind === 'server_filtered' && stream.customFields && schema)
+      schemas.set(stream.customFields.entity, schema);
+  }
+  return schemas;
+}
+
 /**
  * Groups the configured streams into families, each read as one task: a child stream (mail messages) rides along on
  * its parent (mail threads), so that the parent's lists are read once for both; a child whose parent is not in the
- * catalog has the parent's lists read on its behalf.
+ * catalog has the parent's lists read on its behalf. Field-definition streams are tasks of their own.
  */
-function plan(
-  streams: readonly ConfiguredStream[],
-  config: SourceConfig,
-  invalidState: (why: string) => Error,
-): Family[] {
+function plan(streams: readonly ConfiguredStream[], config: SourceConfig, invalidState: (why: string) => Error) {
   const families = new Map<string, Family>();
+  const fields: FieldsStream[] = [];
   for (const { name, syncMode, state } of streams) {
     const stream = streamByName.get(name);
     if (!stream) continue;
+    if (stream.kind === 'fields') {
+      fields.push(stream);
+      continue;
+    }
     const saved =
-      syncMode === 'incremental' && state && stream.kind !== 'full_table'
+      syncMode === 'incremental' && state && isIncremental(stream)
         ? parseSavedState(stream, state, invalidState)
         : undefined;
     const parent = stream.kind === 'child' ? parentOf(stream) : stream;
-    const family = families.get(parent.name) ?? { parent, children: [] };
+    const family: Family = families.get(parent.name) ?? { parent, children: [] };
     if (stream.kind === 'child') family.children.push({ stream, bounds: bounds(saved, config) });
     else family.parentRead = streamRead(stream, saved, config);
     families.set(parent.name, family);
   }
-  return [...families.values()];
+  return { families: [...families.values()], fields };
 }

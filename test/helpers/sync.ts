@@ -1,8 +1,19 @@
 import { spawn } from 'node:child_process';
 import { expect } from 'chai';
-import type { AirbyteMessage, AirbyteStateMessage } from '../../src/generated/airbyte-protocol.js';
-import { configuredCatalog, discoverCatalog } from '../../src/pipedrive/streams/catalog.js';
-import { INCREMENTAL_STREAMS, STREAMS, streamByName } from '../../src/pipedrive/streams/table.js';
+import type {
+  AirbyteCatalog,
+  AirbyteMessage,
+  AirbyteStateMessage,
+  ConfiguredAirbyteCatalog,
+} from '../../src/generated/airbyte-protocol.js';
+import { configuredCatalog } from '../../src/pipedrive/streams/catalog.js';
+import {
+  INCREMENTAL_STREAMS,
+  STREAMS,
+  isIncremental,
+  primaryKeyOf,
+  streamByName,
+} from '../../src/pipedrive/streams/table.js';
 import type { PipedriveSimulator } from '../../simulator/server.js';
 import { CLI, clockedProcess, runCli, tempFile, type CliRun } from './cli.js';
 import { latestStates, parseMessageLine } from '../../acceptance/protocol.js';
@@ -16,7 +27,7 @@ export const INCREMENTAL = INCREMENTAL_STREAMS.map((s) => s.name);
 export function cursorFieldOf(name: string): string | undefined {
   const stream = streamByName.get(name);
   if (!stream) throw new Error(`no stream ${name}`);
-  return stream.kind === 'full_table' ? undefined : stream.cursor;
+  return isIncremental(stream) ? stream.cursor : undefined;
 }
 
 export interface Sync {
@@ -52,6 +63,8 @@ export function parseSync(run: CliRun, messages: AirbyteMessage[] = run.messages
 export interface SyncOptions {
   mode?: 'full_refresh' | 'incremental';
   streams?: readonly string[];
+  /** The configured catalog, instead of one made of the static schemas (`mode`, `streams`). */
+  catalog?: ConfiguredAirbyteCatalog;
   config?: Record<string, unknown>;
   state?: unknown;
 }
@@ -63,7 +76,7 @@ export async function sync(simulator: PipedriveSimulator, options: SyncOptions =
     '--config',
     tempFile(configFor(simulator, { start_date: '2020-01-01', ...options.config })),
     '--catalog',
-    tempFile(configuredCatalog(options.mode ?? 'incremental', options.streams)),
+    tempFile(options.catalog ?? configuredCatalog(options.mode ?? 'incremental', options.streams)),
   ];
   if (options.state !== undefined) args.push('--state', tempFile(options.state));
   return parseSync(await runCli(args, { now: simulator.clock.now() }));
@@ -112,10 +125,31 @@ export async function killedSync(
 
 const RFC3339_UTC = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$/;
 
-/** Every record passes the acceptance tests' record checks against its discovered schema, and every top-level
- * date-time in it is RFC 3339 UTC (stricter than the acceptance tests ask). */
-export function expectValidRecords(records: Map<string, Record<string, unknown>[]>): void {
-  const streams = discoverCatalog().streams;
+/** Runs `discover` through the real command line against the simulator, as Airbyte does before a sync. */
+export async function discover(
+  simulator: PipedriveSimulator,
+  config: Record<string, unknown> = {},
+): Promise<AirbyteCatalog> {
+  const run = await runCli(['discover', '--config', tempFile(configFor(simulator, config))]);
+  const catalog = run.messages.find((m) => m.type === 'CATALOG')?.catalog;
+  if (!catalog) throw new Error(`discover printed no catalog: ${run.stdout}`);
+  return catalog;
+}
+
+/** A configured catalog made from a discovered one, as Airbyte makes it: incremental streams in `mode`. */
+export function configuredFrom(
+  catalog: AirbyteCatalog,
+  mode: 'full_refresh' | 'incremental',
+  names?: readonly string[],
+) {
+  const schemas = new Map(catalog.streams.map((s) => [s.name, s.json_schema]));
+  return configuredCatalog(mode, names, (stream) => schemas.get(stream.name));
+}
+
+/** Every record passes the acceptance tests' record checks against its discovered schema (`catalog`, the static
+ * schemas if none), and every top-level date-time in it is RFC 3339 UTC (stricter than the acceptance tests ask). */
+export function expectValidRecords(records: Map<string, Record<string, unknown>[]>, catalog?: AirbyteCatalog): void {
+  const streams = catalog?.streams ?? configuredCatalog('full_refresh').streams.map((s) => s.stream);
   const all = [...records].flatMap(([stream, list]) => list.map((data) => ({ stream, data })));
   expect(recordViolations(all, streams)).to.deep.equal([]);
   for (const { stream, data } of all) {
@@ -132,6 +166,11 @@ export function expectValidRecords(records: Map<string, Record<string, unknown>[
 /** The ids the simulator holds for a stream, updated at or after `since` (epoch ms) for incremental streams. */
 export function expectedIds(simulator: PipedriveSimulator, stream: string, since = -Infinity): (number | string)[] {
   const data = simulator.dataset;
+  const definition = streamByName.get(stream);
+  if (definition?.kind === 'fields') {
+    const entity = definition.entity;
+    return [...data.standardFields(entity), ...data.fields[entity].map((field) => field.key)].sort();
+  }
   if (stream === 'goals') {
     return Array.from(data.tables.goals.order('index'), (i) => String(data.tables.goals.get(i)?.id)).sort();
   }
@@ -148,10 +187,14 @@ export function expectedIds(simulator: PipedriveSimulator, stream: string, since
   return Array.from(table.order('index')).filter((id) => !incremental || table.time(id) >= since);
 }
 
-export const idsOf = (records: Record<string, unknown>[] | undefined) =>
-  [...new Set((records ?? []).map((r) => r.id as number | string))].sort((a, b) =>
+/** The primary keys of records, each once, sorted; of `stream`'s records if named (field definitions: `key`). */
+export function idsOf(records: Record<string, unknown>[] | undefined, stream?: string): (number | string)[] {
+  const definition = stream === undefined ? undefined : streamByName.get(stream);
+  const key = definition ? primaryKeyOf(definition) : 'id';
+  return [...new Set((records ?? []).map((r) => r[key] as number | string))].sort((a, b) =>
     typeof a === 'number' ? a - (b as number) : a < b ? -1 : 1,
   );
+}
 
 /** How many requests to `path` the simulator answered with 200. */
 export const answered = (simulator: PipedriveSimulator, path: string) =>

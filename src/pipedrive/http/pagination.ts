@@ -6,8 +6,8 @@ import { ConnectorError } from '../../airbyte/errors.js';
 import { formatRfc3339, formatV1, toMillis } from '../time.js';
 import { describeJson, type ApiBody, type PipedriveClient, type Query, type Request } from './client.js';
 
-/** A record as the API returns it: an object with an id. */
-export type ApiRecord = Record<string, unknown> & { id: number | string };
+/** A record as the API returns it: an object, whose id (`idField`) every page is checked for. */
+export type ApiRecord = Record<string, unknown>;
 export type Pages = AsyncGenerator<ApiRecord[], void, undefined>;
 
 /** Where the records sit in the body: `data` (default), `data.goals`, or `/v1/recents` items (`data[].data`). */
@@ -32,6 +32,8 @@ interface ListCommon {
   since?: Since;
   /** Records come in ascending cursor order, so a stream can checkpoint after every page. */
   ascending?: boolean;
+  /** The property that identifies a record, when not `id` (v2 field definitions: `field_code`). */
+  idField?: string;
 }
 
 /**
@@ -97,17 +99,16 @@ function filtered({ list, lowerBound, stream, pathParams, signal }: PageRequest)
 const isObject = (value: unknown): value is Record<string, unknown> =>
   typeof value === 'object' && value !== null && !Array.isArray(value);
 
-/** What is wrong with one record, or null: it must be an object with an `id`. */
-function recordProblem(record: unknown, where: string): string | null {
+/** What is wrong with one record, or null: it must be an object with an id. */
+function recordProblem(record: unknown, where: string, idField: string): string | null {
   if (!isObject(record)) return `${where} is ${describeJson(record)}, not a record`;
-  const id = record.id;
-  if (!((typeof id === 'number' && Number.isFinite(id)) || (typeof id === 'string' && id !== '')))
-    return `${where} has no id`;
-  return null;
+  const id = record[idField];
+  const valid = (typeof id === 'number' && Number.isFinite(id)) || (typeof id === 'string' && id !== '');
+  return valid ? null : `${where} has no ${idField}`;
 }
 
 /** What is wrong with a list's records in a body, or null. v1 lists answer `data: null` when empty. */
-function recordsProblem(body: ApiBody, selector: Selector = 'data'): string | null {
+function recordsProblem(body: ApiBody, selector: Selector, idField: string): string | null {
   let data = body.data;
   if (selector === 'data.goals') {
     if (!isObject(data)) return `data is ${describeJson(data)}, not an object with goals`;
@@ -117,7 +118,7 @@ function recordsProblem(body: ApiBody, selector: Selector = 'data'): string | nu
   if (!Array.isArray(data)) return `the list is ${describeJson(data)}, not a list`;
   for (const [index, item] of data.entries()) {
     if (selector !== 'recents') {
-      const problem = recordProblem(item, `item ${index}`);
+      const problem = recordProblem(item, `item ${index}`, idField);
       if (problem) return problem;
       continue;
     }
@@ -125,7 +126,7 @@ function recordsProblem(body: ApiBody, selector: Selector = 'data'): string | nu
     if (!isObject(item) || typeof item.item !== 'string') return `item ${index} is not a recents entry`;
     const inner = Array.isArray(item.data) ? item.data : item.data === null ? [] : [item.data];
     for (const record of inner) {
-      const problem = recordProblem(record, `the data of item ${index}`);
+      const problem = recordProblem(record, `the data of item ${index}`, idField);
       if (problem) return problem;
     }
   }
@@ -133,7 +134,10 @@ function recordsProblem(body: ApiBody, selector: Selector = 'data'): string | nu
 }
 
 /** The validator of a page: its records, and the paging fields it is read by. */
-function pageValidator(selector: Selector = 'data', paging: 'cursor' | 'offset' | 'single') {
+function pageValidator(
+  { records: selector = 'data', idField = 'id' }: ListDefinition,
+  paging: 'cursor' | 'offset' | 'single',
+) {
   return (body: ApiBody): string | null => {
     const additional = body.additional_data;
     if (paging === 'cursor') {
@@ -145,7 +149,7 @@ function pageValidator(selector: Selector = 'data', paging: 'cursor' | 'offset' 
       const more = additional?.pagination?.more_items_in_collection;
       if (more !== undefined && typeof more !== 'boolean') return `more_items_in_collection is ${describeJson(more)}`;
     }
-    return recordsProblem(body, selector);
+    return recordsProblem(body, selector, idField);
   };
 }
 
@@ -154,7 +158,9 @@ function selectRecords(body: ApiBody, selector: Selector = 'data'): ApiRecord[] 
   const data = body.data as unknown;
   if (selector === 'data.goals') return (data as { goals: ApiRecord[] }).goals;
   if (!Array.isArray(data)) return [];
-  if (selector === 'recents') return data.flatMap((item: { data: ApiRecord | ApiRecord[] | null }) => item.data ?? []);
+  if (selector === 'recents') {
+    return (data as { data: ApiRecord | ApiRecord[] | null }[]).flatMap<ApiRecord>((item) => item.data ?? []);
+  }
   return data as ApiRecord[];
 }
 
@@ -169,30 +175,29 @@ const stuck = (request: Request, why: string) =>
 async function* cursorPages(page: PageRequest): Pages {
   const { client, list, limit } = page;
   const request = filtered(page);
-  const validate = pageValidator(list.records, 'cursor');
-  const fetchPage = (cursor?: string) =>
-    client.get({ ...request, query: { ...request.query, limit, cursor }, validate });
+  const validate = pageValidator(list, 'cursor');
+  const fetchPage = (cursor?: string) => {
+    const body = client.get({ ...request, query: { ...request.query, limit, cursor }, validate });
+    // A caller that stops early (its stream failed) never awaits the prefetched page: its failure is nobody's.
+    body.catch(() => undefined);
+    return body;
+  };
   const seen = new Set<string>();
   let empty = 0;
   let next: Promise<ApiBody> | null = fetchPage();
-  try {
-    while (next) {
-      const body: ApiBody = await next;
-      const records = selectRecords(body, list.records);
-      const cursor = body.additional_data?.next_cursor;
-      next = null;
-      if (cursor) {
-        if (seen.has(cursor)) throw stuck(request, 'came back to a cursor already read');
-        empty = records.length === 0 ? empty + 1 : 0;
-        if (empty > MAX_EMPTY_PAGES) throw stuck(request, `brought no record ${empty} times while announcing more`);
-        seen.add(cursor);
-        next = fetchPage(cursor);
-      }
-      yield records;
+  while (next) {
+    const body: ApiBody = await next;
+    const records = selectRecords(body, list.records);
+    const cursor = body.additional_data?.next_cursor;
+    next = null;
+    if (cursor) {
+      if (seen.has(cursor)) throw stuck(request, 'came back to a cursor already read');
+      empty = records.length === 0 ? empty + 1 : 0;
+      if (empty > MAX_EMPTY_PAGES) throw stuck(request, `brought no record ${empty} times while announcing more`);
+      seen.add(cursor);
+      next = fetchPage(cursor);
     }
-  } finally {
-    // The caller stopped early: nobody awaits the prefetched page any more (the stream's signal cancels it).
-    next?.catch(() => undefined);
+    yield records;
   }
 }
 
@@ -205,7 +210,7 @@ async function* cursorPages(page: PageRequest): Pages {
 async function* offsetPages(page: PageRequest): Pages {
   const { client, list, limit } = page;
   const request = filtered(page);
-  const validate = pageValidator(list.records, 'offset');
+  const validate = pageValidator(list, 'offset');
   const read = async (start: number) => {
     const body = await client.get({ ...request, query: { ...request.query, start, limit }, validate });
     return {
@@ -250,7 +255,7 @@ async function* offsetPages(page: PageRequest): Pages {
 async function* keysetPages(page: PageRequest<ListDefinition & { paging: 'keyset' }>): Pages {
   const { client, list, limit } = page;
   const request = filtered(page);
-  const validate = pageValidator(list.records, 'offset');
+  const validate = pageValidator(list, 'offset');
   let bound = page.lowerBound ?? 0;
   let start = 0;
   let seen = new Set<ApiRecord['id']>();
@@ -281,8 +286,5 @@ async function* keysetPages(page: PageRequest<ListDefinition & { paging: 'keyset
 /** A list that comes whole in one response. */
 async function* singlePage(page: PageRequest): Pages {
   const { client, list } = page;
-  yield selectRecords(
-    await client.get({ ...filtered(page), validate: pageValidator(list.records, 'single') }),
-    list.records,
-  );
+  yield selectRecords(await client.get({ ...filtered(page), validate: pageValidator(list, 'single') }), list.records);
 }

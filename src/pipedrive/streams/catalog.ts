@@ -5,54 +5,68 @@ import { readJson } from '../../airbyte/paths.js';
 import type { SyncMode } from '../../airbyte/source.js';
 import type { ApiRecord } from '../http/pagination.js';
 import { toRfc3339 } from '../time.js';
-import { STREAMS, streamByName, type StreamDefinition } from './table.js';
+import { STREAMS, isIncremental, primaryKeyOf, streamByName, type StreamDefinition } from './table.js';
 
 export type JsonSchema = Record<string, unknown> & { properties?: Record<string, JsonSchema>; format?: string };
 
 const schemas = new Map<string, JsonSchema>();
 
-/** The stream's JSON schema, the file src/pipedrive/streams/schemas/<stream>.json. */
+/** The file of a stream's JSON schema in schemas/: `<stream>.json`; the field-definition streams share one. */
+export const schemaFileOf = (stream: StreamDefinition): string =>
+  `${stream.kind === 'fields' ? 'field_definitions' : stream.name}.json`;
+
+/** The stream's static JSON schema (custom fields as the API carries them). */
 export function streamSchema(name: string): JsonSchema {
-  let schema = schemas.get(name);
-  if (!schema) schemas.set(name, (schema = readJson<JsonSchema>(new URL(`./schemas/${name}.json`, import.meta.url))));
+  const stream = streamByName.get(name);
+  const file = stream ? schemaFileOf(stream) : `${name}.json`;
+  let schema = schemas.get(file);
+  if (!schema) schemas.set(file, (schema = readJson<JsonSchema>(new URL(`./schemas/${file}`, import.meta.url))));
   return schema;
 }
 
 export const syncModesOf = (stream: StreamDefinition): [SyncMode, ...SyncMode[]] =>
-  stream.kind === 'full_table' ? ['full_refresh'] : ['full_refresh', 'incremental'];
+  isIncremental(stream) ? ['full_refresh', 'incremental'] : ['full_refresh'];
 
-export function airbyteStream(stream: StreamDefinition): AirbyteStream {
-  const cursor = stream.kind === 'full_table' ? undefined : stream.cursor;
+/** A stream as `discover` declares it, with its schema (the static one unless given). */
+export function airbyteStream(stream: StreamDefinition, schema: JsonSchema = streamSchema(stream.name)): AirbyteStream {
+  const cursor = isIncremental(stream) ? stream.cursor : undefined;
   return {
     name: stream.name,
-    json_schema: streamSchema(stream.name),
+    json_schema: schema,
     supported_sync_modes: syncModesOf(stream),
-    source_defined_primary_key: [['id']],
+    source_defined_primary_key: [[primaryKeyOf(stream)]],
     ...(cursor ? { source_defined_cursor: true, default_cursor_field: [cursor] } : {}),
     is_resumable: cursor !== undefined,
   };
 }
 
-export const discoverCatalog = (): AirbyteCatalog => ({ streams: STREAMS.map(airbyteStream) });
+/** The catalog of every stream; `schemaOf` gives a stream's schema where it is not the static one. */
+export async function discoverCatalog(
+  schemaOf: (stream: StreamDefinition) => Promise<JsonSchema | undefined>,
+): Promise<AirbyteCatalog> {
+  const streams = await Promise.all(STREAMS.map(async (stream) => airbyteStream(stream, await schemaOf(stream))));
+  return { streams };
+}
 
 /** A configured catalog as Airbyte would send it: the incremental streams in `mode` (deduplicated on id), the
  * full-table ones in full refresh (overwrite). Used for the ready-made catalogs/, the acceptance tests and the demo. */
 export function configuredCatalog(
   mode: SyncMode,
   names: readonly string[] = STREAMS.map((s) => s.name),
+  schemaOf: (stream: StreamDefinition) => JsonSchema | undefined = () => undefined,
 ): ConfiguredAirbyteCatalog {
   return {
     streams: names.flatMap((name) => {
       const stream = streamByName.get(name);
       if (!stream) return [];
-      const cursor = mode === 'incremental' && stream.kind !== 'full_table' ? stream.cursor : undefined;
+      const cursor = mode === 'incremental' && isIncremental(stream) ? stream.cursor : undefined;
       return [
         {
-          stream: airbyteStream(stream),
+          stream: airbyteStream(stream, schemaOf(stream)),
           sync_mode: cursor ? 'incremental' : 'full_refresh',
           destination_sync_mode: cursor ? 'append_dedup' : 'overwrite',
           ...(cursor ? { cursor_field: [cursor] } : {}),
-          primary_key: [['id']],
+          primary_key: [[primaryKeyOf(stream)]],
         },
       ];
     }),

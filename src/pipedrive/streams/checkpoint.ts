@@ -4,6 +4,7 @@ import type { MessageWriter } from '../../airbyte/output.js';
 import type { ApiRecord } from '../http/pagination.js';
 import { formatRfc3339, toMillis } from '../time.js';
 import { parentCursorKey, type StreamRead } from './state.js';
+import { isIncremental } from './table.js';
 
 const SECOND = 1000;
 
@@ -37,7 +38,7 @@ export class Checkpoint {
     this.total++;
     this.sinceLast++;
     const { stream } = this.read;
-    const value = stream.kind === 'full_table' ? NaN : toMillis(record[stream.cursor]);
+    const value = isIncremental(stream) ? toMillis(record[stream.cursor]) : NaN;
     if (value > this.highest) this.highest = value;
   }
 

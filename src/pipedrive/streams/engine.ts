@@ -11,20 +11,25 @@ import { listPages, type ApiRecord, type ListDefinition, type Pages } from '../h
 import { formatRfc3339, toMillis } from '../time.js';
 import { streamSchema, timestampNormaliser } from './catalog.js';
 import { Checkpoint } from './checkpoint.js';
+import type { CustomFieldColumns } from './columns.js';
 import type { ChildRead, StreamRead } from './state.js';
-import { parentOf, type StreamDefinition } from './table.js';
+import { fieldsCarrier, isIncremental, parentOf, type FieldsStream, type StreamDefinition } from './table.js';
 
 export interface ReadContext {
   client: PipedriveClient;
   writer: MessageWriter;
   logger: Logger;
   pageSize: number;
+  columns: CustomFieldColumns;
 }
+
+/** A stream read from lists. */
+export type ListedStream = Exclude<StreamDefinition, FieldsStream>;
 
 /** A stream and the children that ride along on its records. `parentRead` is absent when the parent is not in the
  * catalog: its lists are then read only on the children's behalf. */
 export interface Family {
-  parent: StreamDefinition;
+  parent: ListedStream;
   parentRead?: StreamRead;
   children: ChildRead[];
 }
@@ -101,7 +106,7 @@ async function chooseListing({ parent, parentRead, children }: Family, context: 
 
 /** The records of a listing in batches (a page, or a merge step), older than its lower bound already dropped. */
 interface ListRead {
-  stream: StreamDefinition;
+  stream: ListedStream;
   lowerBound?: number;
   /** The stream whose request counts these requests go to. */
   countAs: string;
@@ -111,7 +116,7 @@ interface ListRead {
 async function* recordBatches(read: ListRead, { lists, ordered }: Listing, context: ReadContext): Pages {
   const { stream } = read;
   const sources = lists.map((list) => boundedPages(read, list, context));
-  const cursor = stream.kind === 'full_table' ? undefined : stream.cursor;
+  const cursor = isIncremental(stream) ? stream.cursor : undefined;
   const batches = cursor && ordered && sources.length > 1 ? mergeByCursor(sources, cursor) : concat(sources);
   const distinct = stream.kind !== 'server_filtered' && stream.kind !== 'child' && stream.distinct;
   if (!distinct) return yield* batches;
@@ -133,7 +138,7 @@ function boundedPages(
 ): Pages {
   const limit = Math.min(context.pageSize, list.maxPageSize ?? 500);
   const pages = listPages({ client: context.client, list, limit, lowerBound, stream: countAs, pathParams, signal });
-  if (list.since || lowerBound === undefined || stream.kind === 'full_table') return pages;
+  if (list.since || lowerBound === undefined || !isIncremental(stream)) return pages;
   return dropOlder(pages, stream.cursor, lowerBound);
 }
 
@@ -148,7 +153,11 @@ async function* dropOlder(pages: Pages, cursor: string, lowerBound: number): Pag
  * page, so that the caller checkpoints before the next request.
  */
 async function* mergeByCursor(lists: Pages[], cursor: string): Pages {
-  const heads = await Promise.all(lists.map(async (pages) => ({ pages, page: await nextPage(pages), at: 0 })));
+  const firsts = lists.map(nextPage);
+  // Should one list fail, the merge fails with it; the others' failures (the same cause, often) are moot.
+  for (const first of firsts) first.catch(() => undefined);
+  const pages = await Promise.all(firsts);
+  const heads = lists.map((list, i) => ({ pages: list, page: pages[i] ?? null, at: 0 }));
   let batch: ApiRecord[] = [];
   for (;;) {
     const live = heads.filter((head) => head.page !== null);
@@ -183,6 +192,9 @@ class Member {
   private readonly normalise: (record: ApiRecord) => void;
   private error: { cause: unknown } | null = null;
   private futureSeen = false;
+  /** Puts a record's custom fields into their columns (readable mode); resolved at the first record, so that a
+   * sync that emits nothing of a stream reads no field definitions for it. */
+  private customFieldMapper?: Promise<((record: ApiRecord) => void) | undefined>;
 
   constructor(
     private readonly read: StreamRead,
@@ -260,8 +272,13 @@ class Member {
   }
 
   private async emit(records: ApiRecord[]): Promise<void> {
+    const { stream } = this.read;
+    if (records.length === 0) return;
+    if (stream.kind === 'server_filtered') this.customFieldMapper ??= this.context.columns.mapperOf(stream);
+    const mapCustomFields = await this.customFieldMapper;
     for (const record of records) {
       this.normalise(record);
+      mapCustomFields?.(record);
       await this.context.writer.write(recordMessage(this.name, record));
       this.checkpoint.saw(record);
       if (!this.futureSeen) this.warnIfFuture(record);
@@ -271,10 +288,39 @@ class Member {
   /** A record whose cursor is in the future is emitted, but cannot move the state there: said once per stream. */
   private warnIfFuture(record: ApiRecord): void {
     const { stream } = this.read;
-    if (stream.kind === 'full_table' || !(toMillis(record[stream.cursor]) > this.latest())) return;
+    if (!isIncremental(stream) || !(toMillis(record[stream.cursor]) > this.latest())) return;
     this.futureSeen = true;
     this.context.logger.warn(
       `${this.name}: record ${record.id} has ${stream.cursor} ${JSON.stringify(record[stream.cursor])}, later than Pipedrive's current time; it is emitted, but the state goes no further than the current time, so later changes are not missed.`,
     );
+  }
+}
+
+/** Reads a field-definition stream: the definitions of its entity, each with the column its custom field is emitted
+ * under in this read (null for a standard field, and in raw mode). */
+export async function readFields(stream: FieldsStream, context: ReadContext): Promise<Map<string, StreamOutcome>> {
+  const read = { stream };
+  const checkpoint = new Checkpoint(read, context.writer, () => Infinity);
+  try {
+    const { columns } = context;
+    const definitions = await columns.definitionsOf(stream.entity, stream.name);
+    const named = columns.readable ? await columns.columnsOf(stream.entity, fieldsCarrier(stream.entity).name) : [];
+    const columnOf = new Map(named.map((column) => [column.key, column.column]));
+    for (const definition of definitions) {
+      const record = {
+        ...definition.record,
+        key: definition.key,
+        name: definition.name,
+        field_type: definition.fieldType,
+        is_custom_field: definition.isCustom,
+        column_name: columnOf.get(definition.key) ?? null,
+      };
+      await context.writer.write(recordMessage(stream.name, record));
+      checkpoint.saw(record);
+    }
+    await checkpoint.emit({ cap: Infinity, syncedAt: context.client.serverNow() });
+    return new Map([[stream.name, { records: checkpoint.total }]]);
+  } catch (error) {
+    return new Map([[stream.name, { error }]]);
   }
 }

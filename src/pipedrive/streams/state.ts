@@ -4,7 +4,9 @@
 import type { StreamState } from '../../airbyte/messages.js';
 import type { SourceConfig } from '../config.js';
 import { toMillis } from '../time.js';
-import { parentOf, type ChildStream, type IncrementalStream, type StreamDefinition } from './table.js';
+
+const SECOND = 1000;
+import { isIncremental, parentOf, type ChildStream, type IncrementalStream, type StreamDefinition } from './table.js';
 
 /** What the previous sync saved for an incremental stream, parsed (epoch ms). */
 export interface SavedState {
@@ -64,16 +66,27 @@ export function parseSavedState(
 
 /** How much of a stream to read: all of a full-table stream; of an incremental one, `bounds`. */
 export function streamRead(stream: StreamDefinition, saved: SavedState | undefined, config: SourceConfig): StreamRead {
-  return stream.kind === 'full_table' ? { stream } : { stream, bounds: bounds(saved, config) };
+  return isIncremental(stream) ? { stream, bounds: bounds(saved, config) } : { stream };
 }
 
-/** How much of an incremental stream to read: from the start date, or from where the previous sync left off (less the
- * lookback) if this is an incremental sync with a saved state. */
+/** How long before a complete read began its last change must have been for every record of that second to have
+ * been emitted by it. */
+const SETTLED_MS = 60_000;
+
+/**
+ * How much of an incremental stream to read: from the start date, or from where the previous sync left off (less the
+ * lookback) if this is an incremental sync with a saved state. The saved cursor's second is read again (Pipedrive's
+ * timestamps have whole seconds, and records changed in that second may have come after the read), unless the
+ * previous read completed well after that second: then it had every record of it, and nothing is read twice.
+ */
 export function bounds(saved: SavedState | undefined, config: SourceConfig): Bounds {
   const start = config.startDate.toMillis();
   if (!saved) return { lowerBound: start };
   const lookback = config.lookback.toMillis();
-  const lowerBound = Math.max(start, (saved.cursor ?? -Infinity) - lookback);
+  const settled =
+    saved.cursor !== undefined && saved.syncedAt !== undefined && saved.cursor + SETTLED_MS <= saved.syncedAt;
+  const resume = (saved.cursor ?? -Infinity) + (settled && lookback === 0 ? SECOND : -lookback);
+  const lowerBound = Math.max(start, resume);
   const completeBefore = Math.max(lowerBound, (saved.syncedAt ?? -Infinity) - lookback);
   const parentAfter = saved.parentCursor === undefined ? undefined : saved.parentCursor - lookback;
   return { lowerBound, saved, completeBefore, parentAfter };

@@ -4,6 +4,7 @@
 import { Duration } from 'luxon';
 import type { Query } from '../http/client.js';
 import type { ApiRecord, FilteredList, ListDefinition, SortedList } from '../http/pagination.js';
+import { FIELD_LISTS, type FieldEntity } from './fields.js';
 
 export type CursorField = 'update_time' | 'modified';
 
@@ -22,6 +23,21 @@ export interface ServerFilteredStream {
   name: string;
   cursor: CursorField;
   lists: readonly SortedList[];
+  customFields?: CustomFieldsOf;
+}
+
+/** The records carry the custom fields of `entity`: v2 records in their `custom_fields` object, v1 records under
+ * hash keys at the top level. */
+export interface CustomFieldsOf {
+  entity: FieldEntity;
+  shape: 'v1' | 'v2';
+}
+
+/** The field definitions of an entity, each with the column this connector emits it under (read whole). */
+export interface FieldsStream {
+  kind: 'fields';
+  name: string;
+  entity: FieldEntity;
 }
 
 /**
@@ -49,8 +65,15 @@ export interface ChildStream {
   tolerate: readonly number[];
 }
 
-export type StreamDefinition = FullTableStream | ServerFilteredStream | ClientFilteredStream | ChildStream;
-export type IncrementalStream = Exclude<StreamDefinition, FullTableStream>;
+export type StreamDefinition =
+  FullTableStream | FieldsStream | ServerFilteredStream | ClientFilteredStream | ChildStream;
+export type IncrementalStream = Exclude<StreamDefinition, FullTableStream | FieldsStream>;
+export type FullRefreshStream = FullTableStream | FieldsStream;
+export const isIncremental = (stream: StreamDefinition): stream is IncrementalStream =>
+  stream.kind !== 'full_table' && stream.kind !== 'fields';
+
+/** The property that identifies a stream's records. */
+export const primaryKeyOf = (stream: StreamDefinition): string => (stream.kind === 'fields' ? 'key' : 'id');
 
 const V2_SINCE = { param: 'updated_since', format: 'rfc3339' } as const;
 /** A v2 list filtered on the server: `updated_since` (inclusive) and ascending `update_time`. */
@@ -102,7 +125,9 @@ export const STREAMS: readonly StreamDefinition[] = [
     name: 'activities',
     cursor: 'update_time',
     lists: [v2Sorted('/api/v2/activities', { include_fields: 'attendees' })],
+    customFields: { entity: 'activity', shape: 'v2' },
   },
+  { kind: 'fields', name: 'activity_fields', entity: 'activity' },
   { kind: 'full_table', name: 'activity_types', lists: [single('/v1/activityTypes')] },
   { kind: 'full_table', name: 'currencies', lists: [single('/v1/currencies')] },
   {
@@ -114,12 +139,14 @@ export const STREAMS: readonly StreamDefinition[] = [
       v2Sorted('/api/v2/deals', { status: 'open,won,lost,deleted', include_fields: DEAL_FIELDS }),
       v2Sorted('/api/v2/deals/archived', { include_fields: DEAL_FIELDS }),
     ],
+    customFields: { entity: 'deal', shape: 'v2' },
   },
+  { kind: 'fields', name: 'deal_fields', entity: 'deal' },
   {
     kind: 'child',
     name: 'email_messages',
     cursor: 'update_time',
-    parent: { stream: 'email_threads', pathParams: (thread) => ({ id: thread.id }) },
+    parent: { stream: 'email_threads', pathParams: (thread) => ({ id: String(thread.id) }) },
     lists: [{ endpoint: '/v1/mailbox/mailThreads/{id}/mailMessages', paging: 'offset' }],
     tolerate: [403, 404, 410],
   },
@@ -175,42 +202,66 @@ export const STREAMS: readonly StreamDefinition[] = [
         ascending: true,
       },
     ],
+    customFields: { entity: 'note', shape: 'v1' },
   },
+  { kind: 'fields', name: 'note_fields', entity: 'note' },
   {
     kind: 'server_filtered',
     name: 'organizations',
     cursor: 'update_time',
     lists: [v2Sorted('/api/v2/organizations', { include_fields: ORGANIZATION_FIELDS })],
+    customFields: { entity: 'organization', shape: 'v2' },
   },
+  { kind: 'fields', name: 'organization_fields', entity: 'organization' },
   {
     kind: 'server_filtered',
     name: 'persons',
     cursor: 'update_time',
     lists: [v2Sorted('/api/v2/persons', { include_fields: PERSON_FIELDS })],
+    customFields: { entity: 'person', shape: 'v2' },
   },
+  { kind: 'fields', name: 'person_fields', entity: 'person' },
   { kind: 'full_table', name: 'pipelines', lists: [{ endpoint: '/api/v2/pipelines', paging: 'cursor' }] },
-  { kind: 'server_filtered', name: 'products', cursor: 'update_time', lists: [v2Sorted('/api/v2/products')] },
+  {
+    kind: 'server_filtered',
+    name: 'products',
+    cursor: 'update_time',
+    lists: [v2Sorted('/api/v2/products')],
+    customFields: { entity: 'product', shape: 'v2' },
+  },
+  { kind: 'fields', name: 'product_fields', entity: 'product' },
   { kind: 'full_table', name: 'stages', lists: [{ endpoint: '/api/v2/stages', paging: 'cursor' }] },
   { kind: 'client_filtered', name: 'users', cursor: 'modified', lists: [single('/v1/users')] },
 ];
 
 export const streamByName: ReadonlyMap<string, StreamDefinition> = new Map(STREAMS.map((s) => [s.name, s]));
 
-/** A child stream's parent: an incremental stream of the table (test/streams.test.ts holds the table to that). */
+/** A child stream's parent: an incremental stream of the table (test/structure.test.ts holds the table to that). */
 export function parentOf(child: ChildStream): IncrementalStream {
   const parent = streamByName.get(child.parent.stream);
-  if (!parent || parent.kind === 'full_table')
-    throw new Error(`${child.name}: no incremental parent ${child.parent.stream}`);
+  if (!parent || !isIncremental(parent)) throw new Error(`${child.name}: no incremental parent ${child.parent.stream}`);
   return parent;
 }
-export const INCREMENTAL_STREAMS = STREAMS.filter((s): s is IncrementalStream => s.kind !== 'full_table');
+export const INCREMENTAL_STREAMS = STREAMS.filter(isIncremental);
+
+/** The stream whose records carry an entity's custom fields (its standard properties are the field's neighbours). */
+export function fieldsCarrier(entity: FieldEntity): ServerFilteredStream {
+  const carrier = STREAMS.find(
+    (s): s is ServerFilteredStream => s.kind === 'server_filtered' && s.customFields?.entity === entity,
+  );
+  if (!carrier) throw new Error(`no stream carries the custom fields of ${entity}`);
+  return carrier;
+}
 
 /** Every endpoint the streams read, each once (with its alternatives: `recent` lists). */
 export const STREAM_ENDPOINTS: readonly string[] = [
   ...new Set(
-    STREAMS.flatMap((stream) => [
-      ...stream.lists,
-      ...(stream.kind === 'client_filtered' ? (stream.recent?.lists ?? []) : []),
-    ]).map((list) => list.endpoint),
+    STREAMS.flatMap((stream): readonly ListDefinition[] => {
+      if (stream.kind === 'fields') return [FIELD_LISTS[stream.entity]];
+      const fields =
+        stream.kind === 'server_filtered' && stream.customFields ? [FIELD_LISTS[stream.customFields.entity]] : [];
+      const recent = stream.kind === 'client_filtered' ? (stream.recent?.lists ?? []) : [];
+      return [...stream.lists, ...recent, ...fields];
+    }).map((list) => list.endpoint),
   ),
 ];

@@ -1,0 +1,143 @@
+// The custom-field columns of each entity for one command (discover, or a read), shared by every stream that needs
+// them: the streams that carry the fields, and the field-definition streams that say which column each field has.
+import { configError } from '../../airbyte/errors.js';
+import type { PipedriveClient } from '../http/client.js';
+import { listPages, type ApiRecord } from '../http/pagination.js';
+import { streamSchema, type JsonSchema } from './catalog.js';
+import { annotatedColumns, columnProperties, customFieldMapper } from './custom-fields.js';
+import {
+  FIELD_LISTS,
+  customColumns,
+  fieldDefinition,
+  type CustomColumn,
+  type FieldDefinition,
+  type FieldEntity,
+} from './fields.js';
+import { fieldsCarrier, type ServerFilteredStream } from './table.js';
+
+/** Marks a schema whose custom fields are columns (readable mode), so that a read can trust it has them all. */
+export const COLUMNS_MARK = 'x-pipedrive-custom-field-columns';
+
+export interface CustomFieldSettings {
+  mode: 'readable' | 'raw';
+  /** Field key → a column the user pinned it to. */
+  names: ReadonlyMap<string, string>;
+}
+
+/** The standard properties of a stream that carries custom fields: its schema's, without the API's carrier. */
+function standardProperties(stream: ServerFilteredStream): Record<string, JsonSchema> {
+  const { custom_fields: _carrier, ...standard } = streamSchema(stream.name).properties ?? {};
+  return standard;
+}
+
+/** The columns of an entity's definitions, named; a pinned name that clashes with a standard property is a config
+ * error. */
+function namedColumns(
+  definitions: readonly FieldDefinition[],
+  stream: ServerFilteredStream,
+  names: ReadonlyMap<string, string>,
+): CustomColumn[] {
+  const standard = new Set(Object.keys(standardProperties(stream)));
+  for (const [key, column] of names) {
+    if (standard.has(column) && definitions.some((definition) => definition.key === key)) {
+      throw configError(
+        `Invalid configuration: \`custom_field_names\` pins field ${key} to "${column}", a standard property of ${stream.name}; choose another column name.`,
+      );
+    }
+  }
+  return customColumns(definitions, standard, names);
+}
+
+/** The schema of a stream that carries custom fields, in readable mode: its standard properties (the API's carrier
+ * object left out) and a column per custom field, each annotated with its field. */
+export function readableSchema(
+  stream: ServerFilteredStream,
+  definitions: readonly FieldDefinition[],
+  names: ReadonlyMap<string, string>,
+): JsonSchema {
+  const byKey = new Map(definitions.map((definition) => [definition.key, definition]));
+  const columns = namedColumns(definitions, stream, names);
+  const custom = Object.assign({}, ...columns.map((column) => columnProperties(column, byKey.get(column.key))));
+  return {
+    ...streamSchema(stream.name),
+    [COLUMNS_MARK]: true,
+    properties: { ...standardProperties(stream), ...custom },
+  };
+}
+
+export class CustomFieldColumns {
+  private readonly definitions = new Map<FieldEntity, Promise<FieldDefinition[]>>();
+  private readonly columns = new Map<FieldEntity, Promise<CustomColumn[]>>();
+
+  /** `configured`: the schemas the configured catalog gives the carrier streams, by entity (a read's). */
+  constructor(
+    private readonly client: PipedriveClient,
+    private readonly settings: CustomFieldSettings,
+    private readonly configured: ReadonlyMap<FieldEntity, JsonSchema> = new Map(),
+    private readonly signal?: AbortSignal,
+  ) {}
+
+  get readable(): boolean {
+    return this.settings.mode === 'readable';
+  }
+
+  /** An entity's field definitions, read once (every page), counted for `countAs`. */
+  definitionsOf(entity: FieldEntity, countAs: string): Promise<FieldDefinition[]> {
+    let definitions = this.definitions.get(entity);
+    if (!definitions) this.definitions.set(entity, (definitions = this.fetch(entity, countAs)));
+    return definitions;
+  }
+
+  /**
+   * An entity's columns: as the configured catalog's schema has them (a field renamed since discover keeps its column
+   * until the next one), or from the definitions when the catalog does not say; option labels from the definitions,
+   * read only when a column has options.
+   */
+  columnsOf(entity: FieldEntity, countAs: string): Promise<CustomColumn[]> {
+    let columns = this.columns.get(entity);
+    if (!columns) this.columns.set(entity, (columns = this.resolve(entity, countAs)));
+    return columns;
+  }
+
+  /** The JSON schema of a stream that carries custom fields: with a column per field in readable mode. */
+  async schemaOf(stream: ServerFilteredStream): Promise<JsonSchema> {
+    if (!this.readable || !stream.customFields) return streamSchema(stream.name);
+    const definitions = await this.definitionsOf(stream.customFields.entity, stream.name);
+    return readableSchema(stream, definitions, this.settings.names);
+  }
+
+  /** The function that puts a carrier stream's custom fields into their columns, or none in raw mode. */
+  async mapperOf(stream: ServerFilteredStream): Promise<((record: ApiRecord) => void) | undefined> {
+    if (!this.readable || !stream.customFields) return undefined;
+    const columns = await this.columnsOf(stream.customFields.entity, stream.name);
+    return customFieldMapper(columns, stream.customFields.shape);
+  }
+
+  private async resolve(entity: FieldEntity, countAs: string): Promise<CustomColumn[]> {
+    const schema = this.configured.get(entity);
+    if (!schema?.[COLUMNS_MARK]) return this.named(await this.definitionsOf(entity, countAs), fieldsCarrier(entity));
+    const columns = annotatedColumns(schema);
+    if (!columns.some((column) => column.fieldType === 'enum' || column.fieldType === 'set')) return columns;
+    const options = new Map((await this.definitionsOf(entity, countAs)).map((d) => [d.key, d.options]));
+    return columns.map((column) => ({ ...column, options: options.get(column.key) ?? column.options }));
+  }
+
+  private named(definitions: readonly FieldDefinition[], stream: ServerFilteredStream): CustomColumn[] {
+    return namedColumns(definitions, stream, this.settings.names);
+  }
+
+  private async fetch(entity: FieldEntity, countAs: string): Promise<FieldDefinition[]> {
+    const definitions: FieldDefinition[] = [];
+    const list = FIELD_LISTS[entity];
+    for await (const page of listPages({
+      client: this.client,
+      list,
+      limit: 500,
+      stream: countAs,
+      signal: this.signal,
+    })) {
+      definitions.push(...page.map(fieldDefinition));
+    }
+    return definitions;
+  }
+}
