@@ -62,6 +62,7 @@ describe('packaging', () => {
       'metadata.yaml',
       'spec.json',
       'integration_tests',
+      'catalogs',
     ]) {
       expect(existsSync(new URL(`../${path}`, import.meta.url)), path).to.equal(true);
       expect(runs('airbyte-cat')).to.include(path);
