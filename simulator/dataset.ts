@@ -165,6 +165,8 @@ export const DEAL_STATUSES = ['open', 'won', 'lost', 'deleted'] as const;
 export const MAIL_FOLDERS = ['inbox', 'drafts', 'sent', 'archive'] as const;
 /** Bit 0-1: deal status; bit 2: archived. */
 export const ARCHIVED_BIT = 4;
+/** A v1 record deleted (active_flag false): its list no longer returns it. */
+export const DELETED_BIT = 8;
 
 export interface DatasetOptions {
   seed?: number;
@@ -401,6 +403,8 @@ export class Dataset {
       count,
       meta: (index) => ({ updated: this.lifetime(entity, index).updated }),
       build: (index, updated) => build(index, { added: this.lifetime(entity, index).added, updated }),
+      // v1 records deleted (active_flag false) vanish from their lists; /v1/recents still shows them.
+      facet: (record) => (record.active_flag === false ? DELETED_BIT : 0),
     });
     const pick = <T>(entity: string, index: number, items: readonly T[]) =>
       this.rng(`${entity}-pick`, index).pick(items);

@@ -9,6 +9,7 @@ import type { CompanyClock } from './clock.js';
 import {
   ARCHIVED_BIT,
   DEAL_STATUSES,
+  DELETED_BIT,
   Dataset,
   MAIL_FOLDERS,
   ORGANIZATION_COUNTS,
@@ -452,12 +453,15 @@ export class PipedriveSimulator {
     '/v1/activityTypes': () => this.whole('activity_types'),
     '/v1/currencies': () => this.whole('currencies'),
     '/v1/filters': (params) =>
-      this.whole('filters', (record) => !params.has('type') || record.type === params.get('type')),
+      this.whole(
+        'filters',
+        (record) => record.active_flag !== false && (!params.has('type') || record.type === params.get('type')),
+      ),
     '/v1/goals/find': (params, user) => this.goals(params, user),
     '/v1/noteFields': () => this.v1Fields('note'),
     '/v1/notes': (params) => this.v1Notes(params),
     '/v1/files': (params) =>
-      this.offsetPage(sortedV1(this.table('files'), params.get('sort')), params, 100, (id) =>
+      this.offsetPage(live(this.table('files'), sortedV1(this.table('files'), params.get('sort'))), params, 100, (id) =>
         this.table('files').json(id, '', JSON.stringify),
       ),
     '/v1/recents': (params) => this.recents(params),
@@ -621,7 +625,7 @@ export class PipedriveSimulator {
 
   private v1Notes(params: URLSearchParams): Reply {
     const notes = this.dataset.tables.notes;
-    let ids: ArrayLike<number> = sortedV1(notes, params.get('sort'));
+    let ids: ArrayLike<number> = live(notes, sortedV1(notes, params.get('sort')));
     const since = rfc3339(params, 'updated_since');
     if (since !== undefined)
       ids = Array.prototype.filter.call(ids, (id: number) => notes.time(id) >= since) as number[];
@@ -753,6 +757,9 @@ function flood(response: http.ServerResponse, bytes: number | 'endless', gzip: b
 }
 
 const list = (items: string[]) => `[${items.join(',')}]`;
+/** The rows of `ids` that are not deleted: v1 lists (notes, files, filters) leave deleted records out. */
+const live = (table: Table<Json>, ids: ArrayLike<number>): ArrayLike<number> =>
+  Array.prototype.filter.call(ids, (id: number) => !(table.facet(id) & DELETED_BIT)) as number[];
 const rows = (table: Table<Json>) => Array.from(table.order('index'));
 
 function omit(record: Json, fields: string[]): Json {

@@ -16,8 +16,8 @@ import { useSimulator } from './helpers/simulator.js';
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
 const MAIL_FOLDERS = ['inbox', 'drafts', 'sent', 'archive'];
-/** The lists of the 11 incremental streams when nothing changed: deals has two, files reads /v1/recents, and the mail
- * streams share the four folder lists. */
+/** The lists of the 11 incremental streams when nothing changed: deals has two, files reads /v1/recents, notes and
+ * filters read it too for their deletions, and the mail streams share the four folder lists. */
 const LISTS = [
   '/api/v2/activities',
   '/api/v2/deals',
@@ -26,10 +26,10 @@ const LISTS = [
   '/api/v2/persons',
   '/api/v2/products',
   '/v1/notes',
-  '/v1/recents',
   '/v1/filters',
   '/v1/users',
 ];
+const RECENTS = ['file', 'filter', 'note'];
 
 const stateOf = (s: Sync, stream: string) =>
   s.state.find((m) => m.stream!.stream_descriptor.name === stream)!.stream!.stream_state as Record<string, string>;
@@ -64,15 +64,22 @@ describe('incremental syncs cost what changed', function () {
     );
     expect(newestFile, 'the newest file is more than a month old').to.be.below(sim().clock.now() - 31 * DAY);
     for (const path of LISTS) expect(answered(sim(), path), path).to.equal(1);
+    expect(
+      sim()
+        .requestsTo('/v1/recents')
+        .map((r) => r.query.items)
+        .sort(),
+    ).to.deep.equal(RECENTS);
     const folders = sim()
       .requestsTo('/v1/mailbox/mailThreads')
       .map((r) => r.query.folder);
     expect(folders.sort()).to.deep.equal([...MAIL_FOLDERS].sort());
     expect(answered(sim(), '/v1/files')).to.equal(0);
     expect(mailMessageRequests()).to.deep.equal([]);
-    expect(sim().requests, 'requests in all').to.have.length(LISTS.length + MAIL_FOLDERS.length);
-    // 5 v2 lists at 10 tokens, deals/archived 20, 4 v1 lists and 4 mail folders at 20 (the README quotes this).
-    expect(sim().stats.tokensSpent).to.equal(230);
+    expect(sim().requests, 'requests in all').to.have.length(LISTS.length + RECENTS.length + MAIL_FOLDERS.length);
+    // 5 v2 lists at 10 tokens, deals/archived 20, 3 v1 lists, 3 recents and 4 mail folders at 20 (the README quotes
+    // this).
+    expect(sim().stats.tokensSpent).to.equal(270);
     // The previous sync came well after each stream's last change, so not even the records of the saved second come
     // back; no cursor moves.
     for (const stream of INCREMENTAL) {

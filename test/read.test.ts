@@ -517,22 +517,6 @@ describe('read', function () {
       expect(traceErrors(s.run)[0]).to.include({ failure_type: 'transient_error' });
     });
 
-    it('stops every stream at once when the daily budget is spent, keeping the states already saved', async () => {
-      sim().dailyBudget = 200;
-      const s = await sync(sim(), { config: { page_size: 100, max_concurrent_streams: 1 } });
-      expect(s.run.exitCode).to.equal(1);
-      const errors = traceErrors(s.run);
-      expect(errors.length).to.be.above(5);
-      expect(
-        errors.filter((e) => e.failure_type !== 'transient_error' || !/daily API token budget/.test(e.message)),
-      ).to.deep.equal([]);
-      // No retry: only the requests already under way when the budget ran out (deals reads two lists at once) met it.
-      expect(sim().stats.daily429).to.be.within(1, 2);
-      expect(s.state.length).to.be.above(0);
-      const activities = s.records.get('activities')?.length ?? 0;
-      expect(activities).to.be.above(0);
-    });
-
     it('skips a mail thread that vanished between its listing and the read of its messages', async () => {
       const threads = sim().dataset.tables.email_threads;
       sim().inject({

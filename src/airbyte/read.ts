@@ -16,8 +16,11 @@ export interface ReadArguments {
 }
 
 interface Outcome {
+  /** null: the stream failed. */
   records: number | null;
   seconds: number;
+  /** The stream was left, whole or in part, to the next sync. */
+  deferred?: 'not started' | 'at its last checkpoint';
 }
 
 export async function runRead<C>(
@@ -42,6 +45,10 @@ export async function runRead<C>(
     for (const { name, error } of catalog.invalid)
       outcomes.set(name, { records: await fail(name, error, writer), seconds: 0 });
     await inPool(plan.tasks, plan.concurrency, async (task) => {
+      if (task.ready && !task.ready()) {
+        for (const name of task.streams) outcomes.set(name, { records: 0, seconds: 0, deferred: 'not started' });
+        return;
+      }
       for (const [name, outcome] of await runTask(task, writer)) outcomes.set(name, outcome);
     });
   } finally {
@@ -50,6 +57,13 @@ export async function runRead<C>(
   const names = [...catalog.invalid.map((s) => s.name), ...catalog.valid.map((s) => s.name)];
   const failed = names.filter((name) => outcomes.get(name)?.records === null);
   logger.info(summary(plan, names, outcomes, started));
+  const deferred = names.flatMap((name) => {
+    const how = outcomes.get(name)?.deferred;
+    return how ? [`${name} (${how})`] : [];
+  });
+  if (deferred.length > 0) {
+    logger.warn(`${plan.deferralReason()} Left to the next sync, which resumes them: ${deferred.join(', ')}.`);
+  }
   if (failed.length > 0) {
     logger.error(
       `These streams did not sync completely: ${failed.join(', ')}. The others did, and their state is saved.`,
@@ -70,8 +84,10 @@ async function runTask(task: ReadTask, writer: MessageWriter): Promise<Map<strin
     const seconds = (Date.now() - begun) / 1000;
     if ('error' in outcome) outcomes.set(name, { records: await fail(name, outcome.error, writer), seconds });
     else {
+      // Deferred at a checkpoint is complete for this sync: its state says where the next one goes on.
       await writer.write(streamStatusMessage(name, 'COMPLETE'));
-      outcomes.set(name, { records: outcome.records, seconds });
+      const deferred = outcome.deferred ? ('at its last checkpoint' as const) : undefined;
+      outcomes.set(name, { records: outcome.records, seconds, ...(deferred ? { deferred } : {}) });
     }
   }
   return outcomes;

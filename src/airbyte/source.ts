@@ -24,13 +24,16 @@ export interface ConfiguredStream {
   state?: StreamState;
 }
 
-/** How a stream of a task ended: with its records emitted, or with the error that stopped it. */
-export type StreamOutcome = { records: number } | { error: unknown };
+/** How a stream of a task ended: with its records emitted (`deferred` if it stopped at a checkpoint, leaving the
+ * rest to the next sync), or with the error that stopped it. */
+export type StreamOutcome = { records: number; deferred?: boolean } | { error: unknown };
 
 /** A unit of work of a read: one or more streams read together. The runner reports each stream's status from its
- * outcome; a task never throws. */
+ * outcome; a task never throws. A task that is not `ready` when its turn comes is deferred to the next sync whole,
+ * without a message. */
 export interface ReadTask {
   streams: readonly string[];
+  ready?(): boolean;
   run(): Promise<Map<string, StreamOutcome>>;
 }
 
@@ -42,6 +45,8 @@ export interface ReadPlan {
   figures(stream?: string): Record<string, number>;
   /** Ends every request in flight, and every one to come, with `reason` (the output's reader went away). */
   abort(reason: Error): void;
+  /** Why streams were deferred, when some were. */
+  deferralReason(): string;
   close(): void;
 }
 

@@ -24,6 +24,8 @@ export interface SourceConfig {
   customFields: 'readable' | 'raw';
   /** Field key → the column a user pinned it to. */
   customFieldNames: ReadonlyMap<string, string>;
+  /** The most daily-budget tokens one sync may spend. */
+  tokenBudgetPerSync?: number;
 }
 
 export const DEFAULT_ORIGIN = 'https://api.pipedrive.com';
@@ -81,6 +83,7 @@ export function parseConfig(
     maxRetries: config.max_retries,
     customFields: config.custom_fields,
     customFieldNames: new Map((config.custom_field_names ?? []).map((entry) => [entry.field_key, entry.column_name])),
+    tokenBudgetPerSync: config.token_budget_per_sync,
   };
 }
 

@@ -3,11 +3,11 @@ import type { Logger } from '../airbyte/logger.js';
 import { streamStatusMessage } from '../airbyte/messages.js';
 import type { ConfiguredStream, ReadInput, ReadPlan, Source } from '../airbyte/source.js';
 import { DEFAULT_ORIGIN, parseConfig, secretsOf, spec, type SourceConfig } from './config.js';
-import { CURRENT_USER_ENDPOINT, PipedriveClient, objectData, type ClientOptions } from './http/client.js';
+import { CURRENT_USER_ENDPOINT, PipedriveClient, objectData, tokenCost, type ClientOptions } from './http/client.js';
 import { discoverCatalog, syncModesOf, type JsonSchema } from './streams/catalog.js';
 import { CustomFieldColumns } from './streams/columns.js';
 import { readFamily, readFields, type Family, type ReadContext } from './streams/engine.js';
-import type { FieldEntity } from './streams/fields.js';
+import { FIELD_LISTS, type FieldEntity } from './streams/fields.js';
 import { bounds, parseSavedState, streamRead } from './streams/state.js';
 import { STREAMS, isIncremental, parentOf, streamByName, type FieldsStream } from './streams/table.js';
 
@@ -97,6 +97,7 @@ async function check(config: SourceConfig, logger: Logger) {
 function read({ config, streams, writer, logger, invalidState }: ReadInput<SourceConfig>): ReadPlan {
   const { families, fields } = plan(streams, config, invalidState);
   const client = createClient(config, logger, {
+    tokenBudget: config.tokenBudgetPerSync,
     onRateLimited: (stream, resumeAt) =>
       void writer.write(
         streamStatusMessage(stream, 'RUNNING', [{ type: 'RATE_LIMITED', rate_limited: { quota_reset: resumeAt } }]),
@@ -104,20 +105,45 @@ function read({ config, streams, writer, logger, invalidState }: ReadInput<Sourc
   });
   const columns = new CustomFieldColumns(client, customFieldSettings(config), configuredSchemas(streams));
   const context: ReadContext = { client, writer, logger, pageSize: config.pageSize, columns };
+  // The small full-table streams first, each read whole or not at all: a cut one would leave an overwritten table
+  // short. The incremental ones then take what is left, each stopping at a checkpoint if the tokens run out.
+  const whole = (estimate: number) => () => client.tokensLeft >= estimate;
+  const fullTable = [
+    ...fields.map((stream) => ({
+      streams: [stream.name],
+      estimate: tokenCost(FIELD_LISTS[stream.entity].endpoint),
+      run: () => readFields(stream, context),
+    })),
+    ...families
+      .filter((family) => family.parent.kind === 'full_table')
+      .map((family) => ({ ...familyTask(family, context), estimate: listsCost(family.parent.lists) })),
+  ].sort((a, b) => a.estimate - b.estimate);
+  const incremental = families.filter((family) => family.parent.kind !== 'full_table');
   return {
     tasks: [
-      ...families.map((family) => ({
-        streams: [family.parentRead, ...family.children].flatMap((member) => (member ? [member.stream.name] : [])),
-        run: () => readFamily(family, context),
-      })),
-      ...fields.map((stream) => ({ streams: [stream.name], run: () => readFields(stream, context) })),
+      ...fullTable.map(({ estimate, ...task }) => ({ ...task, ready: whole(estimate) })),
+      ...incremental.map((family) => ({ ...familyTask(family, context), ready: () => client.tokensLeft > 0 })),
     ],
     concurrency: config.maxConcurrentStreams,
     figures: (stream) => ({ ...(stream === undefined ? client.stats.total() : client.stats.of(stream)) }),
     abort: (reason) => client.close(reason),
+    deferralReason: () =>
+      client.budgetStop?.message ??
+      `token_budget_per_sync (${config.tokenBudgetPerSync ?? 0} tokens) does not leave enough for every stream.`,
     close: () => client.close(),
   };
 }
+
+function familyTask(family: Family, context: ReadContext) {
+  return {
+    streams: [family.parentRead, ...family.children].flatMap((member) => (member ? [member.stream.name] : [])),
+    run: () => readFamily(family, context),
+  };
+}
+
+/** What reading lists costs, a page each (full-table lists are small). */
+const listsCost = (lists: readonly { endpoint: string }[]) =>
+  lists.reduce((sum, list) => sum + tokenCost(list.endpoint), 0);
 
 /** The schemas the configured catalog gives the streams that carry custom fields, by entity: they say which column
  * each field has (as discovered). */

@@ -46,6 +46,16 @@ export interface ClientOptions {
   maxSockets?: number;
   /** Told when a stream has to wait for the burst limit, and until when (epoch ms). */
   onRateLimited?: (stream: string, resumeAt: number) => void;
+  /** The most daily-budget tokens this client may spend: no request that would pass it is sent. */
+  tokenBudget?: number;
+}
+
+/** The tokens ran out: the cap this sync may spend, or the company's daily budget (a 429). No request is sent after
+ * it; what was read so far stands, and the next sync goes on from there. */
+export class BudgetExhausted extends ConnectorError {
+  constructor(message: string, internalMessage: string) {
+    super(message, 'transient_error', { internalMessage });
+  }
 }
 
 /** An HTTP error status that a stream may want to tolerate (for example 404 for a mail thread deleted mid-sync). */
@@ -67,7 +77,7 @@ export const CURRENT_USER_ENDPOINT = '/v1/users/me';
 
 /** What a request to `endpoint` costs in the daily budget. Every endpoint the connector calls has a documented cost
  * (test/token-costs.test.ts holds the table to that); none is taken to be free. */
-function tokenCost(endpoint: string): number {
+export function tokenCost(endpoint: string): number {
   const cost = TOKEN_COSTS[`GET ${endpoint}`];
   if (cost === undefined) throw new ConnectorError(`No known token cost for GET ${endpoint}.`, 'system_error');
   return cost;
@@ -112,6 +122,8 @@ export class PipedriveClient {
   private readonly closing = new AbortController();
   private clockOffsetMs = 0;
   private serverTimeKnown = false;
+  /** Tokens of the requests sent and not refused: what counts against `tokenBudget`. */
+  private committed = 0;
   private requestsInFlight = 0;
 
   constructor(private readonly options: ClientOptions) {
@@ -145,6 +157,32 @@ export class PipedriveClient {
     return this.serverNow();
   }
 
+  /** Why no request is sent any more, if the tokens ran out. */
+  get budgetStop(): BudgetExhausted | undefined {
+    return this.stopped instanceof BudgetExhausted ? this.stopped : undefined;
+  }
+
+  /** Tokens this client may still spend (Infinity without a budget; 0 once the tokens ran out). */
+  get tokensLeft(): number {
+    if (this.stopped instanceof BudgetExhausted) return 0;
+    return (this.options.tokenBudget ?? Infinity) - this.committed;
+  }
+
+  /** Counts a request against the budget before it is sent; past the budget, stops the client instead. */
+  private commit(endpoint: string): number {
+    const cost = tokenCost(endpoint);
+    const budget = this.options.tokenBudget;
+    if (budget !== undefined && this.committed + cost > budget) {
+      this.stopped = new BudgetExhausted(
+        `This sync has spent ${this.committed} of the ${budget} tokens token_budget_per_sync allows; stopped before GET ${endpoint} (${cost} more). The next sync resumes what was left.`,
+        `token budget ${budget} reached`,
+      );
+      throw this.stopped;
+    }
+    this.committed += cost;
+    return cost;
+  }
+
   /** Ends every request in flight and every one still to come, with `reason`. */
   close(reason: Error = new ConnectorError('The connector stopped reading from Pipedrive.', 'system_error')): void {
     this.closing.abort(reason);
@@ -174,12 +212,26 @@ export class PipedriveClient {
         release();
         throw error;
       }
+      let cost: number;
+      try {
+        cost = this.commit(request.endpoint);
+      } catch (error) {
+        release();
+        throw error;
+      }
       counts.requests++;
-      const outcome = await this.exchange(url, request, signal).finally(release);
+      const outcome = await this.exchange(url, request, signal)
+        .catch((error: unknown) => {
+          this.committed -= cost;
+          throw error;
+        })
+        .finally(release);
       if ('body' in outcome) {
-        counts.tokens += tokenCost(request.endpoint);
+        counts.tokens += cost;
         return outcome.body;
       }
+      // Pipedrive charges the requests it serves.
+      this.committed -= cost;
       if ('waitMs' in outcome) {
         counts.rateLimited++;
         if (++burstWaits > MAX_BURST_WAITS) {
@@ -436,10 +488,9 @@ export class PipedriveClient {
         : "at midnight in Pipedrive's server time zone";
     this.stopped =
       daily || retryAfter !== undefined
-        ? new ConnectorError(
-            `Pipedrive's daily API token budget for this company is used up (429 on GET ${endpoint}). It resets ${when}; the next sync continues from the saved state. To spend less, sync less often or deselect streams you do not need (email_messages costs one request per mail thread).`,
-            'transient_error',
-            { internalMessage: `HTTP 429 daily budget; retry-after ${retryAfter ?? 'absent'}` },
+        ? new BudgetExhausted(
+            `Pipedrive's daily API token budget for this company is used up (429 on GET ${endpoint}). It resets ${when}; the next sync continues from the saved state. To spend less, sync less often, set token_budget_per_sync, or deselect streams you do not need (email_messages costs one request per mail thread).`,
+            `HTTP 429 daily budget; retry-after ${retryAfter ?? 'absent'}`,
           )
         : new ConnectorError(
             `Pipedrive answered 429 to GET ${endpoint} and asked to wait ${humanDuration(waitMs / 1000)}, far longer than its 2-second burst window; stopped instead of waiting. Try again after ${this.serverTimeIn(waitMs)}; the next sync continues from the saved state.`,

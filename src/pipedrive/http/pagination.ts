@@ -8,6 +8,10 @@ import { describeJson, type ApiBody, type PipedriveClient, type Query, type Requ
 
 /** A record as the API returns it: an object, whose id (`idField`) every page is checked for. */
 export type ApiRecord = Record<string, unknown>;
+
+/** Marks what `/v1/recents` says of an item purged for good (`data: null`): a record with just its id. */
+export const PURGED = Symbol('purged');
+export const isPurged = (record: ApiRecord): boolean => (record as Record<symbol, unknown>)[PURGED] === true;
 export type Pages = AsyncGenerator<ApiRecord[], void, undefined>;
 
 /** Where the records sit in the body: `data` (default), `data.goals`, or `/v1/recents` items (`data[].data`). */
@@ -159,7 +163,9 @@ function selectRecords(body: ApiBody, selector: Selector = 'data'): ApiRecord[] 
   if (selector === 'data.goals') return (data as { goals: ApiRecord[] }).goals;
   if (!Array.isArray(data)) return [];
   if (selector === 'recents') {
-    return (data as { data: ApiRecord | ApiRecord[] | null }[]).flatMap<ApiRecord>((item) => item.data ?? []);
+    return (data as { id: unknown; data: ApiRecord | ApiRecord[] | null }[]).flatMap<ApiRecord>(
+      (item) => item.data ?? { id: item.id, [PURGED]: true },
+    );
   }
   return data as ApiRecord[];
 }

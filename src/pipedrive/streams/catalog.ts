@@ -15,12 +15,24 @@ const schemas = new Map<string, JsonSchema>();
 export const schemaFileOf = (stream: StreamDefinition): string =>
   `${stream.kind === 'fields' ? 'field_definitions' : stream.name}.json`;
 
-/** The stream's static JSON schema (custom fields as the API carries them). */
+/** Set on every record that represents a deletion: when it was deleted (RFC 3339). Airbyte's destinations remove
+ * such rows from deduplicated tables. */
+export const DELETED_AT = '_ab_cdc_deleted_at';
+
+/** The stream's static JSON schema (custom fields as the API carries them; `_ab_cdc_deleted_at` where records can say
+ * they were deleted). */
 export function streamSchema(name: string): JsonSchema {
+  let schema = schemas.get(name);
+  if (schema) return schema;
   const stream = streamByName.get(name);
-  const file = stream ? schemaFileOf(stream) : `${name}.json`;
-  let schema = schemas.get(file);
-  if (!schema) schemas.set(file, (schema = readJson<JsonSchema>(new URL(`./schemas/${file}`, import.meta.url))));
+  schema = readJson<JsonSchema>(
+    new URL(`./schemas/${stream ? schemaFileOf(stream) : `${name}.json`}`, import.meta.url),
+  );
+  if (stream && 'deleted' in stream && stream.deleted) {
+    const deletedAt = { type: ['string', 'null'], format: 'date-time', airbyte_type: 'timestamp_with_timezone' };
+    schema = { ...schema, properties: { ...schema.properties, [DELETED_AT]: deletedAt } };
+  }
+  schemas.set(name, schema);
   return schema;
 }
 

@@ -8,10 +8,11 @@ import { isIncremental } from './table.js';
 
 const SECOND = 1000;
 
-/** The end of a complete read: `cap` bounds the cursor (an unordered list's read began then), `syncedAt` is when. */
+/** The end of a read: `cap` bounds the cursor (an unordered list's read began then; -Infinity: the cursor stays where
+ * it was), `syncedAt` is when the read began, if it was complete. */
 export interface ReadEnd {
   cap: number;
-  syncedAt: number;
+  syncedAt?: number;
 }
 
 /**
@@ -34,9 +35,12 @@ export class Checkpoint {
     private readonly latest: () => number,
   ) {}
 
-  saw(record: ApiRecord): void {
+  /** Counts an emitted record; its cursor moves the state unless `cursor` is false (a deletion found apart from the
+   * stream's lists, which says nothing of how far they were read). */
+  saw(record: ApiRecord, cursor = true): void {
     this.total++;
     this.sinceLast++;
+    if (!cursor) return;
     const { stream } = this.read;
     const value = isIncremental(stream) ? toMillis(record[stream.cursor]) : NaN;
     if (value > this.highest) this.highest = value;

@@ -6,10 +6,10 @@ import { recordMessage } from '../../airbyte/messages.js';
 import type { MessageWriter } from '../../airbyte/output.js';
 import type { StreamOutcome } from '../../airbyte/source.js';
 import { clock } from '../clock.js';
-import { HttpStatusError, type PipedriveClient } from '../http/client.js';
-import { listPages, type ApiRecord, type ListDefinition, type Pages } from '../http/pagination.js';
-import { formatRfc3339, toMillis } from '../time.js';
-import { streamSchema, timestampNormaliser } from './catalog.js';
+import { BudgetExhausted, HttpStatusError, type PipedriveClient } from '../http/client.js';
+import { isPurged, listPages, type ApiRecord, type ListDefinition, type Pages } from '../http/pagination.js';
+import { formatRfc3339, toMillis, toRfc3339 } from '../time.js';
+import { DELETED_AT, streamSchema, timestampNormaliser } from './catalog.js';
 import { Checkpoint } from './checkpoint.js';
 import type { CustomFieldColumns } from './columns.js';
 import type { ChildRead, StreamRead } from './state.js';
@@ -64,6 +64,7 @@ export async function readFamily(family: Family, context: ReadContext): Promise<
       for (const child of children) if (!child.failed) await child.expand(batch);
       if (members.every((member) => member.failed)) break;
     }
+    if (parent && !parent.failed) await parent.readDeletions();
   } catch (error) {
     for (const member of members) member.fail(error);
   } finally {
@@ -211,7 +212,13 @@ class Member {
   }
 
   get outcome(): StreamOutcome {
+    if (this.deferred) return { records: this.checkpoint.total, deferred: true };
     return this.error ? { error: this.error.cause } : { records: this.checkpoint.total };
+  }
+
+  /** An incremental stream that ran out of tokens: it ends at its last checkpoint, and the next sync goes on. */
+  private get deferred(): boolean {
+    return this.error?.cause instanceof BudgetExhausted && isIncremental(this.read.stream);
   }
 
   fail(cause: unknown): void {
@@ -224,6 +231,26 @@ class Member {
     const own = bounds ? batch.filter((r) => !(toMillis(r[stream.cursor]) < bounds.lowerBound)) : batch;
     await this.emit(own);
     if (ordered) await this.checkpoint.emit();
+  }
+
+  /** Reads the deletions a stream's lists leave out, from lists of changes since the previous sync, if it completed
+   * within their reach (judged by Pipedrive's clock); each is emitted as a deletion, none moves the cursor. */
+  async readDeletions(): Promise<void> {
+    const { stream, bounds } = this.read;
+    const deletions =
+      stream.kind === 'server_filtered' || stream.kind === 'client_filtered' ? stream.deletions : undefined;
+    const since = bounds?.completeBefore;
+    if (!deletions || !bounds || since === undefined) return;
+    if (since < (await this.context.client.knownServerNow(this.name)) - deletions.reach.toMillis()) return;
+    const read: ListRead = { stream, lowerBound: since, countAs: this.name, signal: this.signal };
+    for (const list of deletions.lists) {
+      for await (const page of boundedPages(read, list, this.context)) {
+        await this.emit(
+          page.filter((record) => this.deletedAt(record) !== null),
+          false,
+        );
+      }
+    }
   }
 
   /** Reads this (child) stream's lists for each parent record of a batch that changed since the previous sync. A parent
@@ -256,6 +283,10 @@ class Member {
   /** The final checkpoint of a read that went to the end. Records changed while an unordered list was read may have
    * been missed: such a stream's cursor never passes the second its read began, so the next sync looks again. */
   async finish(startedAt: number, ordered: boolean): Promise<void> {
+    if (this.deferred) {
+      // What an ordered list emitted is covered; an unordered one's state stays where it was.
+      return this.checkpoint.emit({ cap: ordered && this.read.stream.kind !== 'child' ? Infinity : -Infinity });
+    }
     if (this.failed) return;
     const saved = this.read.bounds?.saved?.cursor;
     if (saved !== undefined && saved > this.latest()) {
@@ -271,18 +302,34 @@ class Member {
     return floorToSecond(this.context.client.serverNow() + FUTURE_ALLOWANCE_MS);
   }
 
-  private async emit(records: ApiRecord[]): Promise<void> {
+  /** Emits records, each normalised, its custom fields in their columns and a deletion marked as one; `cursor` false
+   * for records that do not say how far the stream's lists were read. */
+  private async emit(records: ApiRecord[], cursor = true): Promise<void> {
     const { stream } = this.read;
     if (records.length === 0) return;
     if (stream.kind === 'server_filtered') this.customFieldMapper ??= this.context.columns.mapperOf(stream);
     const mapCustomFields = await this.customFieldMapper;
     for (const record of records) {
       this.normalise(record);
-      mapCustomFields?.(record);
+      if (!isPurged(record)) mapCustomFields?.(record);
+      const deletedAt = this.deletedAt(record);
+      if (deletedAt !== null) record[DELETED_AT] = deletedAt;
       await this.context.writer.write(recordMessage(this.name, record));
-      this.checkpoint.saw(record);
+      this.checkpoint.saw(record, cursor);
       if (!this.futureSeen) this.warnIfFuture(record);
     }
+  }
+
+  /** When a record was deleted, if it says it was: its last update, or now for an item purged for good. */
+  private deletedAt(record: ApiRecord): string | null {
+    const { stream } = this.read;
+    if (stream.kind !== 'server_filtered' && stream.kind !== 'client_filtered') return null;
+    const deleted = stream.deleted;
+    if (!deleted) return null;
+    const now = () => formatRfc3339(floorToSecond(this.context.client.serverNow()));
+    if (isPurged(record)) return now();
+    if (record[deleted.field] !== deleted.value) return null;
+    return toRfc3339(record[stream.cursor]) ?? now();
   }
 
   /** A record whose cursor is in the future is emitted, but cannot move the state there: said once per stream. */

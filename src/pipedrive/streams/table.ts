@@ -18,12 +18,23 @@ export interface FullTableStream {
 
 /** Filtered and sorted by its cursor on the server: a sync reads only what changed, and every page is a checkpoint.
  * Several lists are merged by cursor, so that one cursor covers them all. */
-export interface ServerFilteredStream {
+export interface ServerFilteredStream extends Deletable {
   kind: 'server_filtered';
   name: string;
   cursor: CursorField;
   lists: readonly SortedList[];
   customFields?: CustomFieldsOf;
+}
+
+/**
+ * A stream whose records can say they were deleted (`deleted`: `is_deleted` true, or v1's `active_flag` false).
+ * Such a record is emitted with `_ab_cdc_deleted_at`. A stream whose lists leave deleted records out reads
+ * `deletions` for them, lists of changes that reach back no further than `reach`, whenever the previous sync completed
+ * within it; an item purged for good there becomes a record of its id alone.
+ */
+export interface Deletable {
+  deleted?: { field: string; value: unknown };
+  deletions?: { reach: Duration; lists: readonly FilteredList[] };
 }
 
 /** The records carry the custom fields of `entity`: v2 records in their `custom_fields` object, v1 records under
@@ -45,7 +56,7 @@ export interface FieldsStream {
  * every list is in ascending cursor order, else at the end). `recent` lists return only what changed but reach back no
  * further than `reach`: they replace `lists` when the previous sync completed within it.
  */
-export interface ClientFilteredStream {
+export interface ClientFilteredStream extends Deletable {
   kind: 'client_filtered';
   name: string;
   cursor: CursorField;
@@ -87,6 +98,20 @@ const v2Sorted = (endpoint: string, query: Query = {}): SortedList => ({
 /** A list that comes whole in one response. */
 const single = (endpoint: string, query?: Query): ListDefinition => ({ endpoint, paging: 'single', query });
 
+/** `/v1/recents` returns what changed of an item type (deleted and purged records too) since an exclusive bound, but
+ * reaches back one month at most: a day's margin is kept. Its order is not documented: it is read as unordered. */
+const RECENTS_REACH = Duration.fromObject({ days: 27 });
+const recents = (item: string): FilteredList => ({
+  endpoint: '/v1/recents',
+  query: { items: item },
+  paging: 'offset',
+  records: 'recents',
+  since: { param: 'since_timestamp', format: 'v1', exclusive: true },
+});
+/** v2 records say `is_deleted: true` (deals `status: deleted` too); v1 records `active_flag: false`. */
+const IS_DELETED = { field: 'is_deleted', value: true } as const;
+const INACTIVE = { field: 'active_flag', value: false } as const;
+
 /** Optional deal fields: the counts and ids v1 returned by default; requesting them costs nothing extra. */
 const DEAL_FIELDS =
   'next_activity_id,last_activity_id,first_won_time,products_count,files_count,notes_count,followers_count,' +
@@ -126,6 +151,7 @@ export const STREAMS: readonly StreamDefinition[] = [
     cursor: 'update_time',
     lists: [v2Sorted('/api/v2/activities', { include_fields: 'attendees' })],
     customFields: { entity: 'activity', shape: 'v2' },
+    deleted: IS_DELETED,
   },
   { kind: 'fields', name: 'activity_fields', entity: 'activity' },
   { kind: 'full_table', name: 'activity_types', lists: [single('/v1/activityTypes')] },
@@ -140,6 +166,7 @@ export const STREAMS: readonly StreamDefinition[] = [
       v2Sorted('/api/v2/deals/archived', { include_fields: DEAL_FIELDS }),
     ],
     customFields: { entity: 'deal', shape: 'v2' },
+    deleted: IS_DELETED,
   },
   { kind: 'fields', name: 'deal_fields', entity: 'deal' },
   {
@@ -171,22 +198,19 @@ export const STREAMS: readonly StreamDefinition[] = [
         ascending: true,
       },
     ],
-    // /v1/recents returns only what changed, but reaches back one month at most (a day's margin kept). Its order is
-    // not documented, so it is not taken as ascending: the stream checkpoints once, at the end.
-    recent: {
-      reach: Duration.fromObject({ days: 27 }),
-      lists: [
-        {
-          endpoint: '/v1/recents',
-          query: { items: 'file' },
-          paging: 'offset',
-          records: 'recents',
-          since: { param: 'since_timestamp', format: 'v1', exclusive: true },
-        },
-      ],
-    },
+    // Within its reach, /v1/recents returns only what changed, deleted files included (which /v1/files leaves out).
+    recent: { reach: RECENTS_REACH, lists: [recents('file')] },
+    deleted: INACTIVE,
   },
-  { kind: 'client_filtered', name: 'filters', cursor: 'update_time', lists: [single('/v1/filters')] },
+  {
+    kind: 'client_filtered',
+    name: 'filters',
+    cursor: 'update_time',
+    lists: [single('/v1/filters')],
+    // /v1/filters leaves deleted filters out.
+    deleted: INACTIVE,
+    deletions: { reach: RECENTS_REACH, lists: [recents('filter')] },
+  },
   { kind: 'full_table', name: 'goals', lists: goalLists, distinct: true },
   {
     kind: 'server_filtered',
@@ -203,6 +227,9 @@ export const STREAMS: readonly StreamDefinition[] = [
       },
     ],
     customFields: { entity: 'note', shape: 'v1' },
+    // /v1/notes leaves deleted notes out.
+    deleted: INACTIVE,
+    deletions: { reach: RECENTS_REACH, lists: [recents('note')] },
   },
   { kind: 'fields', name: 'note_fields', entity: 'note' },
   {
@@ -211,6 +238,7 @@ export const STREAMS: readonly StreamDefinition[] = [
     cursor: 'update_time',
     lists: [v2Sorted('/api/v2/organizations', { include_fields: ORGANIZATION_FIELDS })],
     customFields: { entity: 'organization', shape: 'v2' },
+    deleted: IS_DELETED,
   },
   { kind: 'fields', name: 'organization_fields', entity: 'organization' },
   {
@@ -219,6 +247,7 @@ export const STREAMS: readonly StreamDefinition[] = [
     cursor: 'update_time',
     lists: [v2Sorted('/api/v2/persons', { include_fields: PERSON_FIELDS })],
     customFields: { entity: 'person', shape: 'v2' },
+    deleted: IS_DELETED,
   },
   { kind: 'fields', name: 'person_fields', entity: 'person' },
   { kind: 'full_table', name: 'pipelines', lists: [{ endpoint: '/api/v2/pipelines', paging: 'cursor' }] },
@@ -228,6 +257,7 @@ export const STREAMS: readonly StreamDefinition[] = [
     cursor: 'update_time',
     lists: [v2Sorted('/api/v2/products')],
     customFields: { entity: 'product', shape: 'v2' },
+    deleted: IS_DELETED,
   },
   { kind: 'fields', name: 'product_fields', entity: 'product' },
   { kind: 'full_table', name: 'stages', lists: [{ endpoint: '/api/v2/stages', paging: 'cursor' }] },
@@ -261,7 +291,9 @@ export const STREAM_ENDPOINTS: readonly string[] = [
       const fields =
         stream.kind === 'server_filtered' && stream.customFields ? [FIELD_LISTS[stream.customFields.entity]] : [];
       const recent = stream.kind === 'client_filtered' ? (stream.recent?.lists ?? []) : [];
-      return [...stream.lists, ...recent, ...fields];
+      const deletions =
+        stream.kind === 'client_filtered' || stream.kind === 'server_filtered' ? (stream.deletions?.lists ?? []) : [];
+      return [...stream.lists, ...recent, ...deletions, ...fields];
     }).map((list) => list.endpoint),
   ),
 ];
