@@ -70,7 +70,7 @@ export type EntityName =
 
 /** `small` is the demo and test account (several pages per big stream at page size 500); `large` is the benchmark's
  * half a million records. Mail messages come on top: 1 to 4 per thread. */
-export const SIZES: Record<'small' | 'large', Counts> = {
+export const SIZES: Record<'small' | 'medium' | 'large', Counts> = {
   small: {
     users: 8,
     activity_types: 12,
@@ -87,6 +87,23 @@ export const SIZES: Record<'small' | 'large', Counts> = {
     notes: 700,
     files: 250,
     email_threads: 120,
+  },
+  medium: {
+    users: 15,
+    activity_types: 15,
+    currencies: 8,
+    pipelines: 4,
+    stages: 20,
+    goals: 20,
+    filters: 60,
+    products: 500,
+    organizations: 4_000,
+    persons: 10_000,
+    deals: 8_000,
+    activities: 20_000,
+    notes: 8_000,
+    files: 2_000,
+    email_threads: 300,
   },
   large: {
     users: 40,
@@ -173,7 +190,7 @@ export interface DatasetOptions {
   /** Epoch ms of "now" when the company starts: records were added and updated in the two years before it, and the
    * company's clock starts there. Default: the start of the machine's current day (for trying things by hand). */
   anchor?: number;
-  size?: 'small' | 'large' | Partial<Counts>;
+  size?: 'small' | 'medium' | 'large' | Partial<Counts>;
 }
 
 export class Dataset {

@@ -1,5 +1,5 @@
 // Runs the Pipedrive simulator on its own, for trying the connector (or its Docker image) by hand:
-//   npm run simulator -- [--port 8089] [--size small|large] [--seed 42] [--burst-limit 40] [--latency-ms 0]
+//   npm run simulator -- [--port 8089] [--size small|medium|large] [--seed 42] [--burst-limit 40] [--latency-ms 0]
 //                        [--anchor 2026-11-01T00:00:00Z] [--prewarm]
 // GET /__simulator/stats (counters), GET /__simulator/requests (the request log), POST /__simulator/reset.
 import { parseArgs } from 'node:util';
@@ -20,7 +20,7 @@ const { values } = parseArgs({
 });
 
 const simulator = new PipedriveSimulator({
-  size: values.size === 'large' ? 'large' : 'small',
+  size: values.size === 'large' || values.size === 'medium' ? values.size : 'small',
   seed: Number(values.seed),
   burstLimit: Number(values['burst-limit']),
   latencyMs: Number(values['latency-ms']),
