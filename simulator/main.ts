@@ -1,8 +1,10 @@
 // Runs the Pipedrive simulator on its own, for trying the connector (or its Docker image) by hand:
-//   npm run simulator -- [--port 8089] [--size small|medium|large] [--seed 42] [--burst-limit 40] [--latency-ms 0]
-//                        [--anchor 2026-11-01T00:00:00Z] [--prewarm]
+//   npm run simulator -- [--port 8089] [--size small|medium|large] [--counts '{"deals":200000}'] [--seed 42]
+//                        [--burst-limit 40] [--latency-ms 0] [--anchor 2026-11-01T00:00:00Z] [--prewarm]
+// --counts sets the number of records of some entities, on top of the small company.
 // GET /__simulator/stats (counters), GET /__simulator/requests (the request log), POST /__simulator/reset.
 import { parseArgs } from 'node:util';
+import type { Counts } from './dataset.js';
 import { PipedriveSimulator, TOKENS } from './server.js';
 
 const { values } = parseArgs({
@@ -10,6 +12,7 @@ const { values } = parseArgs({
     port: { type: 'string', default: '8089' },
     host: { type: 'string', default: '127.0.0.1' },
     size: { type: 'string', default: 'small' },
+    counts: { type: 'string' },
     seed: { type: 'string', default: '42' },
     'burst-limit': { type: 'string', default: '40' },
     'latency-ms': { type: 'string', default: '0' },
@@ -20,7 +23,11 @@ const { values } = parseArgs({
 });
 
 const simulator = new PipedriveSimulator({
-  size: values.size === 'large' || values.size === 'medium' ? values.size : 'small',
+  size: values.counts
+    ? (JSON.parse(values.counts) as Partial<Counts>)
+    : values.size === 'large' || values.size === 'medium'
+      ? values.size
+      : 'small',
   seed: Number(values.seed),
   burstLimit: Number(values['burst-limit']),
   latencyMs: Number(values['latency-ms']),

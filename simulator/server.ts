@@ -592,6 +592,8 @@ export class PipedriveSimulator {
     for (let i = position; i >= 0 && i < order.length; i += descending ? -1 : 1) {
       const id = order[i]!;
       const time = table.time(id);
+      // Sorted by time, the first record past `until` ends the page; in any other order it is only left out.
+      if (until !== undefined && time >= until && byTime && !descending) break;
       if ((since !== undefined && time < since) || (until !== undefined && time >= until)) continue;
       if (options.keep && !options.keep(id, table)) continue;
       if (page.length === limit) {

@@ -9,7 +9,9 @@ const REDACTED = '**********';
  * sync instead of growing memory. Registered secrets are masked in everything but records and states.
  */
 export class MessageWriter {
-  private buffer = '';
+  /** Messages serialised and encoded, one Buffer each (cheaper than encoding one long concatenated string). */
+  private chunks: Buffer[] = [];
+  private size = 0;
   private draining: Promise<void> | null = null;
   private closed = false;
   private readonly secrets: string[] = [];
@@ -56,21 +58,30 @@ export class MessageWriter {
     return value;
   }
 
-  /** Queues one message and resolves once the output can take more. Records are batched; any other message flushes
+  /** Queues messages and resolves once the output can take more. Records are batched; any other message flushes
    * the batch at once, so a STATE goes out right behind the records it covers and logs are never held back. */
-  async write(message: AirbyteMessage): Promise<void> {
+  async write(...messages: AirbyteMessage[]): Promise<void> {
     if (this.closed) return;
-    const isData = message.type === 'RECORD' || message.type === 'STATE';
-    this.buffer += JSON.stringify(isData || this.secrets.length === 0 ? message : this.redact(message)) + '\n';
-    if (message.type !== 'RECORD' || this.buffer.length >= this.chunkSize || this.draining) await this.flush();
+    let urgent = false;
+    for (const message of messages) {
+      const isData = message.type === 'RECORD' || message.type === 'STATE';
+      const line = Buffer.from(
+        JSON.stringify(isData || this.secrets.length === 0 ? message : this.redact(message)) + '\n',
+      );
+      this.chunks.push(line);
+      this.size += line.length;
+      urgent ||= message.type !== 'RECORD';
+    }
+    if (urgent || this.size >= this.chunkSize || this.draining) await this.flush();
   }
 
   /** Hands everything queued to stdout and waits until the pipe accepts more. */
   async flush(): Promise<void> {
     while (this.draining) await this.draining;
-    if (!this.buffer || this.closed) return;
-    const chunk = this.buffer;
-    this.buffer = '';
+    if (this.size === 0 || this.closed) return;
+    const chunk = Buffer.concat(this.chunks, this.size);
+    this.chunks = [];
+    this.size = 0;
     if (!this.out.write(chunk)) {
       this.draining = this.drained();
       await this.draining;

@@ -40,6 +40,7 @@ export async function runRead<C>(
     plan.abort(new ConnectorError('The output was closed (its reader went away); stopped reading.', 'system_error')),
   );
   const started = Date.now();
+  const cpuAtStart = process.cpuUsage();
   const outcomes = new Map<string, Outcome>();
   try {
     for (const { name, error } of catalog.invalid)
@@ -56,7 +57,7 @@ export async function runRead<C>(
   }
   const names = [...catalog.invalid.map((s) => s.name), ...catalog.valid.map((s) => s.name)];
   const failed = names.filter((name) => outcomes.get(name)?.records === null);
-  logger.info(summary(plan, names, outcomes, started));
+  logger.info(summary(plan, names, outcomes, started, cpuAtStart));
   const deferred = names.flatMap((name) => {
     const how = outcomes.get(name)?.deferred;
     return how ? [`${name} (${how})`] : [];
@@ -108,12 +109,19 @@ async function inPool<T>(items: readonly T[], limit: number, run: (item: T) => P
   await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, worker));
 }
 
-/** One log line a person can read, ending with the same figures as JSON for tools (the benchmark reads them). */
-function summary(plan: ReadPlan, names: string[], outcomes: Map<string, Outcome>, started: number): string {
+/** One log line a person can read, ending with the same figures as JSON for tools (the benchmark reads them); the CPU
+ * time is the read's, start-up left out. */
+function summary(
+  plan: ReadPlan,
+  names: string[],
+  outcomes: Map<string, Outcome>,
+  started: number,
+  cpuAtStart: NodeJS.CpuUsage,
+): string {
   const streams = Object.fromEntries(names.map((name) => [name, { ...outcomes.get(name), ...plan.figures(name) }]));
   const totals = plan.figures();
   const records = names.reduce((sum, name) => sum + (outcomes.get(name)?.records ?? 0), 0);
-  const cpu = process.cpuUsage();
+  const cpu = process.cpuUsage(cpuAtStart);
   const figures = {
     records,
     seconds: (Date.now() - started) / 1000,

@@ -7,6 +7,7 @@ import { CURRENT_USER_ENDPOINT, PipedriveClient, objectData, tokenCost, type Cli
 import { discoverCatalog, syncModesOf, type JsonSchema } from './streams/catalog.js';
 import { CustomFieldColumns } from './streams/columns.js';
 import { readFamily, readFields, type Family, type ReadContext } from './streams/engine.js';
+import { SlicePool } from './streams/slices.js';
 import { FIELD_LISTS, type FieldEntity } from './streams/fields.js';
 import { bounds, parseSavedState, streamRead } from './streams/state.js';
 import { STREAMS, isIncremental, parentOf, streamByName, type FieldsStream } from './streams/table.js';
@@ -27,7 +28,8 @@ function createClient(config: SourceConfig, logger: Logger, options: Partial<Cli
     apiToken: config.apiToken,
     timeoutMs: config.requestTimeoutMs,
     maxRetries: config.maxRetries,
-    maxSockets: config.maxConcurrentStreams * 2,
+    // A request each for the slices at most, and a page ahead for each stream that is not sliced.
+    maxSockets: SlicePool.MAX + config.maxConcurrentStreams * 2,
     logger,
     ...options,
   });
@@ -104,7 +106,8 @@ function read({ config, streams, writer, logger, invalidState }: ReadInput<Sourc
       ),
   });
   const columns = new CustomFieldColumns(client, customFieldSettings(config), configuredSchemas(streams));
-  const context: ReadContext = { client, writer, logger, pageSize: config.pageSize, columns };
+  const slices = new SlicePool(() => client.throttle.burstLimit);
+  const context: ReadContext = { client, writer, logger, pageSize: config.pageSize, columns, slices };
   // The small full-table streams first, each read whole or not at all: a cut one would leave an overwritten table
   // short. The incremental ones then take what is left, each stopping at a checkpoint if the tokens run out.
   const whole = (estimate: number) => () => client.tokensLeft >= estimate;

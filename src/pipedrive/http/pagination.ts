@@ -26,6 +26,11 @@ export interface Since {
   exclusive?: boolean;
 }
 
+/** A server-side upper bound on the records' time, exclusive, in the format of the list's `since`. */
+export interface Until {
+  param: 'updated_until';
+}
+
 interface ListCommon {
   endpoint: string;
   query?: Query;
@@ -34,6 +39,8 @@ interface ListCommon {
   maxPageSize?: number;
   /** Server-side lower bound; without one, the stream drops older records itself. */
   since?: Since;
+  /** Server-side upper bound, which lets a stream read a list in time slices. */
+  until?: Until;
   /** Records come in ascending cursor order, so a stream can checkpoint after every page. */
   ascending?: boolean;
   /** The property that identifies a record, when not `id` (v2 field definitions: `field_code`). */
@@ -57,16 +64,20 @@ export type FilteredList = ListDefinition & { since: Since };
 /** A list the server filters and sorts by time: every page is a checkpoint. */
 export type SortedList = FilteredList & { ascending: true };
 
-/** What every paginator takes: the list, the page size, the lower bound of the records' time (which a list that can
- * filters on), and what each request carries: the stream it is counted for, path parameters, the stream's signal. */
+/** What every paginator takes: the list, the page size, the bounds of the records' time (which a list that can
+ * filters on: the lower inclusive, the upper exclusive), and what each request carries: the stream it is counted for,
+ * path parameters, the stream's signal. `prefetch` (default true) asks for the next page while the caller handles the
+ * current one, where the paging allows. */
 export interface PageRequest<L extends ListDefinition = ListDefinition> {
   client: PipedriveClient;
   list: L;
   limit: number;
   lowerBound?: number;
+  upperBound?: number;
   stream: string;
   pathParams?: Record<string, string | number>;
   signal?: AbortSignal;
+  prefetch?: boolean;
 }
 
 /** A list's pages. */
@@ -90,14 +101,19 @@ const MAX_EMPTY_PAGES = 3;
 /** A lower bound (epoch ms) as the query parameter wants it; an exclusive parameter is asked a second early, since
  * Pipedrive's timestamps have whole seconds. */
 function sinceParameter(since: Since, ms: number): Record<string, string> {
-  const at = since.exclusive ? ms - 1000 : ms;
-  return { [since.param]: since.format === 'v1' ? formatV1(at) : formatRfc3339(at) };
+  return { [since.param]: formatTime(since.format, since.exclusive ? ms - 1000 : ms) };
 }
 
-/** The request for a list's pages, its server-side lower bound included. */
-function filtered({ list, lowerBound, stream, pathParams, signal }: PageRequest): Request {
+const formatTime = (format: Since['format'], ms: number) => (format === 'v1' ? formatV1(ms) : formatRfc3339(ms));
+
+/** The request for a list's pages, its server-side bounds included. */
+function filtered({ list, lowerBound, upperBound, stream, pathParams, signal }: PageRequest): Request {
   const since = list.since && lowerBound !== undefined ? sinceParameter(list.since, lowerBound) : {};
-  return { endpoint: list.endpoint, query: { ...list.query, ...since }, stream, pathParams, signal };
+  const until =
+    list.since && list.until && upperBound !== undefined && upperBound !== Infinity
+      ? { [list.until.param]: formatTime(list.since.format, upperBound) }
+      : {};
+  return { endpoint: list.endpoint, query: { ...list.query, ...since, ...until }, stream, pathParams, signal };
 }
 
 const isObject = (value: unknown): value is Record<string, unknown> =>
@@ -177,9 +193,9 @@ const stuck = (request: Request, why: string) =>
     { internalMessage: `pagination of ${request.endpoint}: ${why}` },
   );
 
-/** v2 `cursor`/`limit` pages. The next page is requested while the caller handles the current one. */
+/** v2 `cursor`/`limit` pages; with `prefetch`, the next page is requested while the caller handles the current one. */
 async function* cursorPages(page: PageRequest): Pages {
-  const { client, list, limit } = page;
+  const { client, list, limit, prefetch = true } = page;
   const request = filtered(page);
   const validate = pageValidator(list, 'cursor');
   const fetchPage = (cursor?: string) => {
@@ -190,9 +206,9 @@ async function* cursorPages(page: PageRequest): Pages {
   };
   const seen = new Set<string>();
   let empty = 0;
-  let next: Promise<ApiBody> | null = fetchPage();
+  let next: (() => Promise<ApiBody>) | null = () => fetchPage();
   while (next) {
-    const body: ApiBody = await next;
+    const body: ApiBody = await next();
     const records = selectRecords(body, list.records);
     const cursor = body.additional_data?.next_cursor;
     next = null;
@@ -201,7 +217,10 @@ async function* cursorPages(page: PageRequest): Pages {
       empty = records.length === 0 ? empty + 1 : 0;
       if (empty > MAX_EMPTY_PAGES) throw stuck(request, `brought no record ${empty} times while announcing more`);
       seen.add(cursor);
-      next = fetchPage(cursor);
+      if (prefetch) {
+        const prefetched = fetchPage(cursor);
+        next = () => prefetched;
+      } else next = () => fetchPage(cursor);
     }
     yield records;
   }

@@ -64,6 +64,7 @@ export class Throttle {
   private readonly starts: number[] = [];
   private pausedUntil = 0;
   private inFlight = 0;
+  private waiters = 0;
   private calibrated = false;
   private readonly calibration = deferred();
 
@@ -72,22 +73,29 @@ export class Throttle {
   /** Waits for a slot (or until `signal` aborts); call the returned function once the response is in. */
   async acquire(signal?: AbortSignal): Promise<() => void> {
     for (;;) {
-      if (!this.calibrated && this.inFlight > 0) {
-        await settledOrAborted(this.calibration.promise, signal);
-        continue;
-      }
       const now = Date.now();
       this.prune(now);
       const full = this.starts.length >= Math.max(1, this.limit - 1);
       const oldest = this.starts[0] ?? now;
       const wait = Math.max(this.pausedUntil - now, full ? oldest + WINDOW_MS + MARGIN_MS - now : 0);
-      if (wait <= 0) {
+      const calibrating = !this.calibrated && this.inFlight > 0;
+      if (wait <= 0 && !calibrating) {
         this.starts.push(now);
         this.inFlight++;
         return () => this.release();
       }
-      await sleep(wait, signal);
+      this.waiters++;
+      try {
+        await (calibrating ? settledOrAborted(this.calibration.promise, signal) : sleep(wait, signal));
+      } finally {
+        this.waiters--;
+      }
     }
+  }
+
+  /** Requests are waiting for a slot: more requests at once would not make a read any faster. */
+  get saturated(): boolean {
+    return this.waiters > 0;
   }
 
   /** Learns the limit and any foreign usage from a response's headers; pauses when nothing is left. */

@@ -1,10 +1,9 @@
 // A stream's STATE messages: what it has emitted so far, never more.
 import { stateMessage, type StreamState } from '../../airbyte/messages.js';
 import type { MessageWriter } from '../../airbyte/output.js';
-import type { ApiRecord } from '../http/pagination.js';
-import { formatRfc3339, toMillis } from '../time.js';
-import { parentCursorKey, type StreamRead } from './state.js';
-import { isIncremental } from './table.js';
+import { formatRfc3339 } from '../time.js';
+import type { Range } from './ranges.js';
+import { SLICES_DONE, parentCursorKey, type StreamRead } from './state.js';
 
 const SECOND = 1000;
 
@@ -21,12 +20,20 @@ export interface ReadEnd {
  * plus a small allowance); `synced_at`, when the last complete read began; and for a child, the highest parent cursor it
  * has covered (capped a second earlier, as that bound is exclusive). Each STATE carries the number of records emitted
  * since the previous one.
+ *
+ * A stream read in time slices says instead, until its read is complete, what it has covered: the cursor is where the
+ * first range not yet read begins (everything below has been emitted), and `slices_done` lists the ranges above it
+ * that have been.
  */
 export class Checkpoint {
   total = 0;
   private sinceLast = 0;
   private highest = -Infinity;
   private highestParent = -Infinity;
+  private covered: readonly Range[] | null = null;
+  /** The cursor of the last STATE: a sliced read may have stated more than its highest record (a finished slice
+   * covers its whole range), and a cursor never moves backwards. */
+  private stated = -Infinity;
 
   constructor(
     private readonly read: StreamRead,
@@ -35,19 +42,21 @@ export class Checkpoint {
     private readonly latest: () => number,
   ) {}
 
-  /** Counts an emitted record; its cursor moves the state unless `cursor` is false (a deletion found apart from the
-   * stream's lists, which says nothing of how far they were read). */
-  saw(record: ApiRecord, cursor = true): void {
+  /** Counts an emitted record, whose cursor value (epoch ms) moves the state; NaN for one that says nothing of how far
+   * the stream's lists were read (no cursor, or a deletion found apart from them). */
+  saw(cursor: number): void {
     this.total++;
     this.sinceLast++;
-    if (!cursor) return;
-    const { stream } = this.read;
-    const value = isIncremental(stream) ? toMillis(record[stream.cursor]) : NaN;
-    if (value > this.highest) this.highest = value;
+    if (cursor > this.highest) this.highest = cursor;
   }
 
   sawParent(value: number): void {
     if (value > this.highestParent) this.highestParent = value;
+  }
+
+  /** What a sliced read has emitted: the ranges of cursor values it covers, the first from -Infinity. */
+  cover(covered: readonly Range[]): void {
+    this.covered = covered;
   }
 
   /** Emits a STATE if records came since the last one; the end of a complete read always emits one (it moves
@@ -66,8 +75,16 @@ export class Checkpoint {
     // Never backwards, and never into the future.
     const bounded = (value: number, saved = -Infinity) => Math.min(Math.max(value, saved), latest);
     const state: StreamState = {};
-    const cursor = bounded(Math.min(this.highest, cap), bounds.saved?.cursor);
+    const sliced = this.covered && end?.syncedAt === undefined ? this.covered : null;
+    const reached = sliced ? (sliced[0]?.start === -Infinity ? sliced[0].end : -Infinity) : this.highest;
+    const cursor = bounded(Math.min(reached, cap), Math.max(bounds.saved?.cursor ?? -Infinity, this.stated));
+    this.stated = cursor;
     if (cursor !== -Infinity) state[stream.cursor] = formatRfc3339(cursor);
+    const done = (sliced ?? [])
+      .map((range) => ({ start: Math.max(range.start, cursor), end: Math.min(range.end, latest) }))
+      .filter((range) => range.start < range.end);
+    if (done.length > 0)
+      state[SLICES_DONE] = done.map((range) => ({ start: formatRfc3339(range.start), end: formatRfc3339(range.end) }));
     const syncedAt = end?.syncedAt ?? bounds.saved?.syncedAt;
     if (syncedAt !== undefined) state.synced_at = formatRfc3339(Math.min(syncedAt, latest));
     if (stream.kind === 'child') {

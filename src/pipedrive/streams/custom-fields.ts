@@ -120,30 +120,39 @@ export function annotatedColumns(schema: JsonSchema): CustomColumn[] {
   });
 }
 
-/** A field's value and its siblings, whichever way the record carries them. */
-interface RawValue {
-  value: unknown;
-  currency?: unknown;
-  until?: unknown;
-  parts: Record<string, unknown>;
-}
-
 const isObject = (value: unknown): value is Record<string, unknown> =>
   typeof value === 'object' && value !== null && !Array.isArray(value);
 
-/** v2: `custom_fields[key]`, an object for composite fields ({value, currency}, {value, until}, an address). */
-function v2Value(record: ApiRecord, key: string): RawValue {
-  const raw = isObject(record.custom_fields) ? record.custom_fields[key] : undefined;
-  if (!isObject(raw)) return { value: raw, parts: {} };
-  return { value: raw.value, currency: raw.currency, until: raw.until, parts: raw };
+type Carrier = Record<string, unknown>;
+/** Reads a field's value, or one of its siblings (`currency`, `until`, an address part), from where the record
+ * carries them: v2 in `custom_fields[key]` (an object for composite fields: {value, currency}, {value, until}, an
+ * address), v1 at the top level under the key and `<key>_<sibling>`. */
+interface FieldReader {
+  value: (carrier: Carrier) => unknown;
+  sibling: (name: string) => (carrier: Carrier) => unknown;
 }
 
-/** v1: the value under the key at the top level, its siblings under `<key>_currency`, `<key>_until`, `<key>_<part>`. */
-function v1Value(record: ApiRecord, key: string): RawValue {
-  const parts = Object.fromEntries(
-    [...ADDRESS_PARTS, 'formatted_address'].map((part) => [part, record[`${key}_${part}`]]),
-  );
-  return { value: record[key], currency: record[`${key}_currency`], until: record[`${key}_until`], parts };
+function v2Reader(key: string): FieldReader {
+  return {
+    value: (carrier) => {
+      const raw = carrier[key];
+      return isObject(raw) ? raw.value : raw;
+    },
+    sibling: (name) => (carrier) => {
+      const raw = carrier[key];
+      return isObject(raw) ? raw[name] : undefined;
+    },
+  };
+}
+
+function v1Reader(key: string): FieldReader {
+  return {
+    value: (carrier) => carrier[key],
+    sibling: (name) => {
+      const siblingKey = `${key}_${name}`;
+      return (carrier) => carrier[siblingKey];
+    },
+  };
 }
 
 const empty = (value: unknown) => value === null || value === undefined || value === '';
@@ -152,6 +161,10 @@ const text = (value: unknown): string | null =>
 const number = (value: unknown): number | null => {
   const n = empty(value) ? NaN : Number(value);
   return Number.isFinite(n) ? n : null;
+};
+const integer = (value: unknown): number | null => {
+  const n = number(value);
+  return n === null ? null : Math.trunc(n);
 };
 /** An id, also when a v1 record gives it as an object ({value: 5, name: …}). */
 const id = (value: unknown): number | null => number(isObject(value) ? (value.value ?? value.id) : value);
@@ -163,38 +176,61 @@ const label = (value: unknown, options: ReadonlyMap<string, string>): string | n
   if (empty(option)) return null;
   return options.get(String(isObject(value) ? value.id : value)) ?? String(option);
 };
+const labels = (value: unknown, options: ReadonlyMap<string, string>): string[] | null => {
+  const ids = Array.isArray(value) ? value : empty(value) ? [] : String(value).split(',');
+  const found = ids.map((option) => label(option, options)).filter((l): l is string => l !== null);
+  return found.length > 0 ? found : null;
+};
 
-/** The values of a custom column: its own and its siblings'. */
-function columnValues(column: CustomColumn, raw: RawValue): Record<string, unknown> {
-  const name = column.column;
+/** Sets a column (and its siblings) on the record, from the carrier of the record's custom fields. */
+type ColumnSetter = (record: ApiRecord, carrier: Carrier) => void;
+
+/** The setter of a custom column: its own value and its siblings', converted to the column's type. Built once per
+ * read, so that a record's mapping is property reads and writes only. */
+function columnSetter(column: CustomColumn, read: FieldReader): ColumnSetter {
+  const { column: name, options } = column;
+  const { value } = read;
+  const plain =
+    (convert: (raw: unknown) => unknown): ColumnSetter =>
+    (record, carrier) => {
+      record[name] = convert(value(carrier));
+    };
+  const withSibling = (sibling: string, convert: (raw: unknown) => unknown): ColumnSetter => {
+    const siblingValue = read.sibling(sibling);
+    const siblingName = `${name}_${sibling}`;
+    return (record, carrier) => {
+      record[name] = convert(value(carrier));
+      record[siblingName] = text(siblingValue(carrier));
+    };
+  };
   switch (kindOf(column.fieldType)) {
     case 'number':
-      return { [name]: number(raw.value) };
+      return plain(number);
     case 'integer':
-      return { [name]: number(raw.value) === null ? null : Math.trunc(Number(raw.value)) };
+      return plain(integer);
     case 'id':
-      return { [name]: id(raw.value) };
+      return plain(id);
     case 'boolean':
-      return { [name]: bool(raw.value) };
+      return plain(bool);
     case 'monetary':
-      return { [name]: number(raw.value), [`${name}_currency`]: text(raw.currency) };
+      return withSibling('currency', number);
     case 'daterange':
     case 'timerange':
-      return { [name]: text(raw.value), [`${name}_until`]: text(raw.until) };
+      return withSibling('until', text);
     case 'enum':
-      return { [name]: label(raw.value, column.options) };
-    case 'set': {
-      const ids = Array.isArray(raw.value) ? raw.value : empty(raw.value) ? [] : String(raw.value).split(',');
-      const labels = ids.map((option) => label(option, column.options)).filter((l): l is string => l !== null);
-      return { [name]: labels.length > 0 ? labels : null };
-    }
-    case 'address':
-      return {
-        [name]: text(raw.parts.formatted_address) ?? text(raw.value),
-        ...Object.fromEntries(ADDRESS_PARTS.map((part) => [`${name}_${part}`, text(raw.parts[part])])),
+      return plain((raw) => label(raw, options));
+    case 'set':
+      return plain((raw) => labels(raw, options));
+    case 'address': {
+      const formatted = read.sibling('formatted_address');
+      const parts = ADDRESS_PARTS.map((part) => ({ name: `${name}_${part}`, value: read.sibling(part) }));
+      return (record, carrier) => {
+        record[name] = text(formatted(carrier)) ?? text(value(carrier));
+        for (const part of parts) record[part.name] = text(part.value(carrier));
       };
+    }
     default:
-      return { [name]: text(raw.value) };
+      return plain(text);
   }
 }
 
@@ -202,15 +238,21 @@ const HASH_KEY = /^[0-9a-f]{40}(_|$)/;
 
 /**
  * A function that rewrites a record in place with its custom fields as columns: every column of `columns` set (null
- * where empty), and the API's own carriers removed (v2's `custom_fields` object, v1's hash keys and their siblings,
- * also of fields no column knows), so that no 40-character key reaches the warehouse.
+ * where empty), and the API's own carriers left out of the output (v2's `custom_fields` object, v1's hash keys and
+ * their siblings, also of fields no column knows), so that no 40-character key reaches the warehouse. A carrier is
+ * set to undefined rather than deleted, which JSON leaves out just the same, but which keeps the record a fast object.
  */
 export function customFieldMapper(columns: readonly CustomColumn[], shape: 'v1' | 'v2'): (record: ApiRecord) => void {
-  const read = shape === 'v2' ? v2Value : v1Value;
+  const setters = columns.map((column) => columnSetter(column, (shape === 'v2' ? v2Reader : v1Reader)(column.key)));
+  if (shape === 'v2') {
+    return (record) => {
+      const carrier = isObject(record.custom_fields) ? record.custom_fields : {};
+      record.custom_fields = undefined;
+      for (const set of setters) set(record, carrier);
+    };
+  }
   return (record) => {
-    const values = columns.map((column) => columnValues(column, read(record, column.key)));
-    if (shape === 'v2') delete record.custom_fields;
-    else for (const key of Object.keys(record)) if (HASH_KEY.test(key)) Reflect.deleteProperty(record, key);
-    for (const value of values) Object.assign(record, value);
+    for (const set of setters) set(record, record);
+    for (const key in record) if (HASH_KEY.test(key)) record[key] = undefined;
   };
 }

@@ -1,17 +1,28 @@
-// The one engine that reads any stream of the table (table.ts): it picks the lists to read, pages through them, drops
-// what the API cannot filter itself, normalises records, emits them and checkpoints state. A stream whose records
-// drive another's requests (mail threads → their messages) is read once for both: its children ride along.
+// The one engine that reads any stream of the table (table.ts): it picks the lists to read, pages through them (in time
+// slices, several at once, where the API filters by time: slices.ts), drops what the API cannot filter itself,
+// normalises records, emits them and checkpoints state. A stream whose records drive another's requests (mail threads
+// → their messages) is read once for both: its children ride along.
+import { setMaxListeners } from 'node:events';
 import type { Logger } from '../../airbyte/logger.js';
 import { recordMessage } from '../../airbyte/messages.js';
 import type { MessageWriter } from '../../airbyte/output.js';
 import type { StreamOutcome } from '../../airbyte/source.js';
 import { clock } from '../clock.js';
 import { BudgetExhausted, HttpStatusError, type PipedriveClient } from '../http/client.js';
-import { isPurged, listPages, type ApiRecord, type ListDefinition, type Pages } from '../http/pagination.js';
+import {
+  isPurged,
+  listPages,
+  type ApiRecord,
+  type ListDefinition,
+  type Pages,
+  type SortedList,
+} from '../http/pagination.js';
 import { formatRfc3339, toMillis, toRfc3339 } from '../time.js';
 import { DELETED_AT, streamSchema, timestampNormaliser } from './catalog.js';
 import { Checkpoint } from './checkpoint.js';
 import type { CustomFieldColumns } from './columns.js';
+import type { Range } from './ranges.js';
+import { slicedBatches, type SlicePool } from './slices.js';
 import type { ChildRead, StreamRead } from './state.js';
 import { fieldsCarrier, isIncremental, parentOf, type FieldsStream, type StreamDefinition } from './table.js';
 
@@ -21,6 +32,8 @@ export interface ReadContext {
   logger: Logger;
   pageSize: number;
   columns: CustomFieldColumns;
+  /** How many time slices the read's streams may run at once. */
+  slices: SlicePool;
 }
 
 /** A stream read from lists. */
@@ -46,6 +59,8 @@ export async function readFamily(family: Family, context: ReadContext): Promise<
   const begun = clock.now();
   // Ends whatever request of this family is still in flight (a prefetched page) once the family is done.
   const done = new AbortController();
+  // Every request in flight listens to it: one per slice, and more while retrying.
+  setMaxListeners(0, done.signal);
   const parent = family.parentRead && new Member(family.parentRead, context, done.signal);
   const children = family.children.map((read) => new Member(read, context, done.signal));
   const members = parent ? [parent, ...children] : children;
@@ -53,15 +68,10 @@ export async function readFamily(family: Family, context: ReadContext): Promise<
   try {
     const listing = await chooseListing(family, context);
     ordered = listing.ordered;
-    const read: ListRead = {
-      stream: family.parent,
-      lowerBound: listing.lowerBound,
-      countAs: members[0]?.name ?? family.parent.name,
-      signal: done.signal,
-    };
-    for await (const batch of recordBatches(read, listing, context)) {
+    const countAs = members[0]?.name ?? family.parent.name;
+    for await (const batch of recordBatches(family.parent, listing, countAs, done.signal, context)) {
       if (parent && !parent.failed) await parent.emitParents(batch, ordered);
-      for (const child of children) if (!child.failed) await child.expand(batch);
+      for (const child of children) if (!child.failed) await child.expand(batch.records);
       if (members.every((member) => member.failed)) break;
     }
     if (parent && !parent.failed) await parent.readDeletions();
@@ -76,36 +86,48 @@ export async function readFamily(family: Family, context: ReadContext): Promise<
   return new Map(members.map((member) => [member.name, member.outcome]));
 }
 
-interface Listing {
-  lists: readonly ListDefinition[];
-  lowerBound?: number;
-  /** Every list comes in ascending cursor order: each batch is a checkpoint. */
-  ordered: boolean;
+/** The lists to read and from where: in time slices (every batch then says what the stream has covered), or one after
+ * the other; `ordered` when every batch is a checkpoint. */
+type Listing =
+  | { kind: 'sliced'; lists: readonly SortedList[]; lowerBound: number; done: readonly Range[]; ordered: true }
+  | { kind: 'listed'; lists: readonly ListDefinition[]; lowerBound?: number; ordered: boolean };
+
+/** A page of records (or a merge step), older than the listing's lower bound already dropped; for a sliced listing,
+ * what the stream has covered once they are emitted. */
+interface Batch {
+  records: ApiRecord[];
+  covered?: Range[];
 }
 
-/** The lists to read and from where. Lists of changes only (`recent`) are used when the previous sync completed
+/** The lists to read and from where. A stream the server filters is read in slices, unless children ride along (they
+ * need the parent's records in order). Lists of changes only (`recent`) are used when the previous sync completed
  * within their reach, judged by Pipedrive's clock; they start where that sync left off. */
 async function chooseListing({ parent, parentRead, children }: Family, context: ReadContext): Promise<Listing> {
-  if (parent.kind === 'full_table') return { lists: parent.lists, ordered: false };
+  if (parent.kind === 'full_table') return { kind: 'listed', lists: parent.lists, ordered: false };
+  const { lowerBound, done } = parentRead?.bounds ?? {};
+  if (parent.kind === 'server_filtered' && children.length === 0 && lowerBound !== undefined && done)
+    return { kind: 'sliced', lists: parent.lists, lowerBound, done, ordered: true };
   const complete = parentRead?.bounds?.completeBefore;
   if (parent.kind === 'client_filtered' && parent.recent && complete !== undefined && children.length === 0) {
     const now = await context.client.knownServerNow(parent.name);
     if (complete >= now - parent.recent.reach.toMillis())
-      return { lists: parent.recent.lists, lowerBound: complete, ordered: false };
+      return { kind: 'listed', lists: parent.recent.lists, lowerBound: complete, ordered: false };
   }
   // Children need the parent records they read from; the lowest bound of the family covers everyone.
   const bounds = [
     ...(parentRead?.bounds ? [parentRead.bounds.lowerBound] : []),
     ...children.map(({ bounds }) => bounds.parentAfter ?? bounds.lowerBound),
   ];
+  const [only, ...others] = parent.lists;
   return {
+    kind: 'listed',
     lists: parent.lists,
     lowerBound: Math.min(...bounds),
-    ordered: parent.lists.every((list) => list.ascending),
+    ordered: only?.ascending === true && others.length === 0,
   };
 }
 
-/** The records of a listing in batches (a page, or a merge step), older than its lower bound already dropped. */
+/** A read of lists. */
 interface ListRead {
   stream: ListedStream;
   lowerBound?: number;
@@ -114,20 +136,38 @@ interface ListRead {
   signal: AbortSignal;
 }
 
-async function* recordBatches(read: ListRead, { lists, ordered }: Listing, context: ReadContext): Pages {
-  const { stream } = read;
-  const sources = lists.map((list) => boundedPages(read, list, context));
-  const cursor = isIncremental(stream) ? stream.cursor : undefined;
-  const batches = cursor && ordered && sources.length > 1 ? mergeByCursor(sources, cursor) : concat(sources);
+async function* recordBatches(
+  stream: ListedStream,
+  listing: Listing,
+  countAs: string,
+  signal: AbortSignal,
+  context: ReadContext,
+): AsyncGenerator<Batch, void, undefined> {
+  if (listing.kind === 'sliced' && isIncremental(stream)) {
+    const { client, pageSize, slices: pool } = context;
+    const { lists, lowerBound, done } = listing;
+    const limit = Math.min(pageSize, ...lists.map((list) => list.maxPageSize ?? 500));
+    return yield* slicedBatches({
+      client,
+      pool,
+      lists,
+      cursor: stream.cursor,
+      limit,
+      lowerBound,
+      done,
+      stream: countAs,
+      signal,
+    });
+  }
+  const read: ListRead = { stream, lowerBound: listing.lowerBound, countAs, signal };
   const distinct = stream.kind !== 'server_filtered' && stream.kind !== 'child' && stream.distinct;
-  if (!distinct) return yield* batches;
   const seen = new Set<ApiRecord['id']>();
-  for await (const batch of batches)
-    yield batch.filter((record) => !seen.has(record.id) && Boolean(seen.add(record.id)));
-}
-
-async function* concat(sources: Pages[]): Pages {
-  for (const pages of sources) yield* pages;
+  for (const list of listing.lists) {
+    for await (const page of boundedPages(read, list, context))
+      yield {
+        records: distinct ? page.filter((record) => !seen.has(record.id) && Boolean(seen.add(record.id))) : page,
+      };
+  }
 }
 
 /** One list's pages from the lower bound on: the API applies it where it can, the connector where it cannot. */
@@ -146,44 +186,6 @@ function boundedPages(
 /** Client-side lower bound, for lists the API cannot filter. A record without a cursor value is kept. */
 async function* dropOlder(pages: Pages, cursor: string, lowerBound: number): Pages {
   for await (const page of pages) yield page.filter((record) => !(toMillis(record[cursor]) < lowerBound));
-}
-
-/**
- * Merges lists that each come in ascending cursor order into one ascending sequence, so that one cursor value covers
- * all of them: everything up to it has been emitted, from every list. A batch ends whenever a list needs its next
- * page, so that the caller checkpoints before the next request.
- */
-async function* mergeByCursor(lists: Pages[], cursor: string): Pages {
-  const firsts = lists.map(nextPage);
-  // Should one list fail, the merge fails with it; the others' failures (the same cause, often) are moot.
-  for (const first of firsts) first.catch(() => undefined);
-  const pages = await Promise.all(firsts);
-  const heads = lists.map((list, i) => ({ pages: list, page: pages[i] ?? null, at: 0 }));
-  let batch: ApiRecord[] = [];
-  for (;;) {
-    const live = heads.filter((head) => head.page !== null);
-    if (live.length === 0) break;
-    const exhausted = live.find((head) => head.at === head.page?.length);
-    if (exhausted) {
-      if (batch.length > 0) yield batch;
-      batch = [];
-      exhausted.page = await nextPage(exhausted.pages);
-      exhausted.at = 0;
-      continue;
-    }
-    const best = live.reduce((a, b) => (cursorAt(b, cursor) < cursorAt(a, cursor) ? b : a));
-    const record = best.page?.[best.at++];
-    if (record) batch.push(record);
-  }
-  if (batch.length > 0) yield batch;
-}
-
-const cursorAt = (head: { page: ApiRecord[] | null; at: number }, cursor: string) =>
-  toMillis(head.page?.[head.at]?.[cursor]);
-
-async function nextPage(pages: Pages): Promise<ApiRecord[] | null> {
-  const next = await pages.next();
-  return next.done ? null : next.value;
 }
 
 /** One stream's part in a family read: its records, checkpoints and outcome. */
@@ -226,10 +228,11 @@ class Member {
   }
 
   /** Emits this (parent) stream's own records of a listed batch: the listing may start below its bound. */
-  async emitParents(batch: ApiRecord[], ordered: boolean): Promise<void> {
+  async emitParents({ records, covered }: Batch, ordered: boolean): Promise<void> {
     const { stream, bounds } = this.read;
-    const own = bounds ? batch.filter((r) => !(toMillis(r[stream.cursor]) < bounds.lowerBound)) : batch;
+    const own = bounds ? records.filter((r) => !(toMillis(r[stream.cursor]) < bounds.lowerBound)) : records;
     await this.emit(own);
+    if (covered) this.checkpoint.cover(covered);
     if (ordered) await this.checkpoint.emit();
   }
 
@@ -309,15 +312,20 @@ class Member {
     if (records.length === 0) return;
     if (stream.kind === 'server_filtered') this.customFieldMapper ??= this.context.columns.mapperOf(stream);
     const mapCustomFields = await this.customFieldMapper;
-    for (const record of records) {
+    const cursorField = isIncremental(stream) ? stream.cursor : undefined;
+    const latest = this.latest();
+    const messages = records.map((record) => {
       this.normalise(record);
       if (!isPurged(record)) mapCustomFields?.(record);
       const deletedAt = this.deletedAt(record);
       if (deletedAt !== null) record[DELETED_AT] = deletedAt;
-      await this.context.writer.write(recordMessage(this.name, record));
-      this.checkpoint.saw(record, cursor);
-      if (!this.futureSeen) this.warnIfFuture(record);
-    }
+      const at = cursorField && cursor ? toMillis(record[cursorField]) : NaN;
+      this.checkpoint.saw(at);
+      if (at > latest && !this.futureSeen) this.warnOfFuture(record);
+      return recordMessage(this.name, record);
+    });
+    // One write a page: the checkpoint's next STATE follows these records.
+    await this.context.writer.write(...messages);
   }
 
   /** When a record was deleted, if it says it was: its last update, or now for an item purged for good. */
@@ -333,9 +341,9 @@ class Member {
   }
 
   /** A record whose cursor is in the future is emitted, but cannot move the state there: said once per stream. */
-  private warnIfFuture(record: ApiRecord): void {
+  private warnOfFuture(record: ApiRecord): void {
     const { stream } = this.read;
-    if (!isIncremental(stream) || !(toMillis(record[stream.cursor]) > this.latest())) return;
+    if (!isIncremental(stream)) return;
     this.futureSeen = true;
     this.context.logger.warn(
       `${this.name}: record ${record.id} has ${stream.cursor} ${JSON.stringify(record[stream.cursor])}, later than Pipedrive's current time; it is emitted, but the state goes no further than the current time, so later changes are not missed.`,
@@ -363,7 +371,7 @@ export async function readFields(stream: FieldsStream, context: ReadContext): Pr
         column_name: columnOf.get(definition.key) ?? null,
       };
       await context.writer.write(recordMessage(stream.name, record));
-      checkpoint.saw(record);
+      checkpoint.saw(NaN);
     }
     await checkpoint.emit({ cap: Infinity, syncedAt: context.client.serverNow() });
     return new Map([[stream.name, { records: checkpoint.total }]]);

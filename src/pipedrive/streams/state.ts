@@ -1,12 +1,16 @@
 // What a stream's saved state means, and how much of the stream a sync reads from it. A state holds the stream's
-// cursor, `synced_at` (Pipedrive's time when the last complete read began: every change before it has been emitted)
-// and, for a child stream, its parent's cursor (e.g. `email_threads_update_time`).
+// cursor, `synced_at` (Pipedrive's time when the last complete read began: every change before it has been emitted),
+// for a child stream its parent's cursor (e.g. `email_threads_update_time`), and for a stream read in time slices
+// whose read was cut short, `slices_done`: the ranges above the cursor whose records were all emitted.
 import type { StreamState } from '../../airbyte/messages.js';
 import type { SourceConfig } from '../config.js';
 import { toMillis } from '../time.js';
+import { union, type Range } from './ranges.js';
+import { isIncremental, parentOf, type ChildStream, type IncrementalStream, type StreamDefinition } from './table.js';
 
 const SECOND = 1000;
-import { isIncremental, parentOf, type ChildStream, type IncrementalStream, type StreamDefinition } from './table.js';
+/** The state key of the ranges a cut-short sliced read had emitted: `[{"start": …, "end": …}]`, end exclusive. */
+export const SLICES_DONE = 'slices_done';
 
 /** What the previous sync saved for an incremental stream, parsed (epoch ms). */
 export interface SavedState {
@@ -14,6 +18,8 @@ export interface SavedState {
   syncedAt?: number;
   /** A child stream's: the highest cursor among the parent records whose children it has read. */
   parentCursor?: number;
+  /** Ranges above the cursor whose records have all been emitted. */
+  slicesDone?: Range[];
 }
 
 /** How much of an incremental stream to read. */
@@ -27,6 +33,8 @@ export interface Bounds {
   /** A child stream: read the children of the parent records whose cursor is after this, those that changed since the
    * previous sync; without it, of those at or after `lowerBound`. */
   parentAfter?: number;
+  /** Ranges above `lowerBound` whose records an earlier, cut-short read emitted (less the lookback): not read again. */
+  done: Range[];
 }
 
 /** One stream of a read: a full-table stream is read whole; an incremental one within its bounds. */
@@ -61,7 +69,22 @@ export function parseSavedState(
     cursor: timestamp(stream.cursor),
     syncedAt: timestamp('synced_at'),
     parentCursor: stream.kind === 'child' ? timestamp(parentCursorKey(stream)) : undefined,
+    slicesDone: slicesDone(state[SLICES_DONE], (why) => invalid(`gives stream "${stream.name}" ${why}`)),
   };
+}
+
+/** The ranges of `slices_done`, each checked. */
+function slicesDone(value: unknown, invalid: (why: string) => Error): Range[] | undefined {
+  if (value === undefined || value === null) return undefined;
+  const example = `(expected a list such as [{"start": "2026-01-01T00:00:00Z", "end": "2026-02-01T00:00:00Z"}])`;
+  if (!Array.isArray(value)) throw invalid(`an invalid ${SLICES_DONE}: ${JSON.stringify(value)} ${example}`);
+  return value.map((item: unknown, index) => {
+    const { start, end } = (typeof item === 'object' && item !== null ? item : {}) as Record<string, unknown>;
+    const range = { start: toMillis(start), end: toMillis(end) };
+    if (!(range.start < range.end))
+      throw invalid(`an invalid ${SLICES_DONE}[${index}]: ${JSON.stringify(item)} ${example}`);
+    return range;
+  });
 }
 
 /** How much of a stream to read: all of a full-table stream; of an incremental one, `bounds`. */
@@ -71,7 +94,7 @@ export function streamRead(stream: StreamDefinition, saved: SavedState | undefin
 
 /** How long before a complete read began its last change must have been for every record of that second to have
  * been emitted by it. */
-const SETTLED_MS = 60_000;
+export const SETTLED_MS = 60_000;
 
 /**
  * How much of an incremental stream to read: from the start date, or from where the previous sync left off (less the
@@ -81,7 +104,7 @@ const SETTLED_MS = 60_000;
  */
 export function bounds(saved: SavedState | undefined, config: SourceConfig): Bounds {
   const start = config.startDate.toMillis();
-  if (!saved) return { lowerBound: start };
+  if (!saved) return { lowerBound: start, done: [] };
   const lookback = config.lookback.toMillis();
   const settled =
     saved.cursor !== undefined && saved.syncedAt !== undefined && saved.cursor + SETTLED_MS <= saved.syncedAt;
@@ -89,5 +112,9 @@ export function bounds(saved: SavedState | undefined, config: SourceConfig): Bou
   const lowerBound = Math.max(start, resume);
   const completeBefore = Math.max(lowerBound, (saved.syncedAt ?? -Infinity) - lookback);
   const parentAfter = saved.parentCursor === undefined ? undefined : saved.parentCursor - lookback;
-  return { lowerBound, saved, completeBefore, parentAfter };
+  // The lookback reads again the end of each range, as it does below the cursor.
+  const done = union(
+    (saved.slicesDone ?? []).map((range) => ({ start: Math.max(range.start, lowerBound), end: range.end - lookback })),
+  );
+  return { lowerBound, saved, completeBefore, parentAfter, done };
 }

@@ -17,7 +17,7 @@ export interface FullTableStream {
 }
 
 /** Filtered and sorted by its cursor on the server: a sync reads only what changed, and every page is a checkpoint.
- * Several lists are merged by cursor, so that one cursor covers them all. */
+ * A list that also takes an upper bound (`until`) is read in time slices, several at once (slices.ts). */
 export interface ServerFilteredStream extends Deletable {
   kind: 'server_filtered';
   name: string;
@@ -95,6 +95,11 @@ const v2Sorted = (endpoint: string, query: Query = {}): SortedList => ({
   since: V2_SINCE,
   ascending: true,
 });
+/** A v2 list that also takes `updated_until` (exclusive): the engine reads it in time slices, several at once. */
+const v2Sliceable = (endpoint: string, query: Query = {}): SortedList => ({
+  ...v2Sorted(endpoint, query),
+  until: { param: 'updated_until' },
+});
 /** A list that comes whole in one response. */
 const single = (endpoint: string, query?: Query): ListDefinition => ({ endpoint, paging: 'single', query });
 
@@ -149,7 +154,7 @@ export const STREAMS: readonly StreamDefinition[] = [
     kind: 'server_filtered',
     name: 'activities',
     cursor: 'update_time',
-    lists: [v2Sorted('/api/v2/activities', { include_fields: 'attendees' })],
+    lists: [v2Sliceable('/api/v2/activities', { include_fields: 'attendees' })],
     customFields: { entity: 'activity', shape: 'v2' },
     deleted: IS_DELETED,
   },
@@ -162,8 +167,8 @@ export const STREAMS: readonly StreamDefinition[] = [
     cursor: 'update_time',
     lists: [
       // Deleted deals come with status=deleted (for 30 days); archived deals only from their own list.
-      v2Sorted('/api/v2/deals', { status: 'open,won,lost,deleted', include_fields: DEAL_FIELDS }),
-      v2Sorted('/api/v2/deals/archived', { include_fields: DEAL_FIELDS }),
+      v2Sliceable('/api/v2/deals', { status: 'open,won,lost,deleted', include_fields: DEAL_FIELDS }),
+      v2Sliceable('/api/v2/deals/archived', { include_fields: DEAL_FIELDS }),
     ],
     customFields: { entity: 'deal', shape: 'v2' },
     deleted: IS_DELETED,
@@ -236,7 +241,7 @@ export const STREAMS: readonly StreamDefinition[] = [
     kind: 'server_filtered',
     name: 'organizations',
     cursor: 'update_time',
-    lists: [v2Sorted('/api/v2/organizations', { include_fields: ORGANIZATION_FIELDS })],
+    lists: [v2Sliceable('/api/v2/organizations', { include_fields: ORGANIZATION_FIELDS })],
     customFields: { entity: 'organization', shape: 'v2' },
     deleted: IS_DELETED,
   },
@@ -245,7 +250,7 @@ export const STREAMS: readonly StreamDefinition[] = [
     kind: 'server_filtered',
     name: 'persons',
     cursor: 'update_time',
-    lists: [v2Sorted('/api/v2/persons', { include_fields: PERSON_FIELDS })],
+    lists: [v2Sliceable('/api/v2/persons', { include_fields: PERSON_FIELDS })],
     customFields: { entity: 'person', shape: 'v2' },
     deleted: IS_DELETED,
   },
@@ -255,6 +260,7 @@ export const STREAMS: readonly StreamDefinition[] = [
     kind: 'server_filtered',
     name: 'products',
     cursor: 'update_time',
+    // Products take no updated_until: one slice.
     lists: [v2Sorted('/api/v2/products')],
     customFields: { entity: 'product', shape: 'v2' },
     deleted: IS_DELETED,

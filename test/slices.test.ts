@@ -1,0 +1,144 @@
+// Time slices: one big stream read in concurrent slices of its update times, through the real command line against
+// the simulator. Correctness only (every record exactly once, resume, faults); the speed is `npm run bench`'s.
+import { expect } from 'chai';
+import type { AirbyteMessage } from '../src/generated/airbyte-protocol.js';
+import { gaps, intersection, union } from '../src/pipedrive/streams/ranges.js';
+import type { PipedriveSimulator } from '../simulator/server.js';
+import { traceErrors } from './helpers/cli.js';
+import { useSimulator } from './helpers/simulator.js';
+import { expectedIds, killedSync, parseSync, sync, type Sync } from './helpers/sync.js';
+
+const SECOND = 1000;
+const PER_SECOND = 40;
+/** Pages of 20 records, two pages per crowded second: slices split many times and end inside seconds. */
+const PAGE_SIZE = 20;
+
+/** Moves every deal into the last seconds before the company's now, PER_SECOND deals per second, so that every
+ * whole second a slice can start or end at holds many records. Returns the config that reads just those. */
+function crowdDeals(simulator: PipedriveSimulator): Record<string, unknown> {
+  const deals = simulator.dataset.tables.deals;
+  const ids = Array.from(deals.order('index'));
+  const seconds = Math.ceil(ids.length / PER_SECOND);
+  const first = Math.floor(simulator.clock.now() / SECOND) * SECOND - seconds * SECOND;
+  ids.forEach((id, i) => simulator.dataset.update('deals', id, {}, first + Math.floor(i / PER_SECOND) * SECOND));
+  return { start_date: new Date(first).toISOString().replace('.000', ''), page_size: PAGE_SIZE };
+}
+
+const dealIds = (s: Sync) => (s.records.get('deals') ?? []).map((r) => r.id as number);
+const sorted = (ids: Iterable<number>) => [...new Set(ids)].sort((a, b) => a - b);
+const dealsState = (s: Sync) => s.state.find((m) => m.stream.stream_descriptor.name === 'deals')?.stream.stream_state;
+
+/** The `updated_until` bounds of the requests to the deals list, epoch ms. */
+const untilBounds = (simulator: PipedriveSimulator) =>
+  simulator
+    .requestsTo('/api/v2/deals')
+    .map((r) => r.query.updated_until)
+    .filter((until) => until !== undefined)
+    .map((until) => Date.parse(until));
+
+describe('time slices', function () {
+  this.timeout(60_000);
+
+  describe('ranges', () => {
+    const r = (start: number, end: number) => ({ start, end });
+
+    it('unites ranges into sorted, disjoint ones, merging those that overlap or touch and dropping empty ones', () => {
+      expect(union([r(5, 7), r(1, 2), r(2, 3), r(6, 9), r(4, 4)])).to.deep.equal([r(1, 3), r(5, 9)]);
+      expect(union([r(-Infinity, 0), r(0, 1)])).to.deep.equal([r(-Infinity, 1)]);
+    });
+
+    it('intersects two unions, and finds the gaps a union leaves above a start', () => {
+      expect(intersection([r(0, 5), r(8, 12)], [r(3, 9), r(11, 20)])).to.deep.equal([r(3, 5), r(8, 9), r(11, 12)]);
+      expect(intersection([r(0, 1)], [r(1, 2)])).to.deep.equal([]);
+      expect(gaps(0, [r(-Infinity, 2), r(4, 6)])).to.deep.equal([r(2, 4), r(6, Infinity)]);
+      expect(gaps(5, [r(0, 3)])).to.deep.equal([r(5, Infinity)]);
+    });
+  });
+
+  describe('reading', () => {
+    const sim = useSimulator({}, true);
+
+    it('emits every record exactly once, with many records in the very second a slice ends and the next begins', async () => {
+      const config = crowdDeals(sim());
+      const s = await sync(sim(), { streams: ['deals'], config });
+      expect(s.run.exitCode).to.equal(0);
+      expect(dealIds(s)).to.have.length(sim().dataset.counts.deals);
+      expect(sorted(dealIds(s))).to.deep.equal(expectedIds(sim(), 'deals'));
+      // It did split, at whole seconds that hold records: the boundaries were crowded.
+      const crowded = untilBounds(sim()).filter((until) =>
+        Array.from(sim().dataset.tables.deals.order('index')).some(
+          (id) => sim().dataset.tables.deals.time(id) === until,
+        ),
+      );
+      expect(crowded).to.not.be.empty;
+      // A complete read leaves no slices in the state, just the highest cursor.
+      expect(dealsState(s)).to.not.have.property('slices_done');
+    });
+
+    it('resumes from any checkpoint in the middle of slices without losing a record, skipping finished slices', async () => {
+      const config = crowdDeals(sim());
+      const full = await sync(sim(), { streams: ['deals'], config });
+      const checkpoints = full.run.messages.flatMap((m, i) =>
+        m.type === 'STATE' && m.state!.stream!.stream_state!.slices_done ? [i] : [],
+      );
+      expect(checkpoints.length, 'checkpoints with slices').to.be.at.least(4);
+      const cuts = [0.1, 0.4, 0.7, 0.95].map((f) => checkpoints[Math.floor(f * (checkpoints.length - 1))]!);
+      for (const cut of cuts) {
+        // As if killed right after this STATE: what came before it is all the warehouse holds.
+        const before = parseSync(full.run, full.run.messages.slice(0, cut + 1));
+        const resumed = await sync(sim(), { streams: ['deals'], config, state: before.state });
+        expect(resumed.run.exitCode).to.equal(0);
+        expect(sorted([...dealIds(before), ...dealIds(resumed)]), `cut at message ${cut}`).to.deep.equal(
+          expectedIds(sim(), 'deals'),
+        );
+        // Nothing in the ranges the state says were done is read again.
+        const done = ((dealsState(before)?.slices_done ?? []) as { start: string; end: string }[]).map((range) => ({
+          start: Date.parse(range.start),
+          end: Date.parse(range.end),
+        }));
+        expect(done, 'slices_done').to.not.be.empty;
+        const readAgain = (resumed.records.get('deals') ?? [])
+          .map((r) => Date.parse(r.update_time as string))
+          .filter((at) => done.some((range) => range.start <= at && at < range.end));
+        expect(readAgain).to.deep.equal([]);
+      }
+    });
+
+    it('loses nothing when killed (SIGKILL) in the middle of slices and resumed from its last STATE', async () => {
+      const config = crowdDeals(sim());
+      const withSlices = (m: AirbyteMessage) => m.type === 'STATE' && m.state!.stream!.stream_state!.slices_done;
+      const killed = await killedSync(
+        sim(),
+        { streams: ['deals'], config },
+        (m, seen) => withSlices(m) !== undefined && seen.filter(withSlices).length >= 3,
+      );
+      const resumed = await sync(sim(), { streams: ['deals'], config, state: killed.state });
+      expect(resumed.run.exitCode).to.equal(0);
+      expect(sorted([...dealIds(killed), ...dealIds(resumed)])).to.deep.equal(expectedIds(sim(), 'deals'));
+    });
+
+    it('rides out a 429, a server error and a reset inside slices, emitting every record once', async () => {
+      const config = crowdDeals(sim());
+      sim().inject({ kind: 'burst429', path: '/api/v2/deals', after: 3, retryAfter: 1 });
+      sim().inject({ kind: 'http500', path: '/api/v2/deals', after: 6, times: 2 });
+      sim().inject({ kind: 'reset', path: '/api/v2/deals', after: 9 });
+      const s = await sync(sim(), { streams: ['deals'], config });
+      expect(s.run.exitCode).to.equal(0);
+      expect(sim().stats.burst429).to.be.at.least(1);
+      expect(dealIds(s)).to.have.length(sim().dataset.counts.deals);
+      expect(sorted(dealIds(s))).to.deep.equal(expectedIds(sim(), 'deals'));
+    });
+
+    it('when one slice fails for good, ends INCOMPLETE with a state that loses nothing on the next sync', async () => {
+      const config = crowdDeals(sim());
+      sim().inject({ kind: 'http500', path: '/api/v2/deals', after: 8, times: 1000 });
+      const failed = await sync(sim(), { streams: ['deals'], config: { ...config, max_retries: 1 } });
+      expect(failed.statuses.get('deals')!.at(-1)).to.equal('INCOMPLETE');
+      expect(traceErrors(failed.run)[0]).to.include({ failure_type: 'transient_error' });
+      sim().reset();
+      const resumed = await sync(sim(), { streams: ['deals'], config, state: failed.state });
+      expect(resumed.run.exitCode).to.equal(0);
+      expect(sorted([...dealIds(failed), ...dealIds(resumed)])).to.deep.equal(expectedIds(sim(), 'deals'));
+    });
+  });
+});
