@@ -42,8 +42,9 @@ function settledOrAborted(promise: Promise<void>, signal?: AbortSignal): Promise
 }
 
 const WINDOW_MS = 2000;
-/** Slack on top of the window for latency jitter between our clock and Pipedrive's arrival times. */
-const MARGIN_MS = 50;
+/** Slack on top of the window: a request leaves our count a little after the server's (whose count began before the
+ * response we stamp it with left). */
+const MARGIN_MS = 10;
 /** Until a response says otherwise, assume the smallest plan's burst limit (20 requests per 2 s per token). */
 const DEFAULT_LIMIT = 20;
 const MAX_LIMIT = 1000;
@@ -54,19 +55,25 @@ type Headers = { get(name: string): string | null };
  * Keeps every request of one API token inside Pipedrive's rolling 2-second burst window, shared by all streams, so
  * that a normal sync rarely sees a 429 (clients that keep going after 429s get blocked by Cloudflare).
  *
- * The window holds the start time of each of our requests, plus stand-ins for requests someone else made with the
- * same token (another integration, the previous sync): a response's `x-ratelimit-limit` minus
- * `x-ratelimit-remaining` beyond our own count is foreign, and stays in the window until `x-ratelimit-reset`. One slot
- * is always left free. The very first request goes alone, to learn the limit and the window before the rest follow.
+ * The window holds each of our requests from the moment it is sent until 2 s after its response came in: Pipedrive
+ * counts a request from when it handles it, somewhere between the two, and a burst of requests sent together is
+ * handled over a spread of time, so only the response's arrival bounds when the server's window lets it go. It also
+ * holds stand-ins for requests someone else made with the same token (another integration, the previous sync): a
+ * response's `x-ratelimit-limit` minus `x-ratelimit-remaining` beyond our own count is foreign, and stays in the
+ * window until `x-ratelimit-reset`. One slot is always left free. The very first request goes alone, to learn the
+ * limit and the window before the rest follow.
  */
 export class Throttle {
   private limit = DEFAULT_LIMIT;
-  private readonly starts: number[] = [];
+  /** When each answered request (or foreign stand-in) leaves the window's count, less the window: sorted. */
+  private readonly answered: number[] = [];
   private pausedUntil = 0;
   private inFlight = 0;
   private waiters = 0;
   private calibrated = false;
   private readonly calibration = deferred();
+  /** Resolved, and replaced, whenever a response comes in: what a full window of requests in flight waits for. */
+  private answer = deferred();
 
   constructor(private readonly logger?: Logger) {}
 
@@ -75,18 +82,24 @@ export class Throttle {
     for (;;) {
       const now = Date.now();
       this.prune(now);
-      const full = this.starts.length >= Math.max(1, this.limit - 1);
-      const oldest = this.starts[0] ?? now;
-      const wait = Math.max(this.pausedUntil - now, full ? oldest + WINDOW_MS + MARGIN_MS - now : 0);
+      const full = this.answered.length + this.inFlight >= Math.max(1, this.limit - 1);
+      const oldest = this.answered[0];
+      const wait = Math.max(
+        this.pausedUntil - now,
+        full && oldest !== undefined ? oldest + WINDOW_MS + MARGIN_MS - now : 0,
+      );
       const calibrating = !this.calibrated && this.inFlight > 0;
-      if (wait <= 0 && !calibrating) {
-        this.starts.push(now);
+      // Every slot is taken by a request still in flight: the first response frees one (2 s later).
+      const awaitingAnswer = full && oldest === undefined;
+      if (wait <= 0 && !calibrating && !awaitingAnswer) {
         this.inFlight++;
         return () => this.release();
       }
       this.waiters++;
       try {
-        await (calibrating ? settledOrAborted(this.calibration.promise, signal) : sleep(wait, signal));
+        if (calibrating) await settledOrAborted(this.calibration.promise, signal);
+        else if (awaitingAnswer) await settledOrAborted(this.answer.promise, signal);
+        else await sleep(wait, signal);
       } finally {
         this.waiters--;
       }
@@ -109,11 +122,11 @@ export class Throttle {
     this.limit = limit;
     const now = Date.now();
     this.prune(now);
-    const foreign = limit - remaining - this.starts.length;
+    const foreign = limit - remaining - this.answered.length - this.inFlight;
     // A stand-in leaves the window when Pipedrive's does, `reset` seconds from now, and at the latest with the window.
     const resetMs = Number.isFinite(reset) && reset > 1 ? Math.min(reset * 1000, WINDOW_MS) : 1000;
     const leaves = now + resetMs - WINDOW_MS - MARGIN_MS;
-    for (let i = 0; i < foreign; i++) this.starts.splice(this.insertionPoint(leaves), 0, leaves);
+    for (let i = 0; i < foreign; i++) this.answered.splice(this.insertionPoint(leaves), 0, leaves);
     // Nothing left in the window: wait for it to pass. A reset beyond the 2-second window is not a burst limit's;
     // it is not honoured here (a 429 that asks for it is handled by the client).
     if (remaining === 0 && reset > 0) {
@@ -135,6 +148,11 @@ export class Throttle {
 
   private release(): void {
     this.inFlight--;
+    const now = Date.now();
+    this.answered.splice(this.insertionPoint(now), 0, now);
+    const answer = this.answer;
+    this.answer = deferred();
+    answer.resolve();
     if (!this.calibrated) {
       this.calibrated = true;
       this.calibration.resolve();
@@ -142,12 +160,12 @@ export class Throttle {
   }
 
   private prune(now: number): void {
-    while ((this.starts[0] ?? Infinity) <= now - WINDOW_MS - MARGIN_MS) this.starts.shift();
+    while ((this.answered[0] ?? Infinity) <= now - WINDOW_MS - MARGIN_MS) this.answered.shift();
   }
 
   private insertionPoint(time: number): number {
-    let index = this.starts.length;
-    while (index > 0 && (this.starts[index - 1] ?? -Infinity) > time) index--;
+    let index = this.answered.length;
+    while (index > 0 && (this.answered[index - 1] ?? -Infinity) > time) index--;
     return index;
   }
 }
