@@ -146,7 +146,51 @@ export function specViolations(spec: ConnectorSpecification): string[] {
     }
     for (const key of ['oneOf', 'anyOf'] as const) violations.push(...oneOfViolations(schema, key, path));
   }
+  return [...violations, ...oauthViolations(spec)];
+}
+
+/** test_oauth_flow_parameters and test_oauth_is_default_method: with `advanced_auth`, its predicate key and every
+ * `path_in_connector_config` of its OAuth specification exist in the spec, and the variant the predicate selects is the
+ * first of its `oneOf`. Nothing to check without `advanced_auth`. */
+export function oauthViolations(spec: ConnectorSpecification): string[] {
+  const auth = spec.advanced_auth as
+    | { predicate_key?: string[]; predicate_value?: string; oauth_config_specification?: Record<string, Schema> }
+    | undefined;
+  if (!auth) return [];
+  const root = spec.connectionSpecification as Schema;
+  const violations: string[] = [];
+  const key = auth.predicate_key ?? [];
+  if (!specPathExists(root, key))
+    violations.push(`advanced_auth.predicate_key ${key.join('.')} is not in the spec (test_oauth_flow_parameters)`);
+  for (const [name, part] of Object.entries(auth.oauth_config_specification ?? {})) {
+    for (const [field, property] of Object.entries((isObject(part) && part.properties) || {})) {
+      const path = (property as Schema).path_in_connector_config as string[] | undefined;
+      if (path && !specPathExists(root, path))
+        violations.push(`${name}.${field}: ${path.join('.')} is not in the spec (test_oauth_flow_parameters)`);
+    }
+  }
+  const parent = key.slice(0, -1).reduce<Schema | undefined>((node, part) => {
+    const properties = node?.properties;
+    return isObject(properties) && isObject(properties[part]) ? (properties[part] as Schema) : undefined;
+  }, root);
+  const first = Array.isArray(parent?.oneOf) ? (parent.oneOf[0] as Schema) : undefined;
+  const discriminator = isObject(first?.properties) ? (first.properties[key.at(-1) ?? ''] as Schema) : undefined;
+  if (discriminator?.const !== auth.predicate_value)
+    violations.push(
+      `the OAuth variant must be the first of ${key.slice(0, -1).join('.')}.oneOf (test_oauth_is_default_method)`,
+    );
   return violations;
+}
+
+/** Does `path` exist in the spec, looking through properties and the variants of any `oneOf`? */
+function specPathExists(schema: Schema, path: string[]): boolean {
+  if (path.length === 0) return true;
+  const [part, ...rest] = path;
+  const candidates = [schema, ...(Array.isArray(schema.oneOf) ? (schema.oneOf as Schema[]) : [])];
+  return candidates.some((candidate) => {
+    const child = isObject(candidate.properties) ? candidate.properties[part!] : undefined;
+    return isObject(child) && specPathExists(child as Schema, rest);
+  });
 }
 
 /** test_oneof_usage: variants are objects sharing exactly one property that is a const in each of them. */

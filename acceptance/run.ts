@@ -58,13 +58,28 @@ interface Output {
   exitCode: number;
 }
 
+/** A config file as the platform keeps it: the file, until the connector asks (a CONTROL CONNECTOR_CONFIG message)
+ * to store another, e.g. with a rotated OAuth refresh token that replaces the one exchanged. */
+class StoredConfig {
+  private static readonly saved = new Map<string, unknown>();
+  constructor(readonly path: string) {}
+  get value(): unknown {
+    return StoredConfig.saved.get(this.path) ?? readJson(this.path);
+  }
+  save(config: unknown): void {
+    StoredConfig.saved.set(this.path, config);
+  }
+}
+
 /** Runs the image as CAT does: the entrypoint with the command, input files in /data, and, as on the platform, the
  * working directory /source. Every stdout line must be an Airbyte message. */
 async function runImage(image: string, args: string[], files: Record<string, unknown> = {}): Promise<Output> {
   const dir = mkdtempSync(join(tmpdir(), 'acceptance-'));
   chmodSync(dir, 0o755);
   for (const [name, content] of Object.entries(files))
-    writeFileSync(join(dir, name), JSON.stringify(content), { mode: 0o644 });
+    writeFileSync(join(dir, name), JSON.stringify(content instanceof StoredConfig ? content.value : content), {
+      mode: 0o644,
+    });
   try {
     const child = spawn(
       'docker',
@@ -88,6 +103,8 @@ async function runImage(image: string, args: string[], files: Record<string, unk
     child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
     const exitCode = await new Promise<number>((resolve) => child.on('close', (code) => resolve(code ?? -1)));
     const messages = stdout.split('\n').filter(Boolean).map(parseMessageLine);
+    const update = messages.filter((m) => m.type === 'CONTROL').at(-1)?.control?.connectorConfig?.config;
+    for (const content of Object.values(files)) if (update && content instanceof StoredConfig) content.save(update);
     return { messages, exitCode };
   } finally {
     rmSync(dir, { recursive: true, force: true });
@@ -155,7 +172,7 @@ async function connectionSuite(image: string, tests: Test[]) {
     const status = (entry.status as string) ?? 'succeed';
     await test(`connection › test_check (${entry.config_path}: ${status})`, async () => {
       const output = await runImage(image, ['check', '--config', '/data/config.json'], {
-        'config.json': readJson(entry.config_path!),
+        'config.json': new StoredConfig(entry.config_path!),
       });
       const statuses = ofType(output, 'CONNECTION_STATUS');
       if (status === 'exception') {
@@ -178,7 +195,7 @@ async function connectionSuite(image: string, tests: Test[]) {
 
 async function discover(image: string, configPath: string): Promise<AirbyteCatalog> {
   const output = await runImage(image, ['discover', '--config', '/data/config.json'], {
-    'config.json': readJson(configPath),
+    'config.json': new StoredConfig(configPath),
   });
   const catalogs = ofType(output, 'CATALOG');
   assert(catalogs.length === 1, `expected exactly one CATALOG, got ${catalogs.length}`);
@@ -235,7 +252,7 @@ const read = (image: string, config: unknown, catalog: unknown, state?: unknown)
 
 async function basicReadSuite(image: string, tests: Test[], high: boolean) {
   for (const entry of tests) {
-    const config = readJson(entry.config_path!);
+    const config = new StoredConfig(entry.config_path!);
     assert(!(high && entry.configured_catalog_path), 'high strictness: basic_read may not set configured_catalog_path');
     const empty = ((entry.empty_streams as { name: string; bypass_reason?: string }[]) ?? []).map((s) => s.name);
     const catalog = catalogFromDiscovery(await discover(image, entry.config_path!), empty);
@@ -336,7 +353,7 @@ async function basicReadSuite(image: string, tests: Test[], high: boolean) {
 async function fullRefreshSuite(image: string, tests: Test[]) {
   for (const entry of tests) {
     await test('full_refresh › test_sequential_reads', async () => {
-      const config = readJson(entry.config_path!);
+      const config = new StoredConfig(entry.config_path!);
       const catalog = readJson(entry.configured_catalog_path!);
       const first = records(await read(image, config, catalog));
       const second = records(await read(image, config, catalog));
@@ -391,7 +408,7 @@ function checkpoints(all: AirbyteStateMessage[]): [AirbyteStateMessage, number][
 
 async function incrementalSuite(image: string, tests: Test[], high: boolean) {
   for (const entry of tests) {
-    const config = readJson(entry.config_path!);
+    const config = new StoredConfig(entry.config_path!);
     const configured = readJson<ConfiguredAirbyteCatalog>(entry.configured_catalog_path!);
     const catalog = { streams: configured.streams.filter((s) => s.sync_mode === 'incremental') };
     await test('incremental › test_two_sequential_reads', async () => {

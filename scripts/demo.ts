@@ -1,16 +1,20 @@
 // `npm run demo`: the connector at work in one command, on its embedded default, a local Pipedrive simulator (no
 // account needed). Through the real command line: check, discover, a full read, a day of changes in the CRM, then an
 // incremental read from the saved state. The protocol output goes to demo-output/; a summary is printed.
+// `npm run demo -- --oauth` signs in with the simulator's OAuth app instead of an API token, keeping each rotated
+// refresh token from the connector's CONTROL message in the config, as the platform does.
 import { spawn } from 'node:child_process';
 import { createWriteStream, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { latestStates } from '../acceptance/protocol.js';
 import type { AirbyteMessage } from '../src/generated/airbyte-protocol.js';
+import { OAUTH_APP } from '../simulator/oauth.js';
 import { PipedriveSimulator, TOKENS } from '../simulator/server.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const output = `${root}demo-output`;
 mkdirSync(output, { recursive: true });
+const config = `${output}/config.json`;
 
 /** Runs the connector's command line, its stdout into demo-output/<name>.jsonl; returns the messages. */
 async function connector(name: string, args: string[]): Promise<AirbyteMessage[]> {
@@ -18,10 +22,13 @@ async function connector(name: string, args: string[]): Promise<AirbyteMessage[]
   const child = spawn(process.execPath, [`${root}dist/main.js`, ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
   child.stdout.pipe(createWriteStream(file));
   await new Promise((resolve) => child.on('close', resolve));
-  return readFileSync(file, 'utf8')
+  const messages = readFileSync(file, 'utf8')
     .split('\n')
     .filter(Boolean)
     .map((line) => JSON.parse(line) as AirbyteMessage);
+  const saved = messages.filter((m) => m.type === 'CONTROL').at(-1)?.control?.connectorConfig?.config;
+  if (saved) writeFileSync(config, JSON.stringify(saved, null, 2));
+  return messages;
 }
 
 type StreamFigures = { records: number | null; seconds: number; requests: number; tokens: number };
@@ -40,9 +47,18 @@ const latestOf = (messages: AirbyteMessage[]) =>
 
 const simulator = new PipedriveSimulator({ burstLimit: 40 });
 const origin = await simulator.start();
-const config = `${output}/config.json`;
 // No start_date: the connector's default, one year of history.
-writeFileSync(config, JSON.stringify({ api_token: TOKENS.admin, base_url: origin }, null, 2));
+const credentials = process.argv.includes('--oauth')
+  ? {
+      credentials: {
+        auth_type: 'oauth2.0',
+        client_id: OAUTH_APP.clientId,
+        client_secret: OAUTH_APP.clientSecret,
+        refresh_token: OAUTH_APP.refreshToken,
+      },
+    }
+  : { api_token: TOKENS.admin };
+writeFileSync(config, JSON.stringify({ ...credentials, base_url: origin }, null, 2));
 console.log(
   `Pipedrive simulator: ${origin} (a company of ${Object.values(simulator.dataset.tables).reduce((n, t) => n + t.count, 0)} records over two years)\n`,
 );

@@ -3,6 +3,7 @@
 //   npx tsx scripts/generate-integration-tests.ts           write them
 //   npx tsx scripts/generate-integration-tests.ts --check   exit 1 if a committed file is out of date (a test runs this)
 import { readFileSync, writeFileSync } from 'node:fs';
+import { OAUTH_APP } from '../simulator/oauth.js';
 import { configuredCatalog } from '../src/pipedrive/streams/catalog.js';
 import { readableSchema } from '../src/pipedrive/streams/columns.js';
 import { fieldDefinition } from '../src/pipedrive/streams/fields.js';
@@ -90,6 +91,18 @@ const discovered = (stream: StreamDefinition) => {
 
 const files: Record<string, string> = {
   'integration_tests/sample_config.json': json({ api_token: TOKENS.admin, base_url: origin, start_date: '2020-01-01' }),
+  // The simulator's OAuth app as an admin installed it; each run rotates the refresh token, which the acceptance
+  // runner keeps from the CONTROL message as the platform does.
+  'integration_tests/sample_oauth_config.json': json({
+    credentials: {
+      auth_type: 'oauth2.0',
+      client_id: OAUTH_APP.clientId,
+      client_secret: OAUTH_APP.clientSecret,
+      refresh_token: OAUTH_APP.refreshToken,
+    },
+    base_url: origin,
+    start_date: '2020-01-01',
+  }),
   'integration_tests/invalid_config.json': json({
     api_token: 'not-a-valid-pipedrive-api-token-0000000000',
     base_url: origin,

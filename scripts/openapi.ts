@@ -1,10 +1,11 @@
 // Pipedrive's official OpenAPI documents (vendor/pipedrive-openapi/), read for what this project takes from them: each
-// endpoint's `x-token-cost` and its example record.
+// endpoint's `x-token-cost`, its OAuth scopes and its example record.
 import { readFileSync } from 'node:fs';
 import yaml from 'js-yaml';
 
 type Operation = {
   'x-token-cost'?: number;
+  security?: Record<string, string[]>[];
   responses: Record<string, { content?: Record<string, { example?: unknown }> } | undefined>;
 };
 type Document = { paths: Record<string, { get?: Operation } | undefined> };
@@ -29,4 +30,11 @@ export function documentedCost(endpoint: string): number {
   const cost = openApiOperation(endpoint)['x-token-cost'];
   if (typeof cost !== 'number') throw new Error(`GET ${endpoint} has no x-token-cost`);
   return cost;
+}
+
+/** The OAuth scopes of which an endpoint needs any one (e.g. `deals:read` or `deals:full`). */
+export function documentedScopes(endpoint: string): string[] {
+  const scopes = openApiOperation(endpoint).security?.find((scheme) => scheme.oauth2)?.oauth2;
+  if (!scopes?.length) throw new Error(`GET ${endpoint} documents no OAuth scope`);
+  return scopes;
 }

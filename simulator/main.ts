@@ -5,6 +5,7 @@
 // GET /__simulator/stats (counters), GET /__simulator/requests (the request log), POST /__simulator/reset.
 import { parseArgs } from 'node:util';
 import type { Counts } from './dataset.js';
+import { OAUTH_APP } from './oauth.js';
 import { PipedriveSimulator, TOKENS } from './server.js';
 
 const { values } = parseArgs({
@@ -40,6 +41,10 @@ console.log(`Pipedrive simulator listening on ${origin}`);
 console.log(`  admin token:      ${TOKENS.admin}`);
 console.log(`  non-admin token:  ${TOKENS.user}`);
 console.log(`  config: {"api_token": "${TOKENS.admin}", "base_url": "${origin}"}`);
+console.log(
+  `  OAuth: {"credentials": {"auth_type": "oauth2.0", "client_id": "${OAUTH_APP.clientId}", "client_secret": "${OAUTH_APP.clientSecret}", "refresh_token": "${OAUTH_APP.refreshToken}"}, "base_url": "${origin}"}`,
+);
+console.log('         (POST /oauth/token rotates the refresh token: use the one in the CONTROL message next time)');
 const stop = () => void simulator.stop().then(() => process.exit(0));
 process.on('SIGINT', stop);
 process.on('SIGTERM', stop);

@@ -18,6 +18,7 @@ import {
   type DatasetOptions,
 } from './dataset.js';
 import { v1Definition, v2Definition, v2StandardDefinition, type FieldEntity } from './fields.js';
+import { OAuthServer } from './oauth.js';
 import { Random } from './random.js';
 import type { Table } from './table.js';
 
@@ -32,6 +33,7 @@ export type FaultKind =
   | 'burst429'
   | 'daily429'
   | 'cloudflare403'
+  | 'expire-access' // every OAuth access token expires, then the request is answered as usual (a 401 for OAuth)
   // What no well-behaved Pipedrive does, as a proxy, a captive portal or an attacker might:
   | 'redirect' // `status` (default 302) to `location`
   | 'body' // `body` (a function gets the request's token) with `status` (default 200) and `headers`
@@ -83,8 +85,9 @@ export interface SimulatorOptions extends DatasetOptions {
 export interface LoggedRequest {
   path: string;
   query: Record<string, string>;
-  /** How the token came: `x-api-token` header, `api_token` query parameter, or not at all. */
-  tokenVia: 'header' | 'query' | 'none';
+  /** How the token came: `x-api-token` header, `api_token` query parameter, an OAuth `Authorization: Bearer`
+   * header, or not at all. */
+  tokenVia: 'header' | 'query' | 'bearer' | 'none';
   status: number;
   /** The machine's time of arrival (burst timing is real time), not the company's. */
   at: number;
@@ -97,6 +100,8 @@ export const TOKENS = {
   user: 'sim-user-0123456789abcdef0123456789abcdef',
   legacyAdmin: 'sim-legacy-0123456789abcdef0123456789abcd',
 } as const;
+/** How the simulator tells an OAuth access token from an API token internally. */
+const BEARER = 'Bearer ';
 const USER_OF_TOKEN: Record<string, number> = { [TOKENS.admin]: 1, [TOKENS.user]: 2, [TOKENS.legacyAdmin]: 3 };
 
 const TOKEN_COSTS = JSON.parse(readFileSync(new URL('./fixtures/token-costs.json', import.meta.url), 'utf8')) as Record<
@@ -186,6 +191,8 @@ export class PipedriveSimulator {
   private budget = { day: 0, spent: 0 };
   private readonly random: Random;
   private server?: http.Server;
+  /** The OAuth server at /oauth/token; API requests may carry its access tokens. */
+  readonly oauth: OAuthServer;
 
   constructor(private readonly options: SimulatorOptions = {}) {
     this.dataset = new Dataset(options);
@@ -194,6 +201,7 @@ export class PipedriveSimulator {
     this.latencyMs = options.latencyMs ?? 0;
     this.accountClosed = options.accountClosed ?? false;
     this.random = new Random(this.dataset.seed);
+    this.oauth = new OAuthServer(this.dataset.clock, () => this.origin);
   }
 
   /** Starts listening on 127.0.0.1 (a random free port by default) and returns the origin, e.g. http://127.0.0.1:8089. */
@@ -255,14 +263,20 @@ export class PipedriveSimulator {
   private async handle(request: http.IncomingMessage, response: http.ServerResponse): Promise<void> {
     const url = new URL(request.url ?? '/', 'http://simulator');
     if (url.pathname.startsWith('/__simulator/')) return this.control(url.pathname, response);
+    if (url.pathname === '/oauth/token' && request.method === 'POST') return this.tokenExchange(request, response);
     const path = url.pathname.replace(/^\/api\/v1\//, '/v1/').replace(/\/+$/, '');
     const query = Object.fromEntries(url.searchParams);
     const headerToken = request.headers['x-api-token'];
-    const token = typeof headerToken === 'string' ? headerToken : (query.api_token ?? '');
+    const bearer = /^Bearer (.+)$/.exec(request.headers.authorization ?? '')?.[1];
+    const token = bearer
+      ? `${BEARER}${bearer}`
+      : typeof headerToken === 'string'
+        ? headerToken
+        : (query.api_token ?? '');
     const entry: LoggedRequest = {
       path,
       query,
-      tokenVia: headerToken ? 'header' : query.api_token ? 'query' : 'none',
+      tokenVia: bearer ? 'bearer' : headerToken ? 'header' : query.api_token ? 'query' : 'none',
       status: 0,
       at: Date.now(),
     };
@@ -270,6 +284,7 @@ export class PipedriveSimulator {
     if (this.options.logRequests !== false) this.requests.push(entry);
 
     const fault = this.takeFault(path);
+    if (fault?.kind === 'expire-access') this.oauth.expireAccessTokens();
     const delay = this.latencyMs + (fault?.kind === 'latency' ? (fault.delayMs ?? 1000) : 0);
     if (delay > 0) await new Promise((resolve) => setTimeout(resolve, delay));
     // A client that gave up meanwhile (a timeout) gets no answer, and the request is not counted.
@@ -306,6 +321,17 @@ export class PipedriveSimulator {
       return;
     }
     response.writeHead(reply.status, headers);
+    response.end(reply.body);
+  }
+
+  /** POST /oauth/token: the form body read whole (it is small), then the OAuth server's answer. */
+  private async tokenExchange(request: http.IncomingMessage, response: http.ServerResponse): Promise<void> {
+    const chunks: Buffer[] = [];
+    for await (const chunk of request) chunks.push(chunk as Buffer);
+    const form = new URLSearchParams(Buffer.concat(chunks).toString('utf8'));
+    const reply = this.oauth.token(request.headers.authorization, form);
+    this.requests.push({ path: '/oauth/token', query: {}, tokenVia: 'none', status: reply.status, at: Date.now() });
+    response.writeHead(reply.status, { 'content-type': 'application/json' });
     response.end(reply.body);
   }
 
@@ -352,13 +378,13 @@ export class PipedriveSimulator {
       case 'daily429':
         return this.dailyRejection(fault.retryAfter);
     }
-    const user = USER_OF_TOKEN[token];
+    const user = token.startsWith(BEARER) ? this.oauth.userOf(token.slice(BEARER.length)) : USER_OF_TOKEN[token];
     if (user === undefined)
       return { status: 401, body: '{"success":false,"error":"unauthorized access","errorCode":401}' };
     if ((this.blockedUntil.get(token) ?? 0) > now) return this.cloudflarePage();
     const window = this.window(token, now);
     window.push(now);
-    if (window.length > this.burstLimit) return this.burstRejection(token, now);
+    if (window.length > this.limitOf(token)) return this.burstRejection(token, now);
     if (this.accountClosed) return error(402, 'Company account is not open');
     if (RETIRED.test(path)) return error(410, `${path} is no longer supported; use the API v2 endpoint instead.`);
     const endpoint = path.replace(
@@ -391,13 +417,18 @@ export class PipedriveSimulator {
     return window;
   }
 
+  /** The burst limit of a token: an OAuth app's is four times an API token's, as on every Pipedrive plan. */
+  private limitOf(token: string): number {
+    return token.startsWith(BEARER) ? this.burstLimit * 4 : this.burstLimit;
+  }
+
   private rateHeaders(token: string): Record<string, string> {
     const now = Date.now();
     const window = this.window(token, now);
     const reset = window.length > 0 ? Math.max(1, Math.ceil((window[0]! + WINDOW_MS - now) / 1000)) : 0;
     return {
-      'x-ratelimit-limit': String(this.burstLimit),
-      'x-ratelimit-remaining': String(Math.max(0, this.burstLimit - window.length)),
+      'x-ratelimit-limit': String(this.limitOf(token)),
+      'x-ratelimit-remaining': String(Math.max(0, this.limitOf(token) - window.length)),
       'x-ratelimit-reset': String(reset),
     };
   }

@@ -1,6 +1,7 @@
 import { expect } from 'chai';
 import { ConnectorError } from '../src/airbyte/errors.js';
 import { HttpStatusError, PipedriveClient, type ClientOptions } from '../src/pipedrive/http/client.js';
+import { apiTokenAuth } from '../src/pipedrive/http/auth.js';
 import { documentedCost } from '../scripts/openapi.js';
 import { TOKENS } from '../simulator/server.js';
 import { useFakeClock } from './helpers/clock.js';
@@ -23,8 +24,7 @@ describe('Pipedrive client', () => {
   let client: PipedriveClient;
   const newClient = (options: Partial<ClientOptions> = {}) =>
     (client = new PipedriveClient({
-      origin: sim().origin,
-      apiToken: TOKENS.admin,
+      auth: apiTokenAuth(sim().origin, TOKENS.admin),
       timeoutMs: 5000,
       maxRetries: 3,
       ...options,
@@ -128,7 +128,7 @@ describe('Pipedrive client', () => {
       ['http400', 'system_error', /HTTP 400/],
     ] as const) {
       it(`does not retry ${kind}: ${type}`, async () => {
-        if (kind === 'http401') newClient({ apiToken: 'wrong-token' });
+        if (kind === 'http401') newClient({ auth: apiTokenAuth(sim().origin, 'wrong-token') });
         else if (kind === 'http402') {
           sim().accountClosed = true;
           newClient();
@@ -224,8 +224,7 @@ describe('Pipedrive client', () => {
     /** Another user of the same token (the previous sync, another integration) spends `count` requests now. */
     const spendElsewhere = async (count: number) => {
       const other = new PipedriveClient({
-        origin: sim().origin,
-        apiToken: TOKENS.admin,
+        auth: apiTokenAuth(sim().origin, TOKENS.admin),
         timeoutMs: 5000,
         maxRetries: 0,
       });

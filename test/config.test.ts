@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { DateTime } from 'luxon';
-import { parseConfig } from '../src/pipedrive/config.js';
+import { parseConfig, secretsOf } from '../src/pipedrive/config.js';
 import { ConnectorError } from '../src/airbyte/errors.js';
 import { ofType, runCli, tempFile, traceErrors } from './helpers/cli.js';
 
@@ -19,9 +19,12 @@ describe('configuration', () => {
   it('applies the defaults: api.pipedrive.com, one year of history, page size 500', () => {
     const now = DateTime.fromISO('2026-11-25T12:00:00Z', { zone: 'utc' });
     const config = parseConfig({ api_token: ' token \n' }, now);
-    expect(config).to.include({
+    expect(config.credentials).to.deep.equal({
+      kind: 'api_token',
       apiToken: 'token',
       origin: 'https://api.pipedrive.com',
+    });
+    expect(config).to.include({
       pageSize: 500,
       maxConcurrentStreams: 3,
       maxRetries: 5,
@@ -32,11 +35,16 @@ describe('configuration', () => {
   });
 
   it('sends requests to the company domain, or to base_url, which wins', () => {
-    expect(parseConfig({ api_token: 't', company_domain: 'Acme' }).origin).to.equal('https://acme.pipedrive.com');
+    expect(parseConfig({ api_token: 't', company_domain: 'Acme' }).credentials.origin).to.equal(
+      'https://acme.pipedrive.com',
+    );
     expect(
-      parseConfig({ api_token: 't', company_domain: 'acme', base_url: 'https://proxy.example.com/pd/' }).origin,
+      parseConfig({ api_token: 't', company_domain: 'acme', base_url: 'https://proxy.example.com/pd/' }).credentials
+        .origin,
     ).to.equal('https://proxy.example.com/pd');
-    expect(parseConfig({ api_token: 't', base_url: 'http://127.0.0.1:8089' }).origin).to.equal('http://127.0.0.1:8089');
+    expect(parseConfig({ api_token: 't', base_url: 'http://127.0.0.1:8089' }).credentials.origin).to.equal(
+      'http://127.0.0.1:8089',
+    );
   });
 
   it('reads start_date as a date (midnight UTC) or an RFC 3339 date-time', () => {
@@ -54,11 +62,64 @@ describe('configuration', () => {
     expect(message).to.include('`page_size` must be <= 500 (got 1000)');
     expect(message).to.include('`start_date` must look like YYYY-MM-DD or YYYY-MM-DDTHH:mm:ssZ (got "2024/01/01")');
     expect(message).to.include('`lookback_window_minutes` must be >= 0');
-    expect(invalid({})).to.equal('Invalid configuration: `api_token` is required.');
+    expect(invalid({})).to.match(/^Invalid configuration: `credentials` is required: an OAuth app .* or an API token/);
     expect(invalid({ api_token: 't', start_date: '2024-02-30' })).to.match(/`start_date` is not a valid date/);
     expect(invalid({ api_token: 't', company_domain: 'acme.pipedrive.com' })).to.match(
       /`company_domain` must look like acme/,
     );
+  });
+
+  it('reads credentials: OAuth (token URL from base_url, else oauth.pipedrive.com), an API token, or the legacy api_token', () => {
+    const oauth = { auth_type: 'oauth2.0', client_id: ' id ', client_secret: 'secret', refresh_token: 'refresh' };
+    expect(parseConfig({ credentials: oauth }).credentials).to.deep.equal({
+      kind: 'oauth',
+      clientId: 'id',
+      clientSecret: 'secret',
+      refreshToken: 'refresh',
+      tokenUrl: 'https://oauth.pipedrive.com/oauth/token',
+      origin: undefined,
+    });
+    expect(parseConfig({ credentials: oauth, base_url: 'https://proxy.example.com/pd' }).credentials).to.include({
+      tokenUrl: 'https://proxy.example.com/pd/oauth/token',
+      origin: 'https://proxy.example.com/pd',
+    });
+    expect(parseConfig({ credentials: { auth_type: 'api_token', api_token: 'abc' } }).credentials).to.include({
+      kind: 'api_token',
+      apiToken: 'abc',
+    });
+    // The whole config as given, to hand back with a rotated refresh token.
+    expect(parseConfig({ credentials: oauth, page_size: 100 }).raw).to.deep.equal({
+      credentials: oauth,
+      page_size: 100,
+    });
+  });
+
+  it('names what the chosen kind of credentials lacks, and only that, never echoing a secret', () => {
+    expect(invalid({ credentials: { auth_type: 'oauth2.0', client_id: 'x', client_secret: 5 } })).to.equal(
+      'Invalid configuration: `credentials.refresh_token` is required; `credentials.client_secret` must be string.',
+    );
+    expect(invalid({ credentials: { auth_type: 'api_token' } })).to.equal(
+      'Invalid configuration: `credentials.api_token` is required.',
+    );
+    expect(invalid({ credentials: { auth_type: 'magic' } })).to.equal(
+      'Invalid configuration: `credentials.auth_type` must be "oauth2.0" or "api_token".',
+    );
+  });
+
+  it('lists nested secrets among those to mask', () => {
+    const credentials = {
+      auth_type: 'oauth2.0',
+      client_id: 'the-id',
+      client_secret: 'the-secret',
+      refresh_token: 'r1',
+    };
+    expect(secretsOf({ credentials, api_token: 'legacy' })).to.include.members([
+      'the-id',
+      'the-secret',
+      'r1',
+      'legacy',
+    ]);
+    expect(secretsOf({ credentials: { auth_type: 'api_token', api_token: 'tok' } })).to.include('tok');
   });
 
   it('never echoes the token in a validation error', () => {
@@ -72,7 +133,7 @@ describe('configuration', () => {
       /`base_url` must use https:\/\//,
     );
     for (const host of ['localhost', '127.0.0.1', '[::1]'])
-      expect(parseConfig({ api_token: 't', base_url: `http://${host}:1` }).origin).to.include(host);
+      expect(parseConfig({ api_token: 't', base_url: `http://${host}:1` }).credentials.origin).to.include(host);
   });
 
   it('discover with an invalid config: one TRACE config_error naming the field, exit 1', async () => {
@@ -89,7 +150,8 @@ describe('configuration', () => {
     expect(run.exitCode).to.equal(1);
     expect(traceErrors(run)[0]).to.include({
       failure_type: 'config_error',
-      message: 'Invalid configuration: `api_token` is required.',
+      message:
+        'Invalid configuration: `credentials` is required: an OAuth app (auth_type "oauth2.0" with client_id, client_secret and refresh_token) or an API token (auth_type "api_token" with api_token).',
     });
   });
 });

@@ -1,5 +1,6 @@
 import { expect } from 'chai';
 import { PipedriveClient } from '../src/pipedrive/http/client.js';
+import { apiTokenAuth } from '../src/pipedrive/http/auth.js';
 import { listPages, type ApiRecord, type ListDefinition, type Pages } from '../src/pipedrive/http/pagination.js';
 import { streamByName } from '../src/pipedrive/streams/table.js';
 import { TOKENS } from '../simulator/server.js';
@@ -22,7 +23,11 @@ describe('pagination', () => {
   const sim = useSimulator({}, true);
   let client: PipedriveClient;
   beforeEach(() => {
-    client = new PipedriveClient({ origin: sim().origin, apiToken: TOKENS.admin, timeoutMs: 5000, maxRetries: 0 });
+    client = new PipedriveClient({
+      auth: apiTokenAuth(sim().origin, TOKENS.admin),
+      timeoutMs: 5000,
+      maxRetries: 0,
+    });
   });
   afterEach(() => client.close());
   const pages = (list: ListDefinition, limit: number, lowerBound?: number) =>

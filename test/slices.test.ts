@@ -70,7 +70,7 @@ describe('time slices', function () {
           (id) => sim().dataset.tables.deals.time(id) === until,
         ),
       );
-      expect(crowded).to.not.be.empty;
+      expect(crowded).to.have.length.above(0);
       // A complete read leaves no slices in the state, just the highest cursor.
       expect(dealsState(s)).to.not.have.property('slices_done');
     });
@@ -96,7 +96,7 @@ describe('time slices', function () {
           start: Date.parse(range.start),
           end: Date.parse(range.end),
         }));
-        expect(done, 'slices_done').to.not.be.empty;
+        expect(done, 'slices_done').to.have.length.above(0);
         const readAgain = (resumed.records.get('deals') ?? [])
           .map((r) => Date.parse(r.update_time as string))
           .filter((at) => done.some((range) => range.start <= at && at < range.end));

@@ -28,19 +28,45 @@ describe('spec', () => {
     properties.page_size!.type = ['integer', 'string'];
     properties.base_url!.anyOf = [{ type: 'string' }];
     properties.start_date!.order = properties.company_domain!.order;
+    (properties.credentials!.oneOf as unknown[]).reverse();
+    (broken as unknown as { advanced_auth: { predicate_key: string[] } }).advanced_auth.predicate_key = ['auth', 'x'];
     const violations = specViolations(broken as unknown as ConnectorSpecification).join('\n');
     expect(violations).to.match(/api_token: must be marked airbyte_secret/);
     expect(violations).to.match(/page_size: a type array/);
     expect(violations).to.match(/forbidden keyword anyOf/);
     expect(violations).to.match(/duplicate order/);
+    expect(violations).to.match(/predicate_key auth.x is not in the spec/);
   });
 
-  it('documents every property with a title and a description, and api_token as the only required one', () => {
+  it('offers OAuth first and an API token second, with every secret marked, for the platform to run the OAuth flow', () => {
+    const credentials = (
+      specFile.connectionSpecification as {
+        properties: {
+          credentials: { oneOf: { properties: Record<string, { const?: string; airbyte_secret?: boolean }> }[] };
+        };
+      }
+    ).properties.credentials;
+    expect(credentials.oneOf.map((variant) => variant.properties.auth_type?.const)).to.deep.equal([
+      'oauth2.0',
+      'api_token',
+    ]);
+    const [oauth, token] = credentials.oneOf;
+    for (const secret of ['client_id', 'client_secret', 'refresh_token'])
+      expect(oauth!.properties[secret]!.airbyte_secret, secret).to.equal(true);
+    expect(token!.properties.api_token!.airbyte_secret).to.equal(true);
+    expect(specFile.advanced_auth).to.deep.include({
+      auth_flow_type: 'oauth2.0',
+      predicate_key: ['credentials', 'auth_type'],
+      predicate_value: 'oauth2.0',
+    });
+  });
+
+  it('documents every property with a title and a description; requires none (credentials, or the legacy api_token, is checked in code)', () => {
     const schema = specFile.connectionSpecification as {
       required: string[];
       properties: Record<string, { title?: string; description?: string }>;
     };
-    expect(schema.required).to.deep.equal(['api_token']);
+    expect(schema.required).to.deep.equal([]);
     for (const [name, property] of Object.entries(schema.properties)) {
       expect(property.title, name).to.be.a('string').and.not.have.length(0);
       expect(property.description, name).to.be.a('string').and.not.have.length(0);

@@ -5,11 +5,17 @@ import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { ConnectorError, configError } from './errors.js';
 import { createLogger, type Logger } from './logger.js';
-import { catalogMessage, connectionStatusMessage, errorTraceMessage, specMessage } from './messages.js';
+import {
+  catalogMessage,
+  connectionStatusMessage,
+  connectorConfigMessage,
+  errorTraceMessage,
+  specMessage,
+} from './messages.js';
 import { MessageWriter } from './output.js';
 import { packageFile, readJson } from './paths.js';
 import { runRead } from './read.js';
-import type { Source } from './source.js';
+import type { Runtime, Source } from './source.js';
 
 /** What the command line says about the source in its help. */
 export interface SourceIdentity {
@@ -77,11 +83,22 @@ export async function runCommandLine<C>(source: Source<C>, identity: SourceIdent
 
 /** The four commands, with their inputs read from files. */
 class Commands<C> {
+  private readonly runtime: Runtime;
+
   constructor(
     private readonly source: Source<C>,
     private readonly writer: MessageWriter,
-    private readonly logger: Logger,
-  ) {}
+    logger: Logger,
+  ) {
+    this.runtime = {
+      logger,
+      saveConfig: async (config) => {
+        this.maskSecretsOf(config);
+        await writer.write(connectorConfigMessage(config));
+      },
+      mask: (secret) => writer.addSecret(secret),
+    };
+  }
 
   /** Runs a command: its messages go to stdout, a failure becomes a TRACE ERROR and exit code 1. */
   async run(command: () => Promise<unknown>): Promise<void> {
@@ -107,7 +124,7 @@ class Commands<C> {
     const raw = this.readConfig(configPath);
     let status: { status: 'SUCCEEDED' | 'FAILED'; message: string };
     try {
-      status = await this.source.check(this.source.configure(raw), this.logger);
+      status = await this.source.check(this.source.configure(raw), this.runtime);
     } catch (error) {
       if (!(error instanceof ConnectorError)) throw error;
       status = { status: 'FAILED', message: error.message };
@@ -117,7 +134,7 @@ class Commands<C> {
 
   async discover(configPath: string): Promise<void> {
     const config = this.source.configure(this.readConfig(configPath));
-    await this.writer.write(catalogMessage(await this.source.discover(config, this.logger)));
+    await this.writer.write(catalogMessage(await this.source.discover(config, this.runtime)));
   }
 
   read(configPath: string, catalogPath: string, statePath: string | undefined): Promise<number> {
@@ -127,14 +144,18 @@ class Commands<C> {
       state: statePath === undefined ? undefined : readJsonArgument('state', statePath),
       statePath,
     };
-    return runRead(this.source, args, this.writer, this.logger);
+    return runRead(this.source, args, this.writer, this.runtime);
   }
 
   /** Reads the --config file and masks its secrets in all later output, before anything can echo them. */
   private readConfig(path: string): unknown {
     const config = readJsonArgument('config', path);
-    for (const secret of this.source.secrets(config)) this.writer.addSecret(secret);
+    this.maskSecretsOf(config);
     return config;
+  }
+
+  private maskSecretsOf(config: unknown): void {
+    for (const secret of this.source.secrets(config)) this.writer.addSecret(secret);
   }
 }
 

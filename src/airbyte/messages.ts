@@ -22,6 +22,12 @@ export const connectionStatusMessage = (status: 'SUCCEEDED' | 'FAILED', message:
   connectionStatus: { status, message },
 });
 
+/** Asks the platform to store `config` in place of the one it passed (rotated credentials, for example). */
+export const connectorConfigMessage = (config: Record<string, unknown>): AirbyteMessage => ({
+  type: 'CONTROL',
+  control: { type: 'CONNECTOR_CONFIG', emitted_at: Date.now(), connectorConfig: { config } },
+});
+
 export const logMessage = (level: LogLevel, message: string, stackTrace?: string): AirbyteMessage => ({
   type: 'LOG',
   log: stackTrace ? { level, message, stack_trace: stackTrace } : { level, message },

@@ -6,7 +6,8 @@ const REDACTED = '**********';
 /**
  * The only writer of stdout: one JSON message per line, in call order. Records are batched into chunks to save
  * syscalls, and a chunk the pipe will not take yet holds every writer until 'drain', so a slow consumer slows the
- * sync instead of growing memory. Registered secrets are masked in everything but records and states.
+ * sync instead of growing memory. Registered secrets are masked in everything but records, states and the CONTROL
+ * message that hands the platform a new config (whose secrets it must store).
  */
 export class MessageWriter {
   /** Messages serialised and encoded, one Buffer each (cheaper than encoding one long concatenated string). */
@@ -64,7 +65,7 @@ export class MessageWriter {
     if (this.closed) return;
     let urgent = false;
     for (const message of messages) {
-      const isData = message.type === 'RECORD' || message.type === 'STATE';
+      const isData = message.type === 'RECORD' || message.type === 'STATE' || message.type === 'CONTROL';
       const line = Buffer.from(
         JSON.stringify(isData || this.secrets.length === 0 ? message : this.redact(message)) + '\n',
       );

@@ -3,10 +3,9 @@
 // end if any failed. Tasks run at most `concurrency` at a time.
 import { ConnectorError, configError } from './errors.js';
 import { parseCatalog, parseState } from './inputs.js';
-import type { Logger } from './logger.js';
 import { errorTraceMessage, streamStatusMessage } from './messages.js';
 import type { MessageWriter } from './output.js';
-import type { ReadPlan, ReadTask, Source } from './source.js';
+import type { ReadPlan, ReadTask, Runtime, Source } from './source.js';
 
 export interface ReadArguments {
   config: unknown;
@@ -27,14 +26,15 @@ export async function runRead<C>(
   source: Source<C>,
   args: ReadArguments,
   writer: MessageWriter,
-  logger: Logger,
+  runtime: Runtime,
 ): Promise<number> {
+  const { logger } = runtime;
   const config = source.configure(args.config);
   const catalog = parseCatalog(args.catalog, source.streams);
   const invalidState = (why: string) => configError(`The --state file "${args.statePath ?? ''}" ${why}.`);
   const states = parseState(args.state, invalidState);
   const streams = catalog.valid.map((stream) => ({ ...stream, state: states.get(stream.name) }));
-  const plan = source.read({ config, streams, writer, logger, invalidState });
+  const plan = source.read({ ...runtime, config, streams, writer, invalidState });
   // Nobody reads the output any more (EPIPE): stop spending the API's quota.
   writer.onClosed(() =>
     plan.abort(new ConnectorError('The output was closed (its reader went away); stopped reading.', 'system_error')),

@@ -50,11 +50,20 @@ export interface ReadPlan {
   close(): void;
 }
 
-export interface ReadInput<Config> {
+/** What a command gives the source besides its config. */
+export interface Runtime {
+  logger: Logger;
+  /** Has the platform store `config` in place of the one it passed (a CONTROL message, on stdout at once), e.g. with
+   * a rotated refresh token; its secrets are masked in all later logs and errors. */
+  saveConfig(config: Record<string, unknown>): Promise<void>;
+  /** Masks a secret the source came to know (an access token) in all later logs and errors. */
+  mask(secret: string): void;
+}
+
+export interface ReadInput<Config> extends Runtime {
   config: Config;
   streams: readonly ConfiguredStream[];
   writer: MessageWriter;
-  logger: Logger;
   /** A config_error about the --state input, naming it: `why` says what is wrong ("gives stream … an invalid …"). */
   invalidState: (why: string) => ConnectorError;
 }
@@ -67,8 +76,8 @@ export interface Source<Config> {
   /** Validates a raw config; throws a config_error that names every bad field. */
   configure(raw: unknown): Config;
   /** Whether the config works; an expected failure is FAILED with what to do, or a thrown ConnectorError. */
-  check(config: Config, logger: Logger): Promise<{ status: 'SUCCEEDED' | 'FAILED'; message: string }>;
-  discover(config: Config, logger: Logger): Promise<AirbyteCatalog>;
+  check(config: Config, runtime: Runtime): Promise<{ status: 'SUCCEEDED' | 'FAILED'; message: string }>;
+  discover(config: Config, runtime: Runtime): Promise<AirbyteCatalog>;
   /** Plans a read. Throws (before any request) for input it cannot use, such as an invalid saved state. */
   read(input: ReadInput<Config>): ReadPlan;
 }

@@ -8,11 +8,29 @@ import { clock } from './clock.js';
 
 export const spec = readJson<ConnectorSpecification>(packageFile('spec.json'));
 
+/** How the connector signs in. */
+export type Credentials =
+  | {
+      kind: 'api_token';
+      apiToken: string;
+      /** Where requests go, e.g. https://acme.pipedrive.com; paths /v1/... and /api/v2/... are appended. */
+      origin: string;
+    }
+  | {
+      kind: 'oauth';
+      clientId: string;
+      clientSecret: string;
+      refreshToken: string;
+      tokenUrl: string;
+      /** base_url if set; otherwise requests go to the `api_domain` each token comes with. */
+      origin: string | undefined;
+    };
+
 /** The configuration as the rest of the connector uses it: validated, defaults applied, values parsed. */
 export interface SourceConfig {
-  apiToken: string;
-  /** Where requests go, e.g. https://acme.pipedrive.com; paths /v1/... and /api/v2/... are appended. */
-  origin: string;
+  credentials: Credentials;
+  /** The config file as given, to hand back to the platform with a rotated refresh token. */
+  raw: Readonly<Record<string, unknown>>;
   /** Lower bound of the incremental streams' cursor. */
   startDate: DateTime;
   lookback: Duration;
@@ -29,10 +47,17 @@ export interface SourceConfig {
 }
 
 export const DEFAULT_ORIGIN = 'https://api.pipedrive.com';
+export const OAUTH_ORIGIN = 'https://oauth.pipedrive.com';
 /** The product's documented default historical sync. */
 export const DEFAULT_HISTORY = Duration.fromObject({ years: 1 });
 
-type PropertySpec = { pattern_descriptor?: string; airbyte_secret?: boolean };
+interface PropertySpec {
+  pattern_descriptor?: string;
+  airbyte_secret?: boolean;
+  properties?: Record<string, PropertySpec>;
+  oneOf?: PropertySpec[];
+  const?: unknown;
+}
 const specSchema = spec.connectionSpecification as { properties: Record<string, PropertySpec> };
 
 /** A config that passed validation: ajv's `useDefaults` has filled in every property that has a default. */
@@ -53,13 +78,16 @@ const ajv = new Ajv({ allErrors: true, strict: true, useDefaults: true });
 ajv.addVocabulary(['airbyte_secret', 'order', 'pattern_descriptor']);
 const validate = ajv.compile<ValidConfig>(specSchema);
 
-/** The values of the config's `airbyte_secret` properties, to mask in every message. */
-export function secretsOf(raw: unknown): string[] {
+/** The values of the config's `airbyte_secret` properties, nested ones (`credentials.…`) included, to mask in every
+ * message. */
+export function secretsOf(raw: unknown, properties: Record<string, PropertySpec> = specSchema.properties): string[] {
   if (raw === null || typeof raw !== 'object') return [];
-  return Object.entries(specSchema.properties)
-    .filter(([, property]) => property.airbyte_secret)
-    .map(([name]) => (raw as Record<string, unknown>)[name])
-    .flatMap((value) => (typeof value === 'string' ? [value, value.trim()] : []));
+  return Object.entries(properties).flatMap(([name, property]) => {
+    const value = (raw as Record<string, unknown>)[name];
+    if (property.airbyte_secret) return typeof value === 'string' ? [value, value.trim()] : [];
+    const nested = [property, ...(property.oneOf ?? [])].flatMap((schema) => (schema.properties ? [schema] : []));
+    return nested.flatMap((schema) => secretsOf(value, schema.properties));
+  });
 }
 
 /** Validates a parsed config file against spec.json; throws a config_error that names every bad field. */
@@ -69,12 +97,12 @@ export function parseConfig(
 ): SourceConfig {
   const config = structuredClone(raw);
   if (!validate(config)) {
-    const problems = (validate.errors ?? []).map((e) => describe(e, config));
-    throw configError(`Invalid configuration: ${problems.join('; ')}.`);
+    const problems = relevant(validate.errors ?? [], config).map((e) => describe(e, config));
+    throw configError(`Invalid configuration: ${[...new Set(problems)].join('; ')}.`);
   }
   return {
-    apiToken: config.api_token.trim(),
-    origin: resolveOrigin(config),
+    credentials: credentialsOf(config),
+    raw: raw as Record<string, unknown>,
     startDate: config.start_date ? parseStartDate(config.start_date) : now.minus(DEFAULT_HISTORY),
     lookback: Duration.fromObject({ minutes: config.lookback_window_minutes }),
     pageSize: config.page_size,
@@ -87,16 +115,63 @@ export function parseConfig(
   };
 }
 
+/** How the config signs in: `credentials`, or the legacy flat `api_token`. */
+function credentialsOf(config: ValidConfig): Credentials {
+  const { credentials } = config;
+  const apiToken = credentials?.auth_type === 'api_token' ? credentials.api_token : config.api_token;
+  if (credentials?.auth_type === 'oauth2.0') {
+    return {
+      kind: 'oauth',
+      clientId: credentials.client_id.trim(),
+      clientSecret: credentials.client_secret.trim(),
+      refreshToken: credentials.refresh_token.trim(),
+      tokenUrl: `${config.base_url ? resolveOrigin(config) : OAUTH_ORIGIN}/oauth/token`,
+      origin: config.base_url ? resolveOrigin(config) : undefined,
+    };
+  }
+  if (apiToken === undefined)
+    throw configError(
+      'Invalid configuration: `credentials` is required: an OAuth app (auth_type "oauth2.0" with client_id, client_secret and refresh_token) or an API token (auth_type "api_token" with api_token).',
+    );
+  return { kind: 'api_token', apiToken: apiToken.trim(), origin: resolveOrigin(config) };
+}
+
+/** The errors worth showing: of a `oneOf` (credentials), only those of the variant its `auth_type` names; the
+ * others would only say what a different kind of credentials needs. */
+function relevant(errors: ErrorObject[], config: unknown): ErrorObject[] {
+  return errors.filter((error) => {
+    const variant = /\/oneOf\/(\d+)\//.exec(error.schemaPath)?.[1];
+    const parent = /^#\/properties\/(\w+)\/oneOf/.exec(error.schemaPath)?.[1];
+    if (parent === undefined) return true;
+    const chosen = chosenVariant(parent, config);
+    if (chosen === undefined) return error.keyword === 'oneOf' || error.instancePath.endsWith('/auth_type');
+    return variant === String(chosen);
+  });
+}
+
+/** The index of the `oneOf` variant of property `name` whose const `auth_type` the config gives, if any. */
+function chosenVariant(name: string, config: unknown): number | undefined {
+  const value = (config as Record<string, Record<string, unknown> | undefined>)[name];
+  const index = (specSchema.properties[name]?.oneOf ?? []).findIndex(
+    (variant) => variant.properties?.auth_type?.const === value?.auth_type,
+  );
+  return index < 0 ? undefined : index;
+}
+
 /** One ajv error as a sentence that names the field and what was expected, never echoing a secret. */
 function describe(error: ErrorObject, config: unknown): string {
   const field = error.instancePath.replace(/^\//, '').replace(/\//g, '.');
-  if (error.keyword === 'required') return `\`${String(error.params.missingProperty)}\` is required`;
+  const at = field ? `${field}.` : '';
+  if (error.keyword === 'required') return `\`${at}${String(error.params.missingProperty)}\` is required`;
+  if (error.keyword === 'oneOf' || (error.keyword === 'const' && field.endsWith('auth_type')))
+    return `\`${field.replace(/\.auth_type$/, '')}.auth_type\` must be "oauth2.0" or "api_token"`;
   if (!field) return `the configuration ${error.message ?? 'is invalid'}`;
   const property = specSchema.properties[field.split('.')[0] ?? ''];
   const expected =
     error.keyword === 'pattern' && property?.pattern_descriptor
       ? `must look like ${property.pattern_descriptor}`
       : (error.message ?? 'is invalid');
+  // A nested value is never shown: it may be a secret.
   const value = (config as Record<string, unknown>)[field];
   const shown =
     property?.airbyte_secret || value === undefined ? '' : ` (got ${withoutCredentials(JSON.stringify(value))})`;

@@ -1,8 +1,9 @@
 // The Pipedrive source: what the Airbyte layer (src/airbyte/) runs for spec, check, discover and read.
-import type { Logger } from '../airbyte/logger.js';
 import { streamStatusMessage } from '../airbyte/messages.js';
-import type { ConfiguredStream, ReadInput, ReadPlan, Source } from '../airbyte/source.js';
+import { readJson } from '../airbyte/paths.js';
+import type { ConfiguredStream, ReadInput, ReadPlan, Runtime, Source } from '../airbyte/source.js';
 import { DEFAULT_ORIGIN, parseConfig, secretsOf, spec, type SourceConfig } from './config.js';
+import { OAuthSession, apiTokenAuth, type Authenticator } from './http/auth.js';
 import { CURRENT_USER_ENDPOINT, PipedriveClient, objectData, tokenCost, type ClientOptions } from './http/client.js';
 import { discoverCatalog, syncModesOf, type JsonSchema } from './streams/catalog.js';
 import { CustomFieldColumns } from './streams/columns.js';
@@ -10,7 +11,14 @@ import { readFamily, readFields, type Family, type ReadContext } from './streams
 import { SlicePool } from './streams/slices.js';
 import { FIELD_LISTS, type FieldEntity } from './streams/fields.js';
 import { bounds, parseSavedState, streamRead } from './streams/state.js';
-import { STREAMS, isIncremental, parentOf, streamByName, type FieldsStream } from './streams/table.js';
+import {
+  STREAMS,
+  STREAM_ENDPOINTS,
+  isIncremental,
+  parentOf,
+  streamByName,
+  type FieldsStream,
+} from './streams/table.js';
 
 export const pipedriveSource: Source<SourceConfig> = {
   spec,
@@ -22,16 +30,31 @@ export const pipedriveSource: Source<SourceConfig> = {
   read,
 };
 
-function createClient(config: SourceConfig, logger: Logger, options: Partial<ClientOptions> = {}) {
+function createClient(config: SourceConfig, runtime: Runtime, options: Partial<ClientOptions> = {}) {
   return new PipedriveClient({
-    origin: config.origin,
-    apiToken: config.apiToken,
+    auth: options.auth ?? authenticator(config, runtime),
     timeoutMs: config.requestTimeoutMs,
     maxRetries: config.maxRetries,
     // A request each for the slices at most, and a page ahead for each stream that is not sliced.
     maxSockets: SlicePool.MAX + config.maxConcurrentStreams * 2,
-    logger,
+    logger: runtime.logger,
     ...options,
+  });
+}
+
+/** An API token as it is; an OAuth session whose rotated refresh tokens go back to the platform in the config. */
+function authenticator(config: SourceConfig, runtime: Runtime): Authenticator {
+  const { credentials } = config;
+  if (credentials.kind === 'api_token') return apiTokenAuth(credentials.origin, credentials.apiToken);
+  return new OAuthSession({
+    ...credentials,
+    timeoutMs: config.requestTimeoutMs,
+    mask: runtime.mask,
+    onRotated: async (refreshToken) => {
+      const saved = config.raw.credentials as Record<string, unknown>;
+      await runtime.saveConfig({ ...config.raw, credentials: { ...saved, refresh_token: refreshToken } });
+      runtime.logger.info('Pipedrive rotated the OAuth refresh token; the new one was handed to the platform to save.');
+    },
   });
 }
 
@@ -39,8 +62,8 @@ const customFieldSettings = (config: SourceConfig) => ({ mode: config.customFiel
 
 /** The catalog: in readable mode, each stream that carries custom fields declares a column per field, from the field
  * definitions (one list per entity: 6 requests, 70 tokens); in raw mode, no request. */
-async function discover(config: SourceConfig, logger: Logger) {
-  const client = createClient(config, logger);
+async function discover(config: SourceConfig, runtime: Runtime) {
+  const client = createClient(config, runtime);
   try {
     const columns = new CustomFieldColumns(client, customFieldSettings(config));
     return await discoverCatalog(async (stream) =>
@@ -68,21 +91,33 @@ const isAdmin = (user: TokenUser) =>
 
 /** SUCCEEDED only when the token works and belongs to a global admin; a non-admin is FAILED with what to do, and
  * every other failure (bad token, closed account, unreachable host, spent budget) is thrown as a ConnectorError. */
-async function check(config: SourceConfig, logger: Logger) {
+async function check(config: SourceConfig, runtime: Runtime) {
+  const auth = authenticator(config, runtime);
   // A check should answer within seconds, not after a long backoff.
-  const client = createClient(config, logger, { maxRetries: Math.min(config.maxRetries, 2) });
+  const client = createClient(config, runtime, { auth, maxRetries: Math.min(config.maxRetries, 2) });
   try {
     const body = await client.get({ endpoint: CURRENT_USER_ENDPOINT, stream: 'check', validate: objectData });
     const user = body.data as TokenUser;
     const who = `${user.name ?? 'unknown user'}${user.email ? ` <${user.email}>` : ''}`;
+    const oauth = auth instanceof OAuthSession;
     if (!isAdmin(user)) {
+      const fix = oauth
+        ? `Re-authorise the source as a global admin, or have an admin give ${user.name ?? 'this user'} admin rights (Company settings → Manage users).`
+        : `Use the API token of a global admin, or have an admin give ${user.name ?? 'this user'} admin rights (Company settings → Manage users).`;
       return {
         status: 'FAILED' as const,
-        message: `The API token belongs to ${who}, who is not a Pipedrive admin. A non-admin token sees only what that user may see, so syncs would silently miss other users' deals, persons, activities and more. Use the API token of a global admin, or have an admin give ${user.name ?? 'this user'} admin rights (Company settings → Manage users).`,
+        message: `The ${oauth ? 'OAuth app was authorised by' : 'API token belongs to'} ${who}, who is not a Pipedrive admin. A non-admin sees only what that user may see, so syncs would silently miss other users' deals, persons, activities and more. ${fix}`,
+      };
+    }
+    const lacking = oauth && auth.grantedScopes ? missingScopes(auth.grantedScopes) : [];
+    if (lacking.length > 0) {
+      return {
+        status: 'FAILED' as const,
+        message: `The OAuth app's access lacks scopes the streams need: ${lacking.join('; ')}. Add them to the app in Pipedrive's Developer Hub (OAuth & access scopes), then re-authorise the source.`,
       };
     }
     const tip =
-      config.origin === DEFAULT_ORIGIN && user.company_domain
+      config.credentials.origin === DEFAULT_ORIGIN && user.company_domain
         ? ` Tip: set company_domain to "${user.company_domain}" so requests go straight to your company's data centre.`
         : '';
     return {
@@ -94,11 +129,27 @@ async function check(config: SourceConfig, logger: Logger) {
   }
 }
 
+/** Endpoint → the OAuth scopes of which it needs any one (Pipedrive's OpenAPI documents; scripts/extract-openapi.ts). */
+const OAUTH_SCOPES = readJson<Record<string, string[]>>(new URL('./http/oauth-scopes.json', import.meta.url));
+
+/** What a grant lacks for the endpoints every stream reads: one entry per missing scope, naming what needs it. */
+function missingScopes(granted: ReadonlySet<string>): string[] {
+  const lacking = new Map<string, string[]>();
+  for (const endpoint of [CURRENT_USER_ENDPOINT, ...STREAM_ENDPOINTS]) {
+    const scopes = OAUTH_SCOPES[`GET ${endpoint}`] ?? [];
+    if (scopes.some((scope) => granted.has(scope))) continue;
+    const [first = 'unknown'] = scopes;
+    lacking.set(first, [...(lacking.get(first) ?? []), endpoint]);
+  }
+  return [...lacking].map(([scope, endpoints]) => `${scope} (for ${endpoints.join(', ')})`);
+}
+
 /** Plans a read: the configured streams grouped into families (a child rides along on its parent), every saved state
  * checked before any request; the families share one client and its throttle. */
-function read({ config, streams, writer, logger, invalidState }: ReadInput<SourceConfig>): ReadPlan {
+function read(input: ReadInput<SourceConfig>): ReadPlan {
+  const { config, streams, writer, logger, invalidState } = input;
   const { families, fields } = plan(streams, config, invalidState);
-  const client = createClient(config, logger, {
+  const client = createClient(config, input, {
     tokenBudget: config.tokenBudgetPerSync,
     onRateLimited: (stream, resumeAt) =>
       void writer.write(

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { AirbyteMessage } from '../../src/generated/airbyte-protocol.js';
+import { OAUTH_APP } from '../../simulator/oauth.js';
 import { TOKENS } from '../../simulator/server.js';
 import { parseMessageLine } from '../../acceptance/protocol.js';
 
@@ -59,10 +60,20 @@ export async function runCli(
   child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
   child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
   const exitCode = await new Promise<number | null>((resolve) => child.on('close', resolve));
-  for (const secret of [...Object.values(TOKENS), ...(options.secrets ?? [])]) {
+  // The CONTROL message that hands the platform a rotated config is the one place a secret may be written.
+  const shown = stdout
+    .split('\n')
+    .filter((line) => !line.startsWith('{"type":"CONTROL"'))
+    .join('\n');
+  for (const secret of [
+    ...Object.values(TOKENS),
+    OAUTH_APP.clientSecret,
+    OAUTH_APP.refreshToken,
+    ...(options.secrets ?? []),
+  ]) {
     // As written, and as JSON escapes it inside a message.
     for (const form of new Set([secret, JSON.stringify(secret).slice(1, -1)])) {
-      if (stdout.includes(form) || stderr.includes(form))
+      if (shown.includes(form) || stderr.includes(form))
         throw new Error(`a secret leaked into the output of ${args[0]}`);
     }
   }

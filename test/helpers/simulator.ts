@@ -1,4 +1,5 @@
 import { ACCEPTANCE } from '../../simulator/presets.js';
+import { OAUTH_APP } from '../../simulator/oauth.js';
 import { PipedriveSimulator, TOKENS, type SimulatorOptions } from '../../simulator/server.js';
 
 /** The simulated company's "now" when a test's simulator starts (its clock moves on from there, and tests may move it):
@@ -19,6 +20,22 @@ export function useSimulator(options: SimulatorOptions = {}, each = false): () =
 
 export const configFor = (simulator: PipedriveSimulator, extra: Record<string, unknown> = {}) => ({
   api_token: TOKENS.admin,
+  base_url: simulator.origin,
+  ...extra,
+});
+
+/** A config that signs in with the simulator's OAuth app, with `refreshToken` (default: a fresh admin grant). */
+export const oauthConfigFor = (
+  simulator: PipedriveSimulator,
+  refreshToken = simulator.oauth.issueRefreshToken(),
+  extra: Record<string, unknown> = {},
+) => ({
+  credentials: {
+    auth_type: 'oauth2.0',
+    client_id: OAUTH_APP.clientId,
+    client_secret: OAUTH_APP.clientSecret,
+    refresh_token: refreshToken,
+  },
   base_url: simulator.origin,
   ...extra,
 });

@@ -66,6 +66,8 @@ export interface SyncOptions {
   /** The configured catalog, instead of one made of the static schemas (`mode`, `streams`). */
   catalog?: ConfiguredAirbyteCatalog;
   config?: Record<string, unknown>;
+  /** What `config` adds to: the simulator's admin API token by default. */
+  credentials?: Record<string, unknown>;
   state?: unknown;
 }
 
@@ -74,12 +76,12 @@ export async function sync(simulator: PipedriveSimulator, options: SyncOptions =
   const args = [
     'read',
     '--config',
-    tempFile(configFor(simulator, { start_date: '2020-01-01', ...options.config })),
+    tempFile({ ...(options.credentials ?? configFor(simulator)), start_date: '2020-01-01', ...options.config }),
     '--catalog',
     tempFile(options.catalog ?? configuredCatalog(options.mode ?? 'incremental', options.streams)),
   ];
   if (options.state !== undefined) args.push('--state', tempFile(options.state));
-  return parseSync(await runCli(args, { now: simulator.clock.now() }));
+  return parseSync(await runCli(args, { now: simulator.clock.now(), secrets: simulator.oauth.issued }));
 }
 
 /** Starts a sync and kills it (SIGKILL) once `stop` says so, keeping only the messages received by then. */

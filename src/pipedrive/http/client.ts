@@ -6,6 +6,7 @@ import { clock } from '../clock.js';
 import { ConnectorError, configError } from '../../airbyte/errors.js';
 import { readJson } from '../../airbyte/paths.js';
 import type { Logger } from '../../airbyte/logger.js';
+import type { Authenticator, Authorization } from './auth.js';
 import { RequestStats } from './stats.js';
 import { Throttle, sleep } from './throttle.js';
 
@@ -38,8 +39,8 @@ export interface Request {
 }
 
 export interface ClientOptions {
-  origin: string;
-  apiToken: string;
+  /** How requests authenticate, and where they go. */
+  auth: Authenticator;
   timeoutMs: number;
   maxRetries: number;
   logger?: Logger;
@@ -106,8 +107,8 @@ class Retryable extends Error {
 }
 
 /**
- * The Pipedrive HTTP client every command uses: the token goes in the `x-api-token` header (never the URL) and only
- * ever to the configured origin (redirects are not followed), connections are kept alive, every request passes the
+ * The Pipedrive HTTP client every command uses: the credentials go in a header (never the URL) and only ever to the
+ * API's origin (redirects are not followed; an OAuth token is renewed once on a 401), connections are kept alive, every request passes the
  * shared burst throttle, transient failures are retried with exponential backoff and jitter, every body is bounded and
  * its envelope checked, every wait the server asks for is capped, and HTTP errors become ConnectorErrors that tell
  * the user what to do.
@@ -200,27 +201,26 @@ export class PipedriveClient {
   }
 
   private async attempts(request: Request, signal: AbortSignal): Promise<ApiBody> {
-    const url = this.url(request);
     const counts = this.stats.of(request.stream);
     let burstWaits = 0;
+    let renewed = false;
     for (let attempt = 0; ;) {
       this.assertOpen(signal);
       const release = await this.throttle.acquire(signal);
-      try {
-        this.assertOpen(signal);
-      } catch (error) {
-        release();
-        throw error;
-      }
+      let authorization: Authorization;
       let cost: number;
       try {
+        this.assertOpen(signal);
+        // Authorised only now that a slot is free: a token taken before the wait could expire during it.
+        authorization = await this.options.auth.authorize();
+        this.assertOpen(signal);
         cost = this.commit(request.endpoint);
       } catch (error) {
         release();
         throw error;
       }
       counts.requests++;
-      const outcome = await this.exchange(url, request, signal)
+      const outcome = await this.exchange(authorization, request, signal)
         .catch((error: unknown) => {
           this.committed -= cost;
           throw error;
@@ -232,6 +232,12 @@ export class PipedriveClient {
       }
       // Pipedrive charges the requests it serves.
       this.committed -= cost;
+      if ('unauthorized' in outcome) {
+        // Once: a token refreshed just now that is refused again will not do better the next time.
+        if (renewed || !(await this.options.auth.renew(authorization))) throw configError(this.options.auth.rejected);
+        renewed = true;
+        continue;
+      }
       if ('waitMs' in outcome) {
         counts.rateLimited++;
         if (++burstWaits > MAX_BURST_WAITS) {
@@ -289,17 +295,22 @@ export class PipedriveClient {
   /** One HTTP request and its response: a body, a burst-limit wait, or a failure worth retrying. Anything else
    * (an HTTP error, a redirect, a spent daily budget) is thrown. */
   private async exchange(
-    url: string,
+    authorization: Authorization,
     request: Request,
     signal: AbortSignal,
-  ): Promise<{ body: ApiBody } | { waitMs: number } | { retry: Retryable }> {
+  ): Promise<{ body: ApiBody } | { waitMs: number } | { retry: Retryable } | { unauthorized: true }> {
     this.requestsInFlight++;
+    const url = this.url(authorization.origin, request);
     // The timeout covers the whole exchange, the body included (a body that trickles in forever).
     const attempt = linkSignals([signal], this.options.timeoutMs);
     try {
-      const response = await this.send(url, request.endpoint, attempt.signal, signal);
+      const response = await this.send(url, authorization, request.endpoint, attempt.signal, signal);
       if (response.status >= 300 && response.status < 400)
         throw await this.redirectError(response, url, request.endpoint);
+      if (response.status === 401) {
+        await response.text().catch(() => '');
+        return { unauthorized: true };
+      }
       if (response.status === 429) {
         return { waitMs: this.rateLimitWait(response, await response.text().catch(() => ''), request.endpoint) };
       }
@@ -307,7 +318,7 @@ export class PipedriveClient {
     } catch (error) {
       if (signal.aborted) throw signal.reason;
       if (error instanceof Retryable) return { retry: error };
-      if (attempt.signal.aborted) return { retry: this.networkFailure(error, request.endpoint) };
+      if (attempt.signal.aborted) return { retry: this.networkFailure(error, url, request.endpoint) };
       throw error;
     } finally {
       attempt.dispose();
@@ -315,7 +326,7 @@ export class PipedriveClient {
     }
   }
 
-  private url(request: Request): string {
+  private url(origin: string, request: Request): string {
     const path = request.endpoint.replace(/\{(\w+)\}/g, (_, name: string) =>
       encodeURIComponent(String(request.pathParams?.[name] ?? '')),
     );
@@ -324,16 +335,22 @@ export class PipedriveClient {
       if (value !== undefined) query.set(key, String(value));
     }
     const search = query.toString();
-    return `${this.options.origin}${path}${search ? `?${search}` : ''}`;
+    return `${origin}${path}${search ? `?${search}` : ''}`;
   }
 
   /** `signal` ends this attempt (its timeout, or `parent`); `parent` is the request's own, whose end is not retried. */
-  private async send(url: string, endpoint: string, signal: AbortSignal, parent: AbortSignal): Promise<Response> {
+  private async send(
+    url: string,
+    authorization: Authorization,
+    endpoint: string,
+    signal: AbortSignal,
+    parent: AbortSignal,
+  ): Promise<Response> {
     try {
       const response = await fetch(url, {
-        headers: { 'x-api-token': this.options.apiToken, accept: 'application/json' },
+        headers: { ...authorization.headers, accept: 'application/json' },
         agent: (parsed) => (parsed.protocol === 'http:' ? this.agents.http : this.agents.https),
-        // The token must never reach another host: a redirect is an error (see redirectError), never followed.
+        // Credentials must never reach another host: a redirect is an error (see redirectError), never followed.
         redirect: 'manual',
         size: MAX_BODY_BYTES,
         signal,
@@ -347,13 +364,14 @@ export class PipedriveClient {
       return response;
     } catch (error) {
       if (parent.aborted) throw parent.reason;
-      throw this.networkFailure(error, endpoint);
+      throw this.networkFailure(error, url, endpoint);
     }
   }
 
-  private networkFailure(error: unknown, endpoint: string): Retryable {
+  private networkFailure(error: unknown, url: string, endpoint: string): Retryable {
     const { name, code, message } = error as { name?: string; code?: string; message?: string };
-    const { origin, timeoutMs } = this.options;
+    const { timeoutMs } = this.options;
+    const { origin } = new URL(url);
     if (name === 'AbortError' || name === 'TimeoutError' || error instanceof AttemptTimeout) {
       return new Retryable(
         `no answer within ${timeoutMs / 1000} s`,
@@ -440,11 +458,6 @@ export class PipedriveClient {
     const status = response.status;
     const internal = `HTTP ${status} on GET ${endpoint}`;
     const apiMessage = apiError(text);
-    if (status === 401) {
-      return configError(
-        'Pipedrive rejected the API token (401 invalid API token). Copy the token again from Personal preferences → API in Pipedrive, and check that it belongs to this company.',
-      );
-    }
     if (status === 402) {
       return configError(
         'The Pipedrive company account is not open (402): the trial may have expired or payment details are missing. An admin can reopen it under Company settings → Billing.',

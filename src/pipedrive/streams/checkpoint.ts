@@ -31,9 +31,6 @@ export class Checkpoint {
   private highest = -Infinity;
   private highestParent = -Infinity;
   private covered: readonly Range[] | null = null;
-  /** The cursor of the last STATE: a sliced read may have stated more than its highest record (a finished slice
-   * covers its whole range), and a cursor never moves backwards. */
-  private stated = -Infinity;
 
   constructor(
     private readonly read: StreamRead,
@@ -76,9 +73,11 @@ export class Checkpoint {
     const bounded = (value: number, saved = -Infinity) => Math.min(Math.max(value, saved), latest);
     const state: StreamState = {};
     const sliced = this.covered && end?.syncedAt === undefined ? this.covered : null;
-    const reached = sliced ? (sliced[0]?.start === -Infinity ? sliced[0].end : -Infinity) : this.highest;
-    const cursor = bounded(Math.min(reached, cap), Math.max(bounds.saved?.cursor ?? -Infinity, this.stated));
-    this.stated = cursor;
+    // A sliced read's low-water mark, no higher than its highest record (a finished slice covers its whole range, and
+    // `slices_done` keeps the rest), so that the cursor never goes back when the read completes.
+    const lowWater = sliced?.[0]?.start === -Infinity ? Math.min(sliced[0].end, this.highest) : -Infinity;
+    const reached = sliced ? lowWater : this.highest;
+    const cursor = bounded(Math.min(reached, cap), bounds.saved?.cursor);
     if (cursor !== -Infinity) state[stream.cursor] = formatRfc3339(cursor);
     const done = (sliced ?? [])
       .map((range) => ({ start: Math.max(range.start, cursor), end: Math.min(range.end, latest) }))
