@@ -67,22 +67,66 @@ function expectedRecords(): string {
       for (const record of fieldRecords(stream.entity)) line(stream.name, record);
       continue;
     }
-    const table = data.table(stream.name);
-    const entity = stream.kind === 'server_filtered' ? stream.customFields?.entity : undefined;
-    for (const index of Array.from(table.order('index')).slice(0, 3)) {
-      let record = JSON.parse(JSON.stringify(table.get(index))) as Record<string, unknown>;
-      // /v1/users marks the token's own user (the admin, user 1).
-      if (stream.name === 'users') record.is_you = index === 1;
-      record = Object.fromEntries(Object.entries(record).map(([key, value]) => [key, rfc3339(value)]));
-      line(stream.name, entity ? data.readable(entity, record, standardProperties(stream.name)) : record);
+    const entity =
+      stream.kind === 'server_filtered' || stream.kind === 'client_filtered' ? stream.customFields?.entity : undefined;
+    for (const [index, raw] of sampleRecords(stream)) {
+      const record = Object.fromEntries(Object.entries(raw).map(([key, value]) => [key, rfc3339(value)]));
+      line(stream.name, entity ? data.readable(entity, record, reservedNames(entity), index) : record);
     }
   }
   return `${lines.join('\n')}\n`;
 }
 
+/** The first three records of a stream, as the API returns them, each with the row it comes from. */
+function sampleRecords(stream: StreamDefinition): [number, Record<string, unknown>][] {
+  const copy = (record: object) => JSON.parse(JSON.stringify(record)) as Record<string, unknown>;
+  if (stream.name === 'deal_products') {
+    // Products of deals that are not deleted (those of a deleted deal are deletions).
+    const deals = Array.from(data.tables.deals.order('index')).filter(
+      (deal) => (data.tables.deals.facet(deal) & 3) !== 3,
+    );
+    return deals
+      .flatMap((deal) =>
+        data.dealProducts(deal).map((product): [number, Record<string, unknown>] => [deal, copy(product)]),
+      )
+      .slice(0, 3);
+  }
+  if (stream.kind === 'child' && stream.parent.stream !== 'email_threads') {
+    const parent = stream.parent.stream as 'deals' | 'persons' | 'organizations';
+    return data
+      .changelog(parent, 1)
+      .slice(0, 3)
+      .map((change) => {
+        stream.derive!(change, data.tables[parent].get(1)!);
+        return [1, copy(change)];
+      });
+  }
+  const table = data.table(stream.name);
+  return Array.from(table.order('index'))
+    .slice(0, 3)
+    .map((index) => {
+      const record = copy(table.get(index)!);
+      // /v1/users marks the token's own user (the admin, user 1).
+      if (stream.name === 'users') record.is_you = index === 1;
+      return [index, record];
+    });
+}
+
+/** The standard properties of every stream that carries an entity's custom fields: no column may take their names. */
+function reservedNames(entity: string): Set<string> {
+  return new Set(
+    STREAMS.filter(
+      (stream) =>
+        (stream.kind === 'server_filtered' || stream.kind === 'client_filtered') &&
+        stream.customFields?.entity === entity,
+    ).flatMap((stream) => [...standardProperties(stream.name)]),
+  );
+}
+
 /** The catalog `discover` gives for the acceptance simulator: custom fields as columns, from its field definitions. */
 const discovered = (stream: StreamDefinition) => {
-  if (stream.kind !== 'server_filtered' || !stream.customFields) return undefined;
+  if ((stream.kind !== 'server_filtered' && stream.kind !== 'client_filtered') || !stream.customFields)
+    return undefined;
   const { entity } = stream.customFields;
   const standard = data.standardFields(entity).map((key) => ({ key, name: key, type: 'varchar' }));
   const records = [...standard, ...data.fields[entity]].map((field, i) => v1Definition(field, i + 1));

@@ -60,6 +60,9 @@ export type EntityName =
   | 'files'
   | 'filters'
   | 'goals'
+  | 'leads'
+  | 'lead_labels'
+  | 'lead_sources'
   | 'notes'
   | 'organizations'
   | 'persons'
@@ -78,6 +81,9 @@ export const SIZES: Record<'small' | 'medium' | 'large', Counts> = {
     pipelines: 3,
     stages: 12,
     goals: 9,
+    leads: 150,
+    lead_labels: 3,
+    lead_sources: 10,
     filters: 24,
     products: 60,
     organizations: 300,
@@ -95,6 +101,9 @@ export const SIZES: Record<'small' | 'medium' | 'large', Counts> = {
     pipelines: 4,
     stages: 20,
     goals: 20,
+    leads: 1_500,
+    lead_labels: 3,
+    lead_sources: 10,
     filters: 60,
     products: 500,
     organizations: 4_000,
@@ -112,6 +121,9 @@ export const SIZES: Record<'small' | 'medium' | 'large', Counts> = {
     pipelines: 8,
     stages: 48,
     goals: 60,
+    leads: 6_000,
+    lead_labels: 3,
+    lead_sources: 10,
     filters: 200,
     products: 5000,
     organizations: 40_000,
@@ -132,6 +144,11 @@ export const v1Time = (ms: number) => new Date(ms).toISOString().slice(0, 19).re
 export const v2Time = (ms: number) => `${new Date(ms).toISOString().slice(0, 19)}Z`;
 const mailTime = (ms: number) => new Date(ms).toISOString();
 const date = (ms: number) => new Date(ms).toISOString().slice(0, 10);
+/** A UUID-shaped id (leads) from a hash and the index, which makes it unique. */
+const uuid = (n: number, index: number) => {
+  const hex = (n >>> 0).toString(16).padStart(8, '0').repeat(3);
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${index.toString(16).padStart(12, '0')}`;
+};
 
 export type MutableStream = EntityName | 'email_messages';
 /** Each entity's cursor field and the timestamp format of its API. */
@@ -149,6 +166,7 @@ const CURSORS: Partial<Record<MutableStream, { field: string; format: (ms: numbe
   notes: { field: 'update_time', format: v1Time },
   users: { field: 'modified', format: v1Time },
   email_threads: { field: 'update_time', format: mailTime },
+  leads: { field: 'update_time', format: mailTime },
   email_messages: { field: 'update_time', format: mailTime },
 };
 
@@ -270,11 +288,12 @@ export class Dataset {
 
   /**
    * A record as it should reach the warehouse with readable custom fields: v2's `custom_fields` object, or v1's hash
-   * keys, replaced by a column per field (named against `standard`, the stream's standard properties).
+   * keys, replaced by a column per field (named against `standard`, the stream's standard properties). `index`: the
+   * row whose generated values a v1 record carries, when its id is not its index (leads).
    */
-  readable(entity: FieldEntity, record: Json, standard: ReadonlySet<string>): Json {
+  readable(entity: FieldEntity, record: Json, standard: ReadonlySet<string>, index = Number(record.id)): Json {
     const fields = this.fields[entity];
-    const id = Number(record.id);
+    const id = index;
     const plain = Object.fromEntries(
       Object.entries(record).filter(([key]) => key !== 'custom_fields' && !/^[0-9a-f]{40}/.test(key)),
     );
@@ -357,10 +376,68 @@ export class Dataset {
   }
 
   private indexOf(stream: MutableStream, id: number | string): number {
-    if (stream !== 'goals') return Number(id);
-    const table = this.tables.goals;
+    if (typeof id === 'number') return id;
+    const table = this.tables[stream];
     for (let index = 1; index <= table.lastIndex; index++) if (table.get(index)?.id === id) return index;
-    throw new Error(`no goal ${id}`);
+    throw new Error(`no ${stream} ${id}`);
+  }
+
+  // ---- Lists derived from their parents' records: a deal's products, an entity's field history. ----
+
+  /** The products attached to a deal (0 to 3), ids unique across deals; they change with the deal, never after. */
+  dealProducts(deal: number): Json[] {
+    const record = this.tables.deals.get(deal);
+    if (!record) return [];
+    const r = this.rng('deal-products', deal);
+    const added = this.lifetime('deals', deal).added;
+    return Array.from({ length: r.int(0, 3) }, (_, k) => {
+      const quantity = r.int(1, 20);
+      const price = r.int(5, 900);
+      return {
+        ...example('/api/v2/deals/products'),
+        id: deal * 4 + k,
+        deal_id: deal,
+        product_id: r.int(1, this.counts.products),
+        name: `${r.pick(DEAL_WORDS)} ${k + 1}`,
+        order_nr: k,
+        item_price: price,
+        quantity,
+        sum: price * quantity,
+        currency: 'EUR',
+        add_time: v2Time(added),
+        update_time: v2Time(added),
+        billing_start_date: date(added),
+      };
+    });
+  }
+
+  /**
+   * The field-level history of a deal, person or organization, newest first: two to four changes between when it was
+   * added and its generated last update, and one more at its current update time if a test changed it since.
+   */
+  changelog(entity: 'deals' | 'persons' | 'organizations', index: number): Json[] {
+    const record = this.tables[entity].get(index);
+    if (!record) return [];
+    const { added, updated } = this.lifetime(entity, index);
+    const r = this.rng(`${entity}-changelog`, index);
+    const fields = entity === 'deals' ? ['title', 'value', 'stage_id', 'user_id'] : ['name', 'owner_id', 'label'];
+    const count = r.int(2, 4);
+    const change = (time: number, k: number): Json => ({
+      ...example(`/v1/${entity}/{id}/changelog`),
+      field_key: r.pick(fields),
+      old_value: k === 0 ? null : String(r.int(1, 999)),
+      new_value: String(r.int(1, 999)),
+      actor_user_id: 1 + (hash(this.seed, entity, 'actor', index, k) % this.counts.users),
+      time: v1Time(time),
+      change_source: r.pick(['app', 'api', 'mobile']),
+      is_bulk_update_flag: false,
+    });
+    const changes = Array.from({ length: count }, (_, k) =>
+      change(k === count - 1 ? updated : toSecond(added + ((updated - added) * (k + 1)) / (count + 1)), k),
+    );
+    const now = this.tables[entity].time(index);
+    if (now > updated) changes.push(change(now, count));
+    return changes.reverse();
   }
 
   /** The thread a message belongs to. */
@@ -387,6 +464,12 @@ export class Dataset {
     return 1 + (hash(this.seed, 'thread-size', thread) % 4);
   }
 
+  private leadLabelIds(): string[] {
+    return (examples['/v1/leadLabels']!.data as Json[])
+      .slice(0, this.counts.lead_labels)
+      .map((label) => label.id as string);
+  }
+
   private rng(entity: string, index: number): Random {
     return new Random(hash(this.seed, entity, index));
   }
@@ -404,6 +487,7 @@ export class Dataset {
   }
 
   private dealArchived = (index: number) => hash(this.seed, 'deal-archived', index) % 100 < 5;
+  private leadArchived = (index: number) => hash(this.seed, 'lead-archived', index) % 100 < 15;
 
   private folderBits(thread: number): number {
     const roll = hash(this.seed, 'thread-folders', thread) % 10;
@@ -831,6 +915,49 @@ export class Dataset {
           custom_fields: this.customFields('activity', id),
         };
       }),
+      leads: {
+        count: c.leads,
+        meta: (index) => ({
+          updated: this.lifetime('leads', index).updated,
+          facet: this.leadArchived(index) ? ARCHIVED_BIT : 0,
+        }),
+        build: (index, updated) => {
+          const r = this.rng('leads', index);
+          const added = this.lifetime('leads', index).added;
+          const labels = this.leadLabelIds();
+          return {
+            ...example('/v1/leads'),
+            id: uuid(hash(this.seed, 'lead', index), index),
+            title: `${r.pick(DEAL_WORDS)} lead ${index}`,
+            owner_id: userId('leads', index),
+            creator_id: userId('leads', index),
+            label_ids: labels.filter(() => r.chance(0.4)),
+            person_id: r.chance(0.7) ? r.int(1, c.persons) : null,
+            organization_id: r.chance(0.5) ? r.int(1, c.organizations) : null,
+            is_archived: this.leadArchived(index),
+            was_seen: r.chance(0.5),
+            value: r.chance(0.6) ? { amount: r.int(100, 50_000), currency: 'EUR' } : null,
+            expected_close_date: null,
+            next_activity_id: null,
+            // Leads have millisecond timestamps.
+            add_time: new Date(added + (index % 997)).toISOString(),
+            update_time: new Date(updated + ((index * 37) % 1000)).toISOString(),
+            cc_email: `company+1+lead${index}@example.pipedrivemail.com`,
+            ...this.v1CustomFields('deal', index),
+          };
+        },
+        facet: (lead) => (lead.is_archived ? ARCHIVED_BIT : 0),
+      },
+      lead_labels: {
+        count: c.lead_labels,
+        meta: () => ({ updated: this.anchor - HISTORY }),
+        build: (index) => ({ ...(examples['/v1/leadLabels']!.data as Json[])[(index - 1) % 3] }),
+      },
+      lead_sources: {
+        count: c.lead_sources,
+        meta: () => ({ updated: this.anchor - HISTORY }),
+        build: (index) => ({ ...(examples['/v1/leadSources']!.data as Json[])[(index - 1) % 10] }),
+      },
       notes: simple('notes', c.notes, (id, t) => {
         const r = this.rng('notes', id);
         const user = userId('notes', id);

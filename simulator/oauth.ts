@@ -22,6 +22,7 @@ export const ALL_SCOPES = [
   'mail:read',
   'goals:read',
   'recents:read',
+  'leads:read',
   'admin',
 ];
 

@@ -387,10 +387,9 @@ export class PipedriveSimulator {
     if (window.length > this.limitOf(token)) return this.burstRejection(token, now);
     if (this.accountClosed) return error(402, 'Company account is not open');
     if (RETIRED.test(path)) return error(410, `${path} is no longer supported; use the API v2 endpoint instead.`);
-    const endpoint = path.replace(
-      /^\/v1\/mailbox\/mailThreads\/[^/]+\/mailMessages$/,
-      '/v1/mailbox/mailThreads/{id}/mailMessages',
-    );
+    const endpoint = path
+      .replace(/^\/v1\/mailbox\/mailThreads\/[^/]+\/mailMessages$/, '/v1/mailbox/mailThreads/{id}/mailMessages')
+      .replace(CHANGELOG, '/v1/$1/{id}/changelog');
     const cost = TOKEN_COSTS[`GET ${endpoint}`] ?? 0;
     const today = Math.floor(this.clock.now() / DAY_MS);
     if (this.budget.day !== today) this.budget = { day: today, spent: 0 };
@@ -496,6 +495,11 @@ export class PipedriveSimulator {
         this.table('files').json(id, '', JSON.stringify),
       ),
     '/v1/recents': (params) => this.recents(params),
+    '/v1/leads': (params) => this.leads(params, false),
+    '/v1/leads/archived': (params) => this.leads(params, true),
+    '/v1/leadLabels': () => this.whole('lead_labels'),
+    '/v1/leadSources': () => this.whole('lead_sources'),
+    '/api/v2/deals/products': (params) => this.dealProducts(params),
     '/v1/mailbox/mailThreads': (params) => this.mailThreads(params),
     '/api/v2/activities': (params) =>
       this.v2List(this.table('activities'), params, { optional: ['attendees'], untilAllowed: true }),
@@ -532,6 +536,9 @@ export class PipedriveSimulator {
     if (route) return route(params, user);
     const messages = /^\/v1\/mailbox\/mailThreads\/([^/]+)\/mailMessages$/.exec(path);
     if (messages) return this.mailMessages(Number(messages[1]), params);
+    const changelog = CHANGELOG.exec(path);
+    if (changelog)
+      return this.changelog(changelog[1] as 'deals' | 'persons' | 'organizations', Number(changelog[2]), params);
     throw new HttpError(404, 'Unknown method .');
   }
 
@@ -654,6 +661,36 @@ export class PipedriveSimulator {
       ...extra,
       pagination: { start, limit, more_items_in_collection: more, ...(more ? { next_start: start + limit } : {}) },
     });
+  }
+
+  /** `/v1/leads` (not archived; `updated_since` inclusive) and `/v1/leads/archived` (no time filter), v1 offset pages of
+   * up to 500 in the `sort` asked for. */
+  private leads(params: URLSearchParams, archived: boolean): Reply {
+    const leads = this.dataset.tables.leads;
+    const since = archived ? undefined : rfc3339(params, 'updated_since');
+    const ids = Array.prototype.filter.call(
+      sortedV1(leads, params.get('sort')),
+      (id: number) =>
+        Boolean(leads.facet(id) & ARCHIVED_BIT) === archived && (since === undefined || leads.time(id) >= since),
+    ) as number[];
+    return this.offsetPage(ids, params, 500, (id) => leads.json(id, '', JSON.stringify));
+  }
+
+  /** `/api/v2/deals/products?deal_ids=1,2,…` (at most 100 deals): their products by id, in cursor pages of up to 500. */
+  private dealProducts(params: URLSearchParams): Reply {
+    const deals = (params.get('deal_ids') ?? '').split(',').filter(Boolean).map(Number);
+    if (deals.length === 0 || deals.length > 100 || deals.some((id) => !Number.isInteger(id)))
+      throw new HttpError(400, 'deal_ids must list from 1 to 100 deal ids');
+    const products = deals
+      .flatMap((deal) => this.dataset.dealProducts(deal))
+      .sort((a, b) => Number(a.id) - Number(b.id));
+    return cursorPage(products, params, 100);
+  }
+
+  /** `/v1/{deals,persons,organizations}/{id}/changelog`: the entity's changes, newest first, in cursor pages. */
+  private changelog(entity: 'deals' | 'persons' | 'organizations', id: number, params: URLSearchParams): Reply {
+    if (!this.dataset.tables[entity].exists(id)) throw new HttpError(404, `${entity} ${id} not found`);
+    return cursorPage(this.dataset.changelog(entity, id), params, 100);
   }
 
   private v1Notes(params: URLSearchParams): Reply {
@@ -790,6 +827,17 @@ function flood(response: http.ServerResponse, bytes: number | 'endless', gzip: b
 }
 
 const list = (items: string[]) => `[${items.join(',')}]`;
+const CHANGELOG = /^\/v1\/(deals|persons|organizations)\/(\d+)\/changelog$/;
+
+/** One page of a list held whole, by an opaque cursor (a position) and `limit` (default `fallback`, at most 500). */
+function cursorPage(items: Json[], params: URLSearchParams, fallback: number): Reply {
+  const limit = pageSize(params, fallback, 500);
+  const cursor = params.get('cursor');
+  const start = cursor ? Number(Buffer.from(cursor, 'base64url').toString()) : 0;
+  if (!Number.isInteger(start) || start < 0) throw new HttpError(400, 'Invalid cursor');
+  const next = start + limit < items.length ? Buffer.from(String(start + limit)).toString('base64url') : null;
+  return ok(JSON.stringify(items.slice(start, start + limit)), { next_cursor: next });
+}
 /** The rows of `ids` that are not deleted: v1 lists (notes, files, filters) leave deleted records out. */
 const live = (table: Table<Json>, ids: ArrayLike<number>): ArrayLike<number> =>
   Array.prototype.filter.call(ids, (id: number) => !(table.facet(id) & DELETED_BIT)) as number[];

@@ -7,7 +7,17 @@ import { discover, INCREMENTAL, sync } from './helpers/sync.js';
 const HOUR = 3_600_000;
 const RFC3339 = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/;
 /** The streams whose records can be deletions. */
-const DELETABLE = ['deals', 'persons', 'organizations', 'activities', 'products', 'notes', 'files', 'filters'];
+const DELETABLE = [
+  'deals',
+  'deal_products',
+  'persons',
+  'organizations',
+  'activities',
+  'products',
+  'notes',
+  'files',
+  'filters',
+];
 
 describe('deletions', function () {
   this.timeout(60_000);
@@ -55,8 +65,18 @@ describe('deletions', function () {
     const purged = second.records.get('notes')?.find((r) => r.id === 21);
     expect(purged).to.have.keys('id', DELETED_AT);
     expect(purged?.[DELETED_AT]).to.match(RFC3339);
+    // A deleted deal's products are deleted with it, at its deletion time.
+    const productsOfDeleted = (second.records.get('deal_products') ?? []).filter((r) => r.deal_id === deleted.deals);
+    expect(productsOfDeleted.map((r) => r.id)).to.deep.equal(data.dealProducts(deleted.deals!).map((p) => p.id));
+    for (const product of productsOfDeleted)
+      expect(product).to.have.property(DELETED_AT, deletedAt('deals', deleted.deals!));
     const others = [...second.records].flatMap(([stream, records]) =>
-      records.filter((r) => DELETED_AT in r && !(deleted[stream] === r.id || (stream === 'notes' && r.id === 21))),
+      records.filter(
+        (r) =>
+          DELETED_AT in r &&
+          !(deleted[stream] === r.id || (stream === 'notes' && r.id === 21)) &&
+          !(stream === 'deal_products' && r.deal_id === deleted.deals),
+      ),
     );
     expect(others, 'records that are not deletions').to.deep.equal([]);
   });

@@ -7,7 +7,7 @@ import {
   cursorFieldOf,
   discover,
   idsOf,
-  INCREMENTAL,
+  CORE_INCREMENTAL as INCREMENTAL,
   sync,
   type Sync,
 } from './helpers/sync.js';

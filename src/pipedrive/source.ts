@@ -67,7 +67,7 @@ async function discover(config: SourceConfig, runtime: Runtime) {
   try {
     const columns = new CustomFieldColumns(client, customFieldSettings(config));
     return await discoverCatalog(async (stream) =>
-      stream.kind === 'server_filtered' ? columns.schemaOf(stream) : undefined,
+      stream.kind === 'server_filtered' || stream.kind === 'client_filtered' ? columns.schemaOf(stream) : undefined,
     );
   } finally {
     client.close();
@@ -205,8 +205,14 @@ function configuredSchemas(streams: readonly ConfiguredStream[]): Map<FieldEntit
   const schemas = new Map<FieldEntity, JsonSchema>();
   for (const { name, schema } of streams) {
     const stream = streamByName.get(name);
-    if (stream?.kind === 'server_filtered' && stream.customFields && schema)
-      schemas.set(stream.customFields.entity, schema);
+    // The carrier's (deals, not leads) when both are configured: they name the columns alike.
+    const carrier = stream?.kind === 'server_filtered' || stream?.kind === 'client_filtered' ? stream : undefined;
+    if (
+      carrier?.customFields &&
+      schema &&
+      (carrier.kind === 'server_filtered' || !schemas.has(carrier.customFields.entity))
+    )
+      schemas.set(carrier.customFields.entity, schema);
   }
   return schemas;
 }

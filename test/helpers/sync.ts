@@ -8,8 +8,8 @@ import type {
 } from '../../src/generated/airbyte-protocol.js';
 import { configuredCatalog } from '../../src/pipedrive/streams/catalog.js';
 import {
+  DEFAULT_STREAMS,
   INCREMENTAL_STREAMS,
-  STREAMS,
   isIncremental,
   primaryKeyOf,
   streamByName,
@@ -18,10 +18,14 @@ import type { PipedriveSimulator } from '../../simulator/server.js';
 import { CLI, clockedProcess, runCli, tempFile, type CliRun } from './cli.js';
 import { latestStates, parseMessageLine } from '../../acceptance/protocol.js';
 import { recordViolations } from '../../acceptance/rules.js';
+import { CORE_STREAMS } from './contract.js';
 import { configFor } from './simulator.js';
 
-export const ALL = STREAMS.map((s) => s.name);
-export const INCREMENTAL = INCREMENTAL_STREAMS.map((s) => s.name);
+/** The streams a catalog selects by default: all but the opt-in ones (field history). */
+export const ALL = DEFAULT_STREAMS.map((s) => s.name);
+export const INCREMENTAL = INCREMENTAL_STREAMS.filter((s) => ALL.includes(s.name)).map((s) => s.name);
+/** The 11 incremental streams of the product's core 16 (the streams added on top have tests of their own). */
+export const CORE_INCREMENTAL = Object.entries(CORE_STREAMS).flatMap(([name, cursor]) => (cursor ? [name] : []));
 
 /** The cursor field of a stream of the table, or undefined for a full-table stream. */
 export function cursorFieldOf(name: string): string | undefined {
@@ -184,9 +188,31 @@ export function expectedIds(simulator: PipedriveSimulator, stream: string, since
       .filter((message) => data.tables.email_messages.time(message) >= since)
       .sort((a, b) => a - b);
   }
+  if (definition?.kind === 'child' && definition.parent.stream !== 'email_threads') {
+    // Derived from the parent's rows: a deal's products, an entity's changes (ids made as the connector makes them).
+    const parent = definition.parent.stream as 'deals' | 'persons' | 'organizations';
+    const rows = Array.from(data.tables[parent].order('index'));
+    if (definition.name === 'deal_products')
+      return rows.flatMap((deal) => data.dealProducts(deal).map((p) => p.id as number)).sort((a, b) => a - b);
+    return rows
+      .flatMap((index) =>
+        data.changelog(parent, index).map((change) => {
+          definition.derive!(change, data.tables[parent].get(index)!);
+          return change;
+        }),
+      )
+      .filter((change) => Date.parse(`${String(change.time).replace(' ', 'T')}Z`) >= since)
+      .map((change) => change.id as string)
+      .sort();
+  }
   const table = data.table(stream);
   const incremental = cursorFieldOf(stream) !== undefined;
-  return Array.from(table.order('index')).filter((id) => !incremental || table.time(id) >= since);
+  const indexes = Array.from(table.order('index')).filter((id) => !incremental || table.time(id) >= since);
+  if (definition?.kind !== 'full_table' && stream !== 'leads') return indexes;
+  // Rows whose ids are not their indexes: leads and lead labels (UUIDs), lead sources (names).
+  const key = primaryKeyOf(definition!);
+  const ids = indexes.map((index) => table.get(index)![key] as number | string);
+  return typeof ids[0] === 'string' ? ids.sort() : ids;
 }
 
 /** The primary keys of records, each once, sorted; of `stream`'s records if named (field definitions: `key`). */

@@ -45,6 +45,10 @@ interface ListCommon {
   ascending?: boolean;
   /** The property that identifies a record, when not `id` (v2 field definitions: `field_code`). */
   idField?: string;
+  /** What the connector does with records older than the lower bound in a list the API cannot filter by time: `drop`
+   * them (default); `stop` at the first one (the list is newest first); `keep` them (a child stream whose parents'
+   * changes already chose what to read). */
+  older?: 'drop' | 'stop' | 'keep';
 }
 
 /**
@@ -76,6 +80,8 @@ export interface PageRequest<L extends ListDefinition = ListDefinition> {
   upperBound?: number;
   stream: string;
   pathParams?: Record<string, string | number>;
+  /** Query parameters of this request on top of the list's own (a batch of parent ids). */
+  query?: Query;
   signal?: AbortSignal;
   prefetch?: boolean;
 }
@@ -107,13 +113,19 @@ function sinceParameter(since: Since, ms: number): Record<string, string> {
 const formatTime = (format: Since['format'], ms: number) => (format === 'v1' ? formatV1(ms) : formatRfc3339(ms));
 
 /** The request for a list's pages, its server-side bounds included. */
-function filtered({ list, lowerBound, upperBound, stream, pathParams, signal }: PageRequest): Request {
+function filtered({ list, lowerBound, upperBound, stream, pathParams, query, signal }: PageRequest): Request {
   const since = list.since && lowerBound !== undefined ? sinceParameter(list.since, lowerBound) : {};
   const until =
     list.since && list.until && upperBound !== undefined && upperBound !== Infinity
       ? { [list.until.param]: formatTime(list.since.format, upperBound) }
       : {};
-  return { endpoint: list.endpoint, query: { ...list.query, ...since, ...until }, stream, pathParams, signal };
+  return {
+    endpoint: list.endpoint,
+    query: { ...list.query, ...query, ...since, ...until },
+    stream,
+    pathParams,
+    signal,
+  };
 }
 
 const isObject = (value: unknown): value is Record<string, unknown> =>
@@ -292,9 +304,11 @@ async function* keysetPages(page: PageRequest<ListDefinition & { paging: 'keyset
     if (body.additional_data?.pagination?.more_items_in_collection !== true) return;
     if (records.length === 0)
       throw stuck(request, `announced more records from ${formatRfc3339(bound)} but brought none`);
-    const last = Math.max(
+    // The bound has whole seconds (as the parameter does), records may have milliseconds (leads).
+    const newest = Math.max(
       ...records.map((record) => toMillis(record[list.cursorField])).filter((ms) => !Number.isNaN(ms)),
     );
+    const last = Math.floor(newest / 1000) * 1000;
     if (last > bound) {
       bound = last;
       start = 0;

@@ -5,7 +5,7 @@ import { readJson } from '../../airbyte/paths.js';
 import type { SyncMode } from '../../airbyte/source.js';
 import type { ApiRecord } from '../http/pagination.js';
 import { toRfc3339 } from '../time.js';
-import { STREAMS, isIncremental, primaryKeyOf, streamByName, type StreamDefinition } from './table.js';
+import { DEFAULT_STREAMS, STREAMS, isIncremental, primaryKeyOf, streamByName, type StreamDefinition } from './table.js';
 
 export type JsonSchema = Record<string, unknown> & { properties?: Record<string, JsonSchema>; format?: string };
 
@@ -28,7 +28,10 @@ export function streamSchema(name: string): JsonSchema {
   schema = readJson<JsonSchema>(
     new URL(`./schemas/${stream ? schemaFileOf(stream) : `${name}.json`}`, import.meta.url),
   );
-  if (stream && 'deleted' in stream && stream.deleted) {
+  if (
+    stream &&
+    (('deleted' in stream && stream.deleted) || ('deletedWithParent' in stream && stream.deletedWithParent))
+  ) {
     const deletedAt = { type: ['string', 'null'], format: 'date-time', airbyte_type: 'timestamp_with_timezone' };
     schema = { ...schema, properties: { ...schema.properties, [DELETED_AT]: deletedAt } };
   }
@@ -64,7 +67,7 @@ export async function discoverCatalog(
  * full-table ones in full refresh (overwrite). Used for the ready-made catalogs/, the acceptance tests and the demo. */
 export function configuredCatalog(
   mode: SyncMode,
-  names: readonly string[] = STREAMS.map((s) => s.name),
+  names: readonly string[] = DEFAULT_STREAMS.map((s) => s.name),
   schemaOf: (stream: StreamDefinition) => JsonSchema | undefined = () => undefined,
 ): ConfiguredAirbyteCatalog {
   return {

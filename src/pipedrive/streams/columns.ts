@@ -13,7 +13,7 @@ import {
   type FieldDefinition,
   type FieldEntity,
 } from './fields.js';
-import { fieldsCarrier, type ServerFilteredStream } from './table.js';
+import { STREAMS, fieldsCarrier, type CarrierStream } from './table.js';
 
 /** Marks a schema whose custom fields are columns (readable mode), so that a read can trust it has them all. */
 export const COLUMNS_MARK = 'x-pipedrive-custom-field-columns';
@@ -25,19 +25,30 @@ export interface CustomFieldSettings {
 }
 
 /** The standard properties of a stream that carries custom fields: its schema's, without the API's carrier. */
-function standardProperties(stream: ServerFilteredStream): Record<string, JsonSchema> {
+function standardProperties(stream: CarrierStream): Record<string, JsonSchema> {
   const { custom_fields: _carrier, ...standard } = streamSchema(stream.name).properties ?? {};
   return standard;
+}
+
+/** The standard properties of every stream that carries the custom fields of `stream`'s entity (deals and leads both
+ * carry the deal fields): a column must clash with none, so that a field has one column in every stream. */
+function reservedNames(stream: CarrierStream): Set<string> {
+  const entity = stream.customFields?.entity;
+  const carriers = STREAMS.filter(
+    (other): other is CarrierStream =>
+      (other.kind === 'server_filtered' || other.kind === 'client_filtered') && other.customFields?.entity === entity,
+  );
+  return new Set([stream, ...carriers].flatMap((carrier) => Object.keys(standardProperties(carrier))));
 }
 
 /** The columns of an entity's definitions, named; a pinned name that clashes with a standard property is a config
  * error. */
 function namedColumns(
   definitions: readonly FieldDefinition[],
-  stream: ServerFilteredStream,
+  stream: CarrierStream,
   names: ReadonlyMap<string, string>,
 ): CustomColumn[] {
-  const standard = new Set(Object.keys(standardProperties(stream)));
+  const standard = reservedNames(stream);
   for (const [key, column] of names) {
     if (standard.has(column) && definitions.some((definition) => definition.key === key)) {
       throw configError(
@@ -51,7 +62,7 @@ function namedColumns(
 /** The schema of a stream that carries custom fields, in readable mode: its standard properties (the API's carrier
  * object left out) and a column per custom field, each annotated with its field. */
 export function readableSchema(
-  stream: ServerFilteredStream,
+  stream: CarrierStream,
   definitions: readonly FieldDefinition[],
   names: ReadonlyMap<string, string>,
 ): JsonSchema {
@@ -100,14 +111,14 @@ export class CustomFieldColumns {
   }
 
   /** The JSON schema of a stream that carries custom fields: with a column per field in readable mode. */
-  async schemaOf(stream: ServerFilteredStream): Promise<JsonSchema> {
+  async schemaOf(stream: CarrierStream): Promise<JsonSchema> {
     if (!this.readable || !stream.customFields) return streamSchema(stream.name);
     const definitions = await this.definitionsOf(stream.customFields.entity, stream.name);
     return readableSchema(stream, definitions, this.settings.names);
   }
 
   /** The function that puts a carrier stream's custom fields into their columns, or none in raw mode. */
-  async mapperOf(stream: ServerFilteredStream): Promise<((record: ApiRecord) => void) | undefined> {
+  async mapperOf(stream: CarrierStream): Promise<((record: ApiRecord) => void) | undefined> {
     if (!this.readable || !stream.customFields) return undefined;
     const columns = await this.columnsOf(stream.customFields.entity, stream.name);
     return customFieldMapper(columns, stream.customFields.shape);
@@ -122,7 +133,7 @@ export class CustomFieldColumns {
     return columns.map((column) => ({ ...column, options: options.get(column.key) ?? column.options }));
   }
 
-  private named(definitions: readonly FieldDefinition[], stream: ServerFilteredStream): CustomColumn[] {
+  private named(definitions: readonly FieldDefinition[], stream: CarrierStream): CustomColumn[] {
     return namedColumns(definitions, stream, this.settings.names);
   }
 

@@ -8,7 +8,7 @@ import { recordMessage } from '../../airbyte/messages.js';
 import type { MessageWriter } from '../../airbyte/output.js';
 import type { StreamOutcome } from '../../airbyte/source.js';
 import { clock } from '../clock.js';
-import { BudgetExhausted, HttpStatusError, type PipedriveClient } from '../http/client.js';
+import { BudgetExhausted, HttpStatusError, type PipedriveClient, type Query } from '../http/client.js';
 import {
   isPurged,
   listPages,
@@ -24,7 +24,14 @@ import type { CustomFieldColumns } from './columns.js';
 import type { Range } from './ranges.js';
 import { slicedBatches, type SlicePool } from './slices.js';
 import type { ChildRead, StreamRead } from './state.js';
-import { fieldsCarrier, isIncremental, parentOf, type FieldsStream, type StreamDefinition } from './table.js';
+import {
+  fieldsCarrier,
+  isIncremental,
+  parentOf,
+  type ChildStream,
+  type FieldsStream,
+  type StreamDefinition,
+} from './table.js';
 
 export interface ReadContext {
   client: PipedriveClient;
@@ -170,22 +177,39 @@ async function* recordBatches(
   }
 }
 
-/** One list's pages from the lower bound on: the API applies it where it can, the connector where it cannot. */
+/** One list's pages from the lower bound on: the API applies it where it can, the connector where it cannot (as the
+ * list's `older` says). `query` and `pathParams` are this request's (a parent's id, a batch of parents' ids). */
 function boundedPages(
   { stream, lowerBound, countAs, signal }: ListRead,
   list: ListDefinition,
   context: ReadContext,
-  pathParams?: Record<string, number | string>,
+  parameters: { pathParams?: Record<string, number | string>; query?: Query } = {},
 ): Pages {
   const limit = Math.min(context.pageSize, list.maxPageSize ?? 500);
-  const pages = listPages({ client: context.client, list, limit, lowerBound, stream: countAs, pathParams, signal });
-  if (list.since || lowerBound === undefined || !isIncremental(stream)) return pages;
-  return dropOlder(pages, stream.cursor, lowerBound);
+  const pages = listPages({ client: context.client, list, limit, lowerBound, stream: countAs, signal, ...parameters });
+  if (list.since || lowerBound === undefined || !isIncremental(stream) || list.older === 'keep') return pages;
+  return list.older === 'stop'
+    ? untilOlder(pages, stream.cursor, lowerBound)
+    : dropOlder(pages, stream.cursor, lowerBound);
 }
 
 /** Client-side lower bound, for lists the API cannot filter. A record without a cursor value is kept. */
 async function* dropOlder(pages: Pages, cursor: string, lowerBound: number): Pages {
   for await (const page of pages) yield page.filter((record) => !(toMillis(record[cursor]) < lowerBound));
+}
+
+/** Client-side lower bound of a list that is newest first: the first older record ends it, and no page after it is
+ * asked for. */
+async function* untilOlder(pages: Pages, cursor: string, lowerBound: number): Pages {
+  for await (const page of pages) {
+    const older = page.findIndex((record) => toMillis(record[cursor]) < lowerBound);
+    if (older < 0) {
+      yield page;
+      continue;
+    }
+    yield page.slice(0, older);
+    return;
+  }
 }
 
 /** One stream's part in a family read: its records, checkpoints and outcome. */
@@ -256,31 +280,80 @@ class Member {
     }
   }
 
-  /** Reads this (child) stream's lists for each parent record of a batch that changed since the previous sync. A parent
-   * that vanished meanwhile (a status in `tolerate`) is skipped; any other failure ends this stream. */
+  /** Reads this (child) stream's lists for the parent records of a batch that changed since the previous sync: for
+   * each, or for groups of them at once. A parent that vanished meanwhile (a status in `tolerate`) is skipped; any other
+   * failure ends this stream. */
   async expand(parents: ApiRecord[]): Promise<void> {
     const { stream, bounds } = this.read;
     if (stream.kind !== 'child' || !bounds) return;
     const parentCursor = parentOf(stream).cursor;
-    for (const record of parents) {
+    const wanted = parents.filter((record) => {
       const changed = toMillis(record[parentCursor]);
       this.checkpoint.sawParent(changed);
-      const wanted =
-        bounds.parentAfter !== undefined ? !(changed <= bounds.parentAfter) : !(changed < bounds.lowerBound);
-      if (!wanted) continue;
-      const read: ListRead = { stream, lowerBound: bounds.lowerBound, countAs: stream.name, signal: this.signal };
-      for (const list of stream.lists) {
-        try {
-          for await (const page of boundedPages(read, list, this.context, stream.parent.pathParams(record)))
-            await this.emit(page);
-        } catch (error) {
-          if (!(error instanceof HttpStatusError && stream.tolerate.includes(error.status))) return this.fail(error);
-          this.context.logger.info(
-            `${stream.name}: skipped ${stream.parent.stream} ${record.id}, gone since it was listed (HTTP ${error.status})`,
-          );
+      return bounds.parentAfter !== undefined ? !(changed <= bounds.parentAfter) : !(changed < bounds.lowerBound);
+    });
+    const { request } = stream.parent;
+    if (request.per === 'record') {
+      for (const parent of wanted) {
+        const parameters = { pathParams: request.pathParams(parent) };
+        if (!(await this.readChildren(stream, parameters, () => parent, String(parent.id)))) return;
+      }
+      return;
+    }
+    for (let i = 0; i < wanted.length; i += request.size) {
+      const group = new Map(wanted.slice(i, i + request.size).map((parent) => [String(parent.id), parent]));
+      const ids = [...group.keys()].join(',');
+      const parentOfRecord = (record: ApiRecord) => group.get(String(record[request.parentKey]));
+      if (!(await this.readChildren(stream, { query: { [request.param]: ids } }, parentOfRecord, ids))) return;
+    }
+  }
+
+  /** Reads a child's lists for one request's parents (`parentOfRecord`: a record's parent; `which`: their ids, for
+   * the log); false once the stream failed. */
+  private async readChildren(
+    stream: ChildStream,
+    parameters: { pathParams?: Record<string, number | string>; query?: Query },
+    parentOfRecord: (record: ApiRecord) => ApiRecord | undefined,
+    which: string,
+  ): Promise<boolean> {
+    const read: ListRead = {
+      stream,
+      lowerBound: this.read.bounds?.lowerBound,
+      countAs: stream.name,
+      signal: this.signal,
+    };
+    for (const list of stream.lists) {
+      try {
+        for await (const page of boundedPages(read, list, this.context, parameters)) {
+          for (const record of page) {
+            const parent = parentOfRecord(record);
+            if (!parent) continue;
+            stream.derive?.(record, parent);
+            if (stream.deletedWithParent) this.markDeletedWithParent(record, parent);
+          }
+          await this.emit(page);
         }
+      } catch (error) {
+        if (!(error instanceof HttpStatusError && stream.tolerate.includes(error.status))) {
+          this.fail(error);
+          return false;
+        }
+        this.context.logger.info(
+          `${stream.name}: skipped ${stream.parent.stream} ${which}, gone since it was listed (HTTP ${error.status})`,
+        );
       }
     }
+    return true;
+  }
+
+  /** A child record of a deleted parent is deleted with it, at the parent's deletion time. */
+  private markDeletedWithParent(record: ApiRecord, parent: ApiRecord): void {
+    const { stream } = this.read;
+    if (stream.kind !== 'child') return;
+    const parentStream = parentOf(stream);
+    const deleted = 'deleted' in parentStream ? parentStream.deleted : undefined;
+    if (deleted && parent[deleted.field] === deleted.value)
+      record[DELETED_AT] = toRfc3339(parent[parentStream.cursor]) ?? formatRfc3339(this.context.client.serverNow());
   }
 
   /** The final checkpoint of a read that went to the end. Records changed while an unordered list was read may have
@@ -310,7 +383,8 @@ class Member {
   private async emit(records: ApiRecord[], cursor = true): Promise<void> {
     const { stream } = this.read;
     if (records.length === 0) return;
-    if (stream.kind === 'server_filtered') this.customFieldMapper ??= this.context.columns.mapperOf(stream);
+    if (stream.kind === 'server_filtered' || stream.kind === 'client_filtered')
+      this.customFieldMapper ??= this.context.columns.mapperOf(stream);
     const mapCustomFields = await this.customFieldMapper;
     const cursorField = isIncremental(stream) ? stream.cursor : undefined;
     const latest = this.latest();

@@ -1,12 +1,13 @@
 // The streams of this source, declared once, as data. The catalog, the engine, the command line's messages, the
 // integration tests and the tests all derive from this table; adding a full-table stream is one row here, one schema
 // file in schemas/ and the simulator's data.
+import { createHash } from 'node:crypto';
 import { Duration } from 'luxon';
 import type { Query } from '../http/client.js';
 import type { ApiRecord, FilteredList, ListDefinition, SortedList } from '../http/pagination.js';
 import { FIELD_LISTS, type FieldEntity } from './fields.js';
 
-export type CursorField = 'update_time' | 'modified';
+export type CursorField = 'update_time' | 'modified' | 'time';
 
 /** Read whole every sync (the list may return a record more than once if `distinct`: each id is emitted once). */
 export interface FullTableStream {
@@ -14,6 +15,8 @@ export interface FullTableStream {
   name: string;
   lists: readonly ListDefinition[];
   distinct?: boolean;
+  /** The property that identifies a record, when not `id` (its lists' `idField`). */
+  primaryKey?: string;
 }
 
 /** Filtered and sorted by its cursor on the server: a sync reads only what changed, and every page is a checkpoint.
@@ -63,17 +66,31 @@ export interface ClientFilteredStream extends Deletable {
   lists: readonly ListDefinition[];
   recent?: { reach: Duration; lists: readonly FilteredList[] };
   distinct?: boolean;
+  customFields?: CustomFieldsOf;
 }
 
-/** Read once per record of its parent stream, riding along on the parent's lists when both are selected; only parents
+/** How a child's lists are asked for its parents: once per parent (its id in the path), or for a batch of up to
+ * `size` parents at once (their ids, comma-separated, in the query parameter `param`; each record names its parent in
+ * `parentKey`). */
+export type ParentRequest =
+  | { per: 'record'; pathParams: (parent: ApiRecord) => Record<string, number | string> }
+  | { per: 'batch'; param: string; size: number; parentKey: string };
+
+/** Read for the records of its parent stream, riding along on the parent's lists when both are selected; only parents
  * changed since the previous sync are visited. A parent that vanished meanwhile (a status in `tolerate`) is skipped. */
 export interface ChildStream {
   kind: 'child';
   name: string;
   cursor: CursorField;
-  parent: { stream: string; pathParams: (parent: ApiRecord) => Record<string, number | string> };
+  parent: { stream: string; request: ParentRequest };
   lists: readonly ListDefinition[];
   tolerate: readonly number[];
+  /** Adds to a record what it lacks and its parent knows (the parent's id, an id of its own). */
+  derive?: (record: ApiRecord, parent: ApiRecord) => void;
+  /** The records go with their parent: when the parent is a deletion, so are they (`_ab_cdc_deleted_at`). */
+  deletedWithParent?: boolean;
+  /** Costs a request per changed parent: read only when a catalog selects it, left out of the ready-made ones. */
+  optIn?: boolean;
 }
 
 export type StreamDefinition =
@@ -84,7 +101,11 @@ export const isIncremental = (stream: StreamDefinition): stream is IncrementalSt
   stream.kind !== 'full_table' && stream.kind !== 'fields';
 
 /** The property that identifies a stream's records. */
-export const primaryKeyOf = (stream: StreamDefinition): string => (stream.kind === 'fields' ? 'key' : 'id');
+export const primaryKeyOf = (stream: StreamDefinition): string =>
+  stream.kind === 'fields' ? 'key' : stream.kind === 'full_table' ? (stream.primaryKey ?? 'id') : 'id';
+
+/** A stream whose records carry an entity's custom fields. */
+export type CarrierStream = ServerFilteredStream | ClientFilteredStream;
 
 const V2_SINCE = { param: 'updated_since', format: 'rfc3339' } as const;
 /** A v2 list filtered on the server: `updated_since` (inclusive) and ascending `update_time`. */
@@ -149,6 +170,28 @@ const goalLists = ['quantity', 'sum'].flatMap((metric) =>
   })),
 );
 
+/**
+ * The field-level history of an entity, from `/v1/{entities}/{id}/changelog` (cursor pages, newest first): read for
+ * each parent changed since the previous sync, down to the stream's saved point. A change carries no id of its own:
+ * it gets its parent's id and a stable id made of what identifies it, so a change read twice is one row.
+ */
+function changelog(parent: 'deals' | 'persons' | 'organizations', parentKey: string, name: string): ChildStream {
+  return {
+    kind: 'child',
+    name,
+    cursor: 'time',
+    parent: { stream: parent, request: { per: 'record', pathParams: (record) => ({ id: String(record.id) }) } },
+    lists: [{ endpoint: `/v1/${parent}/{id}/changelog`, paging: 'cursor', idField: 'field_key', older: 'stop' }],
+    tolerate: [403, 404, 410],
+    optIn: true,
+    derive: (change, record) => {
+      change[parentKey] = record.id;
+      const identity = [record.id, change.time, change.field_key, change.old_value, change.new_value];
+      change.id = createHash('sha1').update(JSON.stringify(identity)).digest('hex').slice(0, 24);
+    },
+  };
+}
+
 export const STREAMS: readonly StreamDefinition[] = [
   {
     kind: 'server_filtered',
@@ -176,9 +219,23 @@ export const STREAMS: readonly StreamDefinition[] = [
   { kind: 'fields', name: 'deal_fields', entity: 'deal' },
   {
     kind: 'child',
+    name: 'deal_products',
+    cursor: 'update_time',
+    // The products of up to 100 changed deals a request: one request per 100 deals, not one per deal.
+    parent: { stream: 'deals', request: { per: 'batch', param: 'deal_ids', size: 100, parentKey: 'deal_id' } },
+    lists: [{ endpoint: '/api/v2/deals/products', paging: 'cursor', older: 'keep' }],
+    tolerate: [],
+    deletedWithParent: true,
+  },
+  changelog('deals', 'deal_id', 'deal_changelog'),
+  {
+    kind: 'child',
     name: 'email_messages',
     cursor: 'update_time',
-    parent: { stream: 'email_threads', pathParams: (thread) => ({ id: String(thread.id) }) },
+    parent: {
+      stream: 'email_threads',
+      request: { per: 'record', pathParams: (thread) => ({ id: String(thread.id) }) },
+    },
     lists: [{ endpoint: '/v1/mailbox/mailThreads/{id}/mailMessages', paging: 'offset' }],
     tolerate: [403, 404, 410],
   },
@@ -218,6 +275,32 @@ export const STREAMS: readonly StreamDefinition[] = [
   },
   { kind: 'full_table', name: 'goals', lists: goalLists, distinct: true },
   {
+    kind: 'client_filtered',
+    name: 'leads',
+    cursor: 'update_time',
+    lists: [
+      {
+        endpoint: '/v1/leads',
+        query: { sort: 'update_time ASC' },
+        paging: 'keyset',
+        since: V2_SINCE,
+        cursorField: 'update_time',
+        ascending: true,
+      },
+      // Archived leads take no updated_since: newest first, read down to the saved point.
+      { endpoint: '/v1/leads/archived', query: { sort: 'update_time DESC' }, paging: 'offset', older: 'stop' },
+    ],
+    // Leads carry the deals' custom fields, v1's way.
+    customFields: { entity: 'deal', shape: 'v1' },
+  },
+  { kind: 'full_table', name: 'lead_labels', lists: [single('/v1/leadLabels')] },
+  {
+    kind: 'full_table',
+    name: 'lead_sources',
+    lists: [{ ...single('/v1/leadSources'), idField: 'name' }],
+    primaryKey: 'name',
+  },
+  {
     kind: 'server_filtered',
     name: 'notes',
     cursor: 'update_time',
@@ -246,6 +329,7 @@ export const STREAMS: readonly StreamDefinition[] = [
     deleted: IS_DELETED,
   },
   { kind: 'fields', name: 'organization_fields', entity: 'organization' },
+  changelog('organizations', 'organization_id', 'organization_changelog'),
   {
     kind: 'server_filtered',
     name: 'persons',
@@ -255,6 +339,7 @@ export const STREAMS: readonly StreamDefinition[] = [
     deleted: IS_DELETED,
   },
   { kind: 'fields', name: 'person_fields', entity: 'person' },
+  changelog('persons', 'person_id', 'person_changelog'),
   { kind: 'full_table', name: 'pipelines', lists: [{ endpoint: '/api/v2/pipelines', paging: 'cursor' }] },
   {
     kind: 'server_filtered',
@@ -279,6 +364,8 @@ export function parentOf(child: ChildStream): IncrementalStream {
   return parent;
 }
 export const INCREMENTAL_STREAMS = STREAMS.filter(isIncremental);
+/** The streams a catalog selects unless told otherwise: all but the opt-in ones. */
+export const DEFAULT_STREAMS = STREAMS.filter((stream) => !(stream.kind === 'child' && stream.optIn));
 
 /** The stream whose records carry an entity's custom fields (its standard properties are the field's neighbours). */
 export function fieldsCarrier(entity: FieldEntity): ServerFilteredStream {
@@ -295,7 +382,9 @@ export const STREAM_ENDPOINTS: readonly string[] = [
     STREAMS.flatMap((stream): readonly ListDefinition[] => {
       if (stream.kind === 'fields') return [FIELD_LISTS[stream.entity]];
       const fields =
-        stream.kind === 'server_filtered' && stream.customFields ? [FIELD_LISTS[stream.customFields.entity]] : [];
+        (stream.kind === 'server_filtered' || stream.kind === 'client_filtered') && stream.customFields
+          ? [FIELD_LISTS[stream.customFields.entity]]
+          : [];
       const recent = stream.kind === 'client_filtered' ? (stream.recent?.lists ?? []) : [];
       const deletions =
         stream.kind === 'client_filtered' || stream.kind === 'server_filtered' ? (stream.deletions?.lists ?? []) : [];
