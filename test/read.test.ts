@@ -44,7 +44,7 @@ describe('read', function () {
       for (const stream of ALL)
         expect(idsOf(first.records.get(stream), stream), stream).to.deep.equal(expectedIds(sim(), stream));
       // Pages of 50 (files: 50 too, under the cap of 100): the big streams took many requests each. Activities is read
-      // in time slices; a split costs at most one partial page, and a slice is split only when 4 pages or more remain.
+      // in time slices; a split costs at most one partial page, and a slice is split only when 8 pages or more remain.
       const pages = Math.ceil(sim().dataset.counts.activities / 50);
       expect(sim().requestsTo('/api/v2/activities').length).to.be.within(pages, pages * 1.25);
     });

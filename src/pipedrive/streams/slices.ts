@@ -198,8 +198,10 @@ export async function* slicedBatches(read: SlicedRead): AsyncGenerator<SlicedBat
     for (let i = 0; i < running.size; i++) read.pool.release();
   }
 
-  /** If the rest of the slice looks big enough, and another slice would make the read faster (no page is waiting to
-   * be emitted, no request waiting for the throttle) and the pool has room: a new slice reads the upper half of it. */
+  /** If the rest of the slice looks big enough, and more slices would make the read faster (no page is waiting to
+   * be emitted, no request waiting for the throttle) and the pool has room: the rest is cut into equal spans of
+   * whole seconds, as many as the pool gives and each of MIN_PAGES_TO_SPLIT pages or more by the page's density; new
+   * slices read all but the first. */
   function split(slice: Slice, page: ApiRecord[]): void {
     const { owner } = slice;
     if (!owner.splittable || owner.queued.length > 0 || page.length === 0) return;
@@ -208,13 +210,24 @@ export async function* slicedBatches(read: SlicedRead): AsyncGenerator<SlicedBat
     const end = slice.end === Infinity ? readStart() : slice.end;
     const rest = end - slice.reached;
     if (!(rest >= 2 * SECOND)) return;
-    const perMs = page.length / Math.max(slice.reached - first, SECOND);
-    if (!(perMs * rest >= MIN_PAGES_TO_SPLIT * read.limit) || !read.pool.take()) return;
-    const middle = Math.floor((slice.reached + rest / 2) / SECOND) * SECOND;
-    const upper = new Slice(owner, middle, slice.end);
-    slice.end = middle;
-    owner.slices.splice(owner.slices.indexOf(slice) + 1, 0, upper);
-    start(upper);
+    const pages = (page.length / Math.max(slice.reached - first, SECOND)) * (rest / read.limit);
+    const most = Math.min(Math.floor(pages / MIN_PAGES_TO_SPLIT), Math.floor(rest / SECOND)) - 1;
+    let added = 0;
+    while (added < most && read.pool.take()) added++;
+    if (added === 0) return;
+    const width = rest / (added + 1);
+    const cuts = Array.from(
+      { length: added },
+      (_, i) => Math.floor((slice.reached + width * (i + 1)) / SECOND) * SECOND,
+    );
+    const ends = [...cuts, slice.end];
+    let position = owner.slices.indexOf(slice);
+    slice.end = cuts[0] ?? slice.end;
+    cuts.forEach((from, i) => {
+      const upper = new Slice(owner, from, ends[i + 1] ?? Infinity);
+      owner.slices.splice(++position, 0, upper);
+      start(upper);
+    });
   }
 }
 
