@@ -191,7 +191,12 @@ describe('OAuth 2.0', function () {
       const logs = s.run.messages.filter((m: AirbyteMessage) => m.type === 'LOG');
       expect(logs.map((m) => m.log!.message).join('\n')).to.match(/rotated the OAuth refresh token/);
       expect(sim().oauth.issued.length).to.be.at.least(4);
-      expect(OAUTH_APP.clientSecret).to.have.length.above(8);
+      // The secrets were there to leak: each CONTROL message carries the client secret and a rotated refresh token.
+      for (const control of controls(s.run)) {
+        const { credentials } = control.connectorConfig!.config as Config;
+        expect(credentials.client_secret).to.equal(OAUTH_APP.clientSecret);
+        expect(sim().oauth.issued).to.include(credentials.refresh_token);
+      }
     });
   });
 });

@@ -15,8 +15,6 @@ export interface FullTableStream {
   name: string;
   lists: readonly ListDefinition[];
   distinct?: boolean;
-  /** The property that identifies a record, when not `id` (its lists' `idField`). */
-  primaryKey?: string;
 }
 
 /** Filtered and sorted by its cursor on the server: a sync reads only what changed, and every page is a checkpoint.
@@ -100,9 +98,10 @@ export type FullRefreshStream = FullTableStream | FieldsStream;
 export const isIncremental = (stream: StreamDefinition): stream is IncrementalStream =>
   stream.kind !== 'full_table' && stream.kind !== 'fields';
 
-/** The property that identifies a stream's records. */
+/** The property that identifies a stream's records: `id`; a full table's lists may name another (lead sources: `name`).
+ * (A child's `idField` only checks its pages: a change gets its `id` from `derive`.) */
 export const primaryKeyOf = (stream: StreamDefinition): string =>
-  stream.kind === 'fields' ? 'key' : stream.kind === 'full_table' ? (stream.primaryKey ?? 'id') : 'id';
+  stream.kind === 'fields' ? 'key' : stream.kind === 'full_table' ? (stream.lists[0]?.idField ?? 'id') : 'id';
 
 /** A stream whose records carry an entity's custom fields. */
 export type CarrierStream = ServerFilteredStream | ClientFilteredStream;
@@ -294,12 +293,7 @@ export const STREAMS: readonly StreamDefinition[] = [
     customFields: { entity: 'deal', shape: 'v1' },
   },
   { kind: 'full_table', name: 'lead_labels', lists: [single('/v1/leadLabels')] },
-  {
-    kind: 'full_table',
-    name: 'lead_sources',
-    lists: [{ ...single('/v1/leadSources'), idField: 'name' }],
-    primaryKey: 'name',
-  },
+  { kind: 'full_table', name: 'lead_sources', lists: [{ ...single('/v1/leadSources'), idField: 'name' }] },
   {
     kind: 'server_filtered',
     name: 'notes',
