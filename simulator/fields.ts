@@ -231,19 +231,66 @@ export function v1Definition(field: SimField | { key: string; name: string; type
 // ---- What the warehouse should get: the rule for custom fields, written again here (apart from the connector's)
 // so that tests check the connector against an independent version of it.
 
-/** The column a custom field should be emitted under, given the entity's custom fields and its standard properties. */
+const ADDRESS_PARTS = [
+  'street_number',
+  'route',
+  'subpremise',
+  'sublocality',
+  'locality',
+  'admin_area_level_1',
+  'admin_area_level_2',
+  'country',
+  'postal_code',
+];
+/** Every column a field of `type` named `name` fills: its own, and its siblings. */
+function columnsOfType(name: string, type: string): string[] {
+  const siblings =
+    type === 'monetary'
+      ? ['currency']
+      : type === 'daterange' || type === 'timerange'
+        ? ['until']
+        : type === 'address'
+          ? ADDRESS_PARTS
+          : [];
+  return [name, ...siblings.map((sibling) => `${name}_${sibling}`)];
+}
+
+const baseName = (name: string) =>
+  name
+    .normalize('NFKD')
+    .replace(/[\u0300-\u036f]/g, '')
+    .toLowerCase()
+    .split(/[^a-z0-9]+/)
+    .filter(Boolean)
+    .join('_');
+
+/**
+ * The column a custom field should be emitted under, given the entity's custom fields and its standard properties: its
+ * name, unless that is empty, starts with a digit, or one of the columns it fills (siblings included) is a standard
+ * property or a column another field's name fills; then its name and the shortest prefix of its key (6, 10, 16 or 40
+ * characters) that leaves its columns to it alone, the fields that need one taken in the order of their keys.
+ */
 export function expectedColumn(field: SimField, fields: readonly SimField[], standard: ReadonlySet<string>): string {
-  const base = (name: string) =>
-    name
-      .normalize('NFKD')
-      .replace(/[\u0300-\u036f]/g, '')
-      .toLowerCase()
-      .split(/[^a-z0-9]+/)
-      .filter(Boolean)
-      .join('_');
-  const name = base(field.name);
-  const shared = fields.filter((other) => base(other.name) === name).length > 1;
-  return name === '' || /^\d/.test(name) || standard.has(name) || shared ? `${name}_${field.key.slice(0, 6)}` : name;
+  const natural = (f: SimField) => columnsOfType(baseName(f.name), f.type);
+  const clashes = (f: SimField) =>
+    baseName(f.name) === '' ||
+    /^\d/.test(baseName(f.name)) ||
+    natural(f).some(
+      (column) => standard.has(column) || fields.some((other) => other !== f && natural(other).includes(column)),
+    );
+  if (!clashes(field)) return baseName(field.name);
+  const taken = new Set([...standard, ...fields.filter((f) => !clashes(f)).flatMap(natural)]);
+  for (const other of fields.filter(clashes).sort((a, b) => (a.key < b.key ? -1 : 1))) {
+    for (const length of [6, 10, 16, 40]) {
+      const column = `${baseName(other.name)}_${other.key.slice(0, length)}`;
+      const columns = columnsOfType(column, other.type);
+      if (columns.some((c) => taken.has(c))) continue;
+      if (other === field) return column;
+      for (const c of columns) taken.add(c);
+      break;
+    }
+  }
+  throw new Error(`no column for field ${field.key}`);
 }
 
 /** The properties a custom field's (v2-shaped) value should reach the warehouse as, under `column`. */
@@ -263,20 +310,9 @@ export function expectedValues(field: SimField, column: string, value: unknown):
     case 'timerange':
       return { [column]: v?.value ?? null, [`${column}_until`]: v?.until ?? null };
     case 'address': {
-      const parts = [
-        'street_number',
-        'route',
-        'subpremise',
-        'sublocality',
-        'locality',
-        'admin_area_level_1',
-        'admin_area_level_2',
-        'country',
-        'postal_code',
-      ];
       return {
         [column]: v?.formatted_address ?? null,
-        ...Object.fromEntries(parts.map((part) => [`${column}_${part}`, v?.[part] ?? null])),
+        ...Object.fromEntries(ADDRESS_PARTS.map((part) => [`${column}_${part}`, v?.[part] ?? null])),
       };
     }
     default:

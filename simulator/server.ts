@@ -183,6 +183,8 @@ export class PipedriveSimulator {
   dailyBudget: number;
   latencyMs: number;
   accountClosed: boolean;
+  /** How far the `Date` header is off the company's clock, in ms (a server or proxy whose clock is wrong). */
+  dateSkewMs = 0;
   private readonly faults: (Fault & { seen: number; left: number })[] = [];
   private readonly windows = new Map<string, number[]>();
   private readonly rejections = new Map<string, number[]>();
@@ -308,7 +310,7 @@ export class PipedriveSimulator {
     entry.status = reply.status;
     const headers = {
       'content-type': 'application/json',
-      date: new Date(this.clock.now()).toUTCString(),
+      date: new Date(this.clock.now() + this.dateSkewMs).toUTCString(),
       ...this.rateHeaders(token),
       ...reply.headers,
       ...(fault?.kind === 'headers' ? fault.headers : {}),

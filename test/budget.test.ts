@@ -4,7 +4,7 @@ import { expect } from 'chai';
 import type { PipedriveSimulator } from '../simulator/server.js';
 import { ofType, traceErrors } from './helpers/cli.js';
 import { useSimulator } from './helpers/simulator.js';
-import { ALL, INCREMENTAL, expectedIds, idsOf, sync, type Sync } from './helpers/sync.js';
+import { ALL, INCREMENTAL, configuredCatalog, expectedIds, idsOf, sync, type Sync } from './helpers/sync.js';
 import { STREAMS } from '../src/pipedrive/streams/table.js';
 
 const DAY = 86_400_000;
@@ -89,5 +89,77 @@ describe('token budget', function () {
     const second = await sync(sim(), { config, state: first.state });
     expect(second.run.exitCode).to.equal(0);
     expectUnionComplete(sim(), first, second);
+  });
+
+  describe('full refresh: read whole, or the sync fails', () => {
+    /** Every stream got a status; one that ended COMPLETE has every row, any other ended INCOMPLETE with a TRACE
+     * error naming it; the sync exits 1. */
+    function expectNoPartialTable(simulator: PipedriveSimulator, s: Sync): string[] {
+      expect(s.run.exitCode).to.equal(1);
+      const errors = traceErrors(s.run);
+      const cut: string[] = [];
+      for (const stream of ALL) {
+        const last = statusesOf(s, stream).at(-1);
+        expect(last, `${stream} got a status`).to.be.oneOf(['COMPLETE', 'INCOMPLETE']);
+        if (last === 'COMPLETE') {
+          expect(idsOf(s.records.get(stream), stream), stream).to.deep.equal(
+            expectedIds(simulator, stream, Date.parse('2020-01-01')),
+          );
+          continue;
+        }
+        cut.push(stream);
+        const error = errors.find((e) => e.stream_descriptor?.name === stream);
+        expect(error, `a TRACE error for ${stream}`).to.not.equal(undefined);
+        expect(error!.message).to.include('full refresh');
+      }
+      return cut;
+    }
+
+    it('a cap too small for a full refresh of every stream: none ends COMPLETE with part of its rows; exit 1, saying what to change', async () => {
+      const cap = Math.round(0.4 * (await fullCost(reference())));
+      const s = await sync(sim(), { mode: 'full_refresh', config: { ...config, token_budget_per_sync: cap } });
+      const cut = expectNoPartialTable(sim(), s);
+      expect(cut).to.not.deep.equal([]);
+      expect(sim().stats.tokensSpent).to.be.at.most(cap);
+      const messages = traceErrors(s.run).map((e) => e.message);
+      expect(messages.join('\n')).to.include('token_budget_per_sync');
+      expect(traceErrors(s.run).find((e) => e.stream_descriptor?.name === cut[0])!.failure_type).to.equal(
+        'config_error',
+      );
+    });
+
+    it("Pipedrive's daily budget running out during a full refresh: every stream cut short says so; exit 1", async () => {
+      sim().dailyBudget = Math.round(0.4 * (await fullCost(reference())));
+      const s = await sync(sim(), { mode: 'full_refresh', config });
+      const cut = expectNoPartialTable(sim(), s);
+      expect(cut).to.not.deep.equal([]);
+      const error = traceErrors(s.run).find((e) => e.stream_descriptor?.name === cut[0])!;
+      expect(error.failure_type).to.equal('transient_error');
+      expect(error.message).to.include('daily API token budget');
+    });
+
+    it('incremental streams beside full-refresh ones: the full-refresh ones are read first and whole, only incremental ones are deferred', async () => {
+      const full = ['persons', 'stages', 'currencies'];
+      const incremental = ['deals', 'activities', 'organizations', 'notes'];
+      const catalog = {
+        streams: [
+          ...configuredCatalog('full_refresh', full).streams,
+          ...configuredCatalog('incremental', incremental).streams,
+        ],
+      };
+      const reference_ = await sync(reference(), { catalog, config });
+      const cap = Math.round(0.5 * reference().stats.tokensSpent);
+      expect(reference_.run.exitCode).to.equal(0);
+      const s = await sync(sim(), { catalog, config: { ...config, token_budget_per_sync: cap } });
+      expect(s.run.exitCode).to.equal(0);
+      for (const stream of full) {
+        expect(statusesOf(s, stream).at(-1), stream).to.equal('COMPLETE');
+        expect(idsOf(s.records.get(stream), stream), stream).to.deep.equal(
+          expectedIds(sim(), stream, Date.parse('2020-01-01')),
+        );
+      }
+      expect(warnings(s).join('\n')).to.match(/Left to the next sync, which resumes them: /);
+      expect(warnings(s).join('\n')).to.not.match(/persons \(/);
+    });
   });
 });

@@ -257,6 +257,80 @@ describe('custom fields', function () {
       });
     });
 
+    it('every column a field makes (_currency, _until, address parts) is its own: no field overwrites another', async () => {
+      const data = sim().dataset;
+      const add = (entity: FieldEntity, name: string, type: string) =>
+        data.addField(entity, { key: fieldKey(data.seed, entity, name), name, type });
+      // In both orders: the clash must not depend on which field comes first.
+      add('deal', 'Budget', 'monetary');
+      add('deal', 'Budget currency', 'varchar');
+      add('person', 'Budget currency', 'varchar');
+      add('person', 'Budget', 'monetary');
+      add('organization', 'Stay', 'daterange');
+      add('organization', 'Stay until', 'date');
+      add('organization', 'HQ', 'address');
+      add('organization', 'HQ locality', 'varchar');
+      // A field whose natural column is another's suffixed one.
+      add('deal', `Budget ${fieldKey(data.seed, 'deal', 'Budget').slice(0, 6)}`, 'varchar');
+      const catalog = await discover(sim());
+      const streams = ['deals', 'persons', 'organizations'];
+      for (const stream of streams) {
+        const properties = Object.keys(schemaOf(catalog, stream).properties ?? {});
+        expect(new Set(properties).size, stream).to.equal(properties.length);
+      }
+      const deals = schemaOf(catalog, 'deals').properties ?? {};
+      expect(deals.budget_currency).to.equal(undefined);
+      const s = await sync(sim(), { catalog: configuredFrom(catalog, 'full_refresh', streams) });
+      expect(s.run.exitCode).to.equal(0);
+      for (const entity of ['deal', 'person', 'organization'] as const) {
+        const stream = fieldsCarrier(entity).name;
+        const records = (s.records.get(stream) ?? []).map(({ _ab_cdc_deleted_at: _, ...record }) => record);
+        expect(JSON.parse(JSON.stringify(records)), stream).to.deep.equal(
+          JSON.parse(JSON.stringify(expectedRecords(sim(), s, entity))),
+        );
+      }
+      expectValidRecords(s.records, catalog);
+    });
+
+    it('a pinned column that clashes with a column of another pinned field is a config_error naming both fields', async () => {
+      const data = sim().dataset;
+      const budget = fieldKey(data.seed, 'deal', 'Budget');
+      data.addField('deal', { key: budget, name: 'Budget', type: 'monetary' });
+      const lead = data.fields.deal.find((f) => f.name === 'Lead source')!;
+      const pins = [
+        { field_key: budget, column_name: 'spend' },
+        { field_key: lead.key, column_name: 'spend_currency' },
+      ];
+      const run = await runCli(['discover', '--config', tempFile(configFor(sim(), { custom_field_names: pins }))]);
+      expect(run.exitCode).to.equal(1);
+      const [error] = traceErrors(run);
+      expect(error).to.deep.include({ failure_type: 'config_error' });
+      expect(error!.message).to.include(budget).and.include(lead.key).and.include('spend_currency');
+    });
+
+    it('a pinned column wins over a field whose name would give the same column: that field takes its key suffix', async () => {
+      const lead = sim().dataset.fields.deal.find((f) => f.name === 'Lead source')!;
+      const seats = sim().dataset.fields.deal.find((f) => f.name === 'Seats')!;
+      const config = { custom_field_names: [{ field_key: seats.key, column_name: 'lead_source' }] };
+      const deals = schemaOf(await discover(sim(), config), 'deals').properties ?? {};
+      expect(deals.lead_source?.['x-pipedrive-field']).to.deep.include({ key: seats.key });
+      expect(deals[`lead_source_${lead.key.slice(0, 6)}`]?.['x-pipedrive-field']).to.deep.include({ key: lead.key });
+    });
+
+    it("a configured catalog whose columns clash (an earlier version's) is a config_error that says to refresh the schema", async () => {
+      const catalog = await discover(sim());
+      const properties = schemaOf(catalog, 'deals').properties!;
+      // The text field "Lead source" under the column of the amount field "Contract value"'s currency.
+      properties.contract_value_currency = properties.lead_source!;
+      delete properties.lead_source;
+      const s = await sync(sim(), { catalog: configuredFrom(catalog, 'full_refresh', ['deals']) });
+      expect(s.run.exitCode).to.equal(1);
+      expect(s.records.get('deals') ?? []).to.have.length(0);
+      const [error] = traceErrors(s.run);
+      expect(error).to.deep.include({ failure_type: 'config_error', stream_descriptor: { name: 'deals' } });
+      expect(error!.message).to.include('contract_value_currency').and.include('Refresh the source schema');
+    });
+
     it('a pinned column that is a standard property is a config_error naming the field', async () => {
       const field = sim().dataset.fields.deal[0]!;
       const config = configFor(sim(), { custom_field_names: [{ field_key: field.key, column_name: 'title' }] });
@@ -264,7 +338,7 @@ describe('custom fields', function () {
       expect(run.exitCode).to.equal(1);
       expect(traceErrors(run)[0]).to.deep.include({ failure_type: 'config_error' });
       expect(traceErrors(run)[0]!.message).to.include(
-        `pins field ${field.key} to "title", a standard property of deals`,
+        `pins field ${field.key} (${JSON.stringify(field.name)}) to "title", a standard property of deals`,
       );
     });
   });

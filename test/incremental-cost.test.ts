@@ -11,6 +11,7 @@ import {
   sync,
   type Sync,
 } from './helpers/sync.js';
+import { ofType } from './helpers/cli.js';
 import { useSimulator } from './helpers/simulator.js';
 
 const HOUR = 3_600_000;
@@ -49,9 +50,23 @@ describe('incremental syncs cost what changed', function () {
     sim().reset();
     const second = await sync(sim(), { catalog, state: first.state });
     expect(second.run.exitCode).to.equal(0);
-    // The previous sync is beyond /v1/recents' reach: the files come from their full list.
-    expect(answered(sim(), '/v1/recents')).to.equal(0);
+    // The previous sync is beyond /v1/recents' reach: the files come from their full list; the deletions of notes and
+    // filters from as far back as /v1/recents reaches, with a warning that older ones cannot be seen.
+    expect(
+      sim()
+        .requestsTo('/v1/recents')
+        .map((r) => r.query.items)
+        .sort(),
+    ).to.deep.equal(['filter', 'note']);
     expect(answered(sim(), '/v1/files')).to.be.above(0);
+    const warned = ofType(second.run, 'LOG').map((m) => m.log!.message);
+    for (const stream of ['notes', 'filters'])
+      expect(warned.join('\n'), stream).to.match(
+        new RegExp(
+          `^${stream}: the previous complete sync began .*, longer ago than Pipedrive's list of deletions reaches back`,
+          'm',
+        ),
+      );
     expect(mailMessageRequests(), 'no mail thread changed').to.deep.equal([]);
     expect(Date.parse(stateOf(second, 'files').synced_at!)).to.be.closeTo(sim().clock.now(), 60_000);
 

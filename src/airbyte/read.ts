@@ -1,6 +1,8 @@
 // `read`: runs a source's read plan. Each stream goes STARTED, RUNNING, then COMPLETE, or INCOMPLETE with a TRACE
 // error naming it; a failing stream leaves the others running and their state intact, and the process exits 1 at the
-// end if any failed. Tasks run at most `concurrency` at a time.
+// end if any failed. Tasks run phase after phase, at most `concurrency` at a time. A stream synced incrementally may
+// be left, whole or from its last checkpoint, to the next sync; one in full refresh may not, since the destination
+// replaces its table with what the sync read: it fails instead, so that the destination keeps its previous table.
 import { ConnectorError, configError } from './errors.js';
 import { parseCatalog, parseState } from './inputs.js';
 import { errorTraceMessage, streamStatusMessage } from './messages.js';
@@ -34,6 +36,7 @@ export async function runRead<C>(
   const invalidState = (why: string) => configError(`The --state file "${args.statePath ?? ''}" ${why}.`);
   const states = parseState(args.state, invalidState);
   const streams = catalog.valid.map((stream) => ({ ...stream, state: states.get(stream.name) }));
+  const incremental = new Set(streams.filter((s) => s.syncMode === 'incremental').map((s) => s.name));
   const plan = source.read({ ...runtime, config, streams, writer, invalidState });
   // Nobody reads the output any more (EPIPE): stop spending the API's quota.
   writer.onClosed(() =>
@@ -45,13 +48,12 @@ export async function runRead<C>(
   try {
     for (const { name, error } of catalog.invalid)
       outcomes.set(name, { records: await fail(name, error, writer), seconds: 0 });
-    await inPool(plan.tasks, plan.concurrency, async (task) => {
-      if (task.ready && !task.ready()) {
-        for (const name of task.streams) outcomes.set(name, { records: 0, seconds: 0, deferred: 'not started' });
-        return;
-      }
-      for (const [name, outcome] of await runTask(task, writer)) outcomes.set(name, outcome);
-    });
+    const run: TaskRun = { writer, incremental, deferralReason: () => plan.deferralReason() };
+    for (const phase of plan.phases) {
+      await inPool(phase, plan.concurrency, async (task) => {
+        for (const [name, outcome] of await runTask(task, run)) outcomes.set(name, outcome);
+      });
+    }
   } finally {
     plan.close();
   }
@@ -63,7 +65,7 @@ export async function runRead<C>(
     return how ? [`${name} (${how})`] : [];
   });
   if (deferred.length > 0) {
-    logger.warn(`${plan.deferralReason()} Left to the next sync, which resumes them: ${deferred.join(', ')}.`);
+    logger.warn(`${plan.deferralReason().message} Left to the next sync, which resumes them: ${deferred.join(', ')}.`);
   }
   if (failed.length > 0) {
     logger.error(
@@ -73,17 +75,39 @@ export async function runRead<C>(
   return failed.length > 0 ? 1 : 0;
 }
 
-/** Runs one task between STARTED and COMPLETE (or INCOMPLETE) of each of its streams. */
-async function runTask(task: ReadTask, writer: MessageWriter): Promise<Map<string, Outcome>> {
+/** What running a task needs to know of the read. */
+interface TaskRun {
+  writer: MessageWriter;
+  /** The streams synced incrementally; the others are in full refresh. */
+  incremental: ReadonlySet<string>;
+  deferralReason: () => ConnectorError;
+}
+
+/** Runs one task between STARTED and COMPLETE (or INCOMPLETE) of each of its streams; a task that is not ready is
+ * deferred whole, or, for its streams in full refresh, failed. */
+async function runTask(task: ReadTask, run: TaskRun): Promise<Map<string, Outcome>> {
+  const { writer } = run;
+  const outcomes = new Map<string, Outcome>();
+  if (task.ready && !task.ready()) {
+    for (const name of task.streams) {
+      if (run.incremental.has(name)) outcomes.set(name, { records: 0, seconds: 0, deferred: 'not started' });
+      else {
+        await writer.write(streamStatusMessage(name, 'STARTED'));
+        outcomes.set(name, { records: await fail(name, notWhole(name, run.deferralReason()), writer), seconds: 0 });
+      }
+    }
+    return outcomes;
+  }
   const begun = Date.now();
   for (const name of task.streams) {
     await writer.write(streamStatusMessage(name, 'STARTED'));
     await writer.write(streamStatusMessage(name, 'RUNNING'));
   }
-  const outcomes = new Map<string, Outcome>();
   for (const [name, outcome] of await task.run()) {
     const seconds = (Date.now() - begun) / 1000;
     if ('error' in outcome) outcomes.set(name, { records: await fail(name, outcome.error, writer), seconds });
+    else if (outcome.deferred && !run.incremental.has(name))
+      outcomes.set(name, { records: await fail(name, notWhole(name, run.deferralReason()), writer), seconds });
     else {
       // Deferred at a checkpoint is complete for this sync: its state says where the next one goes on.
       await writer.write(streamStatusMessage(name, 'COMPLETE'));
@@ -92,6 +116,15 @@ async function runTask(task: ReadTask, writer: MessageWriter): Promise<Map<strin
     }
   }
   return outcomes;
+}
+
+/** The error of a stream in full refresh that could not be read whole. */
+function notWhole(stream: string, reason: ConnectorError): ConnectorError {
+  return new ConnectorError(
+    `${stream} is synced in full refresh, which replaces its table with what a sync reads, and this sync could not read it whole; it fails rather than leave the table short, so the destination keeps its previous table. ${reason.message}`,
+    reason.failureType,
+    { internalMessage: `${stream}: full refresh not read whole: ${reason.internalMessage ?? reason.message}` },
+  );
 }
 
 async function fail(stream: string, error: unknown, writer: MessageWriter): Promise<null> {

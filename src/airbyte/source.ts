@@ -25,28 +25,30 @@ export interface ConfiguredStream {
 }
 
 /** How a stream of a task ended: with its records emitted (`deferred` if it stopped at a checkpoint, leaving the
- * rest to the next sync), or with the error that stopped it. */
+ * rest to the next sync: the runner allows that only to a stream synced incrementally), or with the error that stopped
+ * it. */
 export type StreamOutcome = { records: number; deferred?: boolean } | { error: unknown };
 
 /** A unit of work of a read: one or more streams read together. The runner reports each stream's status from its
  * outcome; a task never throws. A task that is not `ready` when its turn comes is deferred to the next sync whole,
- * without a message. */
+ * without a message, if all its streams are synced incrementally; a stream in full refresh is failed instead. */
 export interface ReadTask {
   streams: readonly string[];
   ready?(): boolean;
   run(): Promise<Map<string, StreamOutcome>>;
 }
 
-/** A read as the source plans it; the runner runs its tasks, at most `concurrency` at a time. */
+/** A read as the source plans it: the runner runs its phases one after the other, and each phase's tasks at most
+ * `concurrency` at a time. */
 export interface ReadPlan {
-  tasks: readonly ReadTask[];
+  phases: readonly (readonly ReadTask[])[];
   concurrency: number;
   /** Figures per stream and in all (requests, tokens, …) for the summary at the end. */
   figures(stream?: string): Record<string, number>;
   /** Ends every request in flight, and every one to come, with `reason` (the output's reader went away). */
   abort(reason: Error): void;
-  /** Why streams were deferred, when some were. */
-  deferralReason(): string;
+  /** Why streams were deferred, when some were, and what to change: the error of a stream in full refresh that was. */
+  deferralReason(): ConnectorError;
   close(): void;
 }
 

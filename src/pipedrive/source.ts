@@ -1,16 +1,17 @@
 // The Pipedrive source: what the Airbyte layer (src/airbyte/) runs for spec, check, discover and read.
 import { streamStatusMessage } from '../airbyte/messages.js';
-import { readJson } from '../airbyte/paths.js';
-import type { ConfiguredStream, ReadInput, ReadPlan, Runtime, Source } from '../airbyte/source.js';
+import { configError } from '../airbyte/errors.js';
+import type { ConfiguredStream, ReadInput, ReadPlan, ReadTask, Runtime, Source } from '../airbyte/source.js';
 import { DEFAULT_ORIGIN, parseConfig, secretsOf, spec, type SourceConfig } from './config.js';
 import { OAuthSession, apiTokenAuth, type Authenticator } from './http/auth.js';
+import { scopesOf } from './http/scopes.js';
 import { CURRENT_USER_ENDPOINT, PipedriveClient, objectData, tokenCost, type ClientOptions } from './http/client.js';
 import { discoverCatalog, syncModesOf, type JsonSchema } from './streams/catalog.js';
 import { CustomFieldColumns } from './streams/columns.js';
 import { readFamily, readFields, type Family, type ReadContext } from './streams/engine.js';
 import { SlicePool } from './streams/slices.js';
 import { FIELD_LISTS, type FieldEntity } from './streams/fields.js';
-import { bounds, parseSavedState, streamRead } from './streams/state.js';
+import { believable, bounds, parseSavedState, streamRead, type SavedState } from './streams/state.js';
 import {
   STREAMS,
   STREAM_ENDPOINTS,
@@ -18,7 +19,11 @@ import {
   parentOf,
   streamByName,
   type FieldsStream,
+  type IncrementalStream,
 } from './streams/table.js';
+import { clock } from './clock.js';
+import { formatRfc3339 } from './time.js';
+import type { StreamState } from '../airbyte/messages.js';
 
 export const pipedriveSource: Source<SourceConfig> = {
   spec,
@@ -129,14 +134,11 @@ async function check(config: SourceConfig, runtime: Runtime) {
   }
 }
 
-/** Endpoint → the OAuth scopes of which it needs any one (Pipedrive's OpenAPI documents; scripts/extract-openapi.ts). */
-const OAUTH_SCOPES = readJson<Record<string, string[]>>(new URL('./http/oauth-scopes.json', import.meta.url));
-
 /** What a grant lacks for the endpoints every stream reads: one entry per missing scope, naming what needs it. */
 function missingScopes(granted: ReadonlySet<string>): string[] {
   const lacking = new Map<string, string[]>();
   for (const endpoint of [CURRENT_USER_ENDPOINT, ...STREAM_ENDPOINTS]) {
-    const scopes = OAUTH_SCOPES[`GET ${endpoint}`] ?? [];
+    const scopes = scopesOf(endpoint);
     if (scopes.some((scope) => granted.has(scope))) continue;
     const [first = 'unknown'] = scopes;
     lacking.set(first, [...(lacking.get(first) ?? []), endpoint]);
@@ -147,8 +149,8 @@ function missingScopes(granted: ReadonlySet<string>): string[] {
 /** Plans a read: the configured streams grouped into families (a child rides along on its parent), every saved state
  * checked before any request; the families share one client and its throttle. */
 function read(input: ReadInput<SourceConfig>): ReadPlan {
-  const { config, streams, writer, logger, invalidState } = input;
-  const { families, fields } = plan(streams, config, invalidState);
+  const { config, streams, writer, logger } = input;
+  const { families, fields } = plan(streams, config, input);
   const client = createClient(config, input, {
     tokenBudget: config.tokenBudgetPerSync,
     onRateLimited: (stream, resumeAt) =>
@@ -159,33 +161,52 @@ function read(input: ReadInput<SourceConfig>): ReadPlan {
   const columns = new CustomFieldColumns(client, customFieldSettings(config), configuredSchemas(streams));
   const slices = new SlicePool(() => client.throttle.burstLimit);
   const context: ReadContext = { client, writer, logger, pageSize: config.pageSize, columns, slices };
-  // The small full-table streams first, each read whole or not at all: a cut one would leave an overwritten table
-  // short. The incremental ones then take what is left, each stopping at a checkpoint if the tokens run out.
-  const whole = (estimate: number) => () => client.tokensLeft >= estimate;
-  const fullTable = [
+  const fullRefresh = new Set(streams.filter((s) => s.syncMode === 'full_refresh').map((s) => s.name));
+  const [whole, incremental] = budgetedTasks(families, fields, context, fullRefresh);
+  return {
+    // With a cap, streams in full refresh are read before any incremental one may spend what they need.
+    phases: config.tokenBudgetPerSync === undefined ? [[...whole, ...incremental]] : [whole, incremental],
+    concurrency: config.maxConcurrentStreams,
+    figures: (stream) => ({ ...(stream === undefined ? client.stats.total() : client.stats.of(stream)) }),
+    abort: (reason) => client.close(reason),
+    deferralReason: () =>
+      client.budgetStop?.budget === 'daily'
+        ? client.budgetStop
+        : configError(
+            `This sync spent ${client.stats.total().tokens} of the ${config.tokenBudgetPerSync ?? 0} tokens token_budget_per_sync allows before every stream was read. Raise it to read more per sync; a stream in full refresh is read whole in one sync or not at all, so sync big streams incrementally, which spreads them over as many syncs as they need.`,
+          ),
+    close: () => client.close(),
+  };
+}
+
+/**
+ * The tasks of a read as the tokens allow: first those with a stream in full refresh, each read whole or not at all
+ * (a cut one would leave an overwritten table short), the small full tables by their cost, those of unknown size
+ * last; then the incremental ones, which take what is left, each stopping at a checkpoint when the tokens run out.
+ */
+function budgetedTasks(
+  families: readonly Family[],
+  fields: readonly FieldsStream[],
+  context: ReadContext,
+  fullRefresh: ReadonlySet<string>,
+): [ReadTask[], ReadTask[]] {
+  const { client } = context;
+  const tasks = [
     ...fields.map((stream) => ({
       streams: [stream.name],
       estimate: tokenCost(FIELD_LISTS[stream.entity].endpoint),
       run: () => readFields(stream, context),
     })),
-    ...families
-      .filter((family) => family.parent.kind === 'full_table')
-      .map((family) => ({ ...familyTask(family, context), estimate: listsCost(family.parent.lists) })),
+    ...families.map((family) => ({
+      ...familyTask(family, context),
+      estimate: family.parent.kind === 'full_table' ? listsCost(family.parent.lists) : Infinity,
+    })),
   ].sort((a, b) => a.estimate - b.estimate);
-  const incremental = families.filter((family) => family.parent.kind !== 'full_table');
-  return {
-    tasks: [
-      ...fullTable.map(({ estimate, ...task }) => ({ ...task, ready: whole(estimate) })),
-      ...incremental.map((family) => ({ ...familyTask(family, context), ready: () => client.tokensLeft > 0 })),
-    ],
-    concurrency: config.maxConcurrentStreams,
-    figures: (stream) => ({ ...(stream === undefined ? client.stats.total() : client.stats.of(stream)) }),
-    abort: (reason) => client.close(reason),
-    deferralReason: () =>
-      client.budgetStop?.message ??
-      `token_budget_per_sync (${config.tokenBudgetPerSync ?? 0} tokens) does not leave enough for every stream.`,
-    close: () => client.close(),
-  };
+  const ready = (estimate: number) => () =>
+    estimate === Infinity ? client.tokensLeft > 0 : client.tokensLeft >= estimate;
+  const planned = tasks.map(({ estimate, ...task }) => ({ ...task, ready: ready(estimate) }));
+  const whole = planned.filter((task) => task.streams.some((name) => fullRefresh.has(name)));
+  return [whole, planned.filter((task) => !whole.includes(task))];
 }
 
 function familyTask(family: Family, context: ReadContext) {
@@ -222,7 +243,7 @@ function configuredSchemas(streams: readonly ConfiguredStream[]): Map<FieldEntit
  * its parent (mail threads), so that the parent's lists are read once for both; a child whose parent is not in the
  * catalog has the parent's lists read on its behalf. Field-definition streams are tasks of their own.
  */
-function plan(streams: readonly ConfiguredStream[], config: SourceConfig, invalidState: (why: string) => Error) {
+function plan(streams: readonly ConfiguredStream[], config: SourceConfig, input: ReadInput<SourceConfig>) {
   const families = new Map<string, Family>();
   const fields: FieldsStream[] = [];
   for (const { name, syncMode, state } of streams) {
@@ -233,9 +254,7 @@ function plan(streams: readonly ConfiguredStream[], config: SourceConfig, invali
       continue;
     }
     const saved =
-      syncMode === 'incremental' && state && isIncremental(stream)
-        ? parseSavedState(stream, state, invalidState)
-        : undefined;
+      syncMode === 'incremental' && state && isIncremental(stream) ? savedState(stream, state, input) : undefined;
     const parent = stream.kind === 'child' ? parentOf(stream) : stream;
     const family: Family = families.get(parent.name) ?? { parent, children: [] };
     if (stream.kind === 'child') family.children.push({ stream, bounds: bounds(saved, config) });
@@ -243,4 +262,14 @@ function plan(streams: readonly ConfiguredStream[], config: SourceConfig, invali
     families.set(parent.name, family);
   }
   return { families: [...families.values()], fields };
+}
+
+/** A stream's saved state, checked, and believed as far as it can be (streams/state.ts: believable). */
+function savedState(stream: IncrementalStream, state: StreamState, input: ReadInput<SourceConfig>): SavedState {
+  const { saved, doubted } = believable(parseSavedState(stream, state, input.invalidState), clock.now());
+  if (doubted !== undefined)
+    input.logger.warn(
+      `${stream.name}: the saved synced_at (${formatRfc3339(doubted)}) is in the future, so it cannot say when the previous read began (a clock ran ahead); this sync reads from the stream's own cursor instead.`,
+    );
+  return saved;
 }

@@ -5,6 +5,7 @@ import https from 'node:https';
 import fetch, { type Response } from 'node-fetch';
 import { ConnectorError } from '../../airbyte/errors.js';
 import { clock } from '../clock.js';
+import { scopesOf } from './scopes.js';
 import { sleep } from './throttle.js';
 
 /** What one request is sent with: where it goes and the header that authenticates it. */
@@ -21,6 +22,8 @@ export interface Authenticator {
   renew(used: Authorization): Promise<Authorization | null>;
   /** What to tell the user when Pipedrive answers 401 even so. */
   readonly rejected: string;
+  /** What to do when Pipedrive refuses a request to `endpoint` with 403: the permission or scope it needs. */
+  forbidden(endpoint: string): string;
 }
 
 /** A personal API token, in the `x-api-token` header (never the URL). */
@@ -31,6 +34,8 @@ export function apiTokenAuth(origin: string, token: string): Authenticator {
     renew: async () => null,
     rejected:
       'Pipedrive rejected the API token (401 invalid API token). Copy the token again from Personal preferences → API in Pipedrive, and check that it belongs to this company.',
+    forbidden: () =>
+      "The API token's user lacks a permission this stream needs: use the API token of a Pipedrive global admin, or give its user that permission (Company settings → Permission sets).",
   };
 }
 
@@ -81,6 +86,12 @@ export class OAuthSession implements Authenticator {
 
   constructor(private readonly options: OAuthOptions) {
     this.refreshToken = options.refreshToken;
+  }
+
+  forbidden(endpoint: string): string {
+    const scopes = scopesOf(endpoint);
+    const needs = scopes.length > 0 ? `one of the OAuth scopes ${scopes.join(', ')}` : 'an OAuth scope';
+    return `It needs ${needs}, and a user with the permission: add the scope to the app in Pipedrive's Developer Hub (OAuth & access scopes), then re-authorise the source as a global admin.`;
   }
 
   async authorize(): Promise<Authorization> {

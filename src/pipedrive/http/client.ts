@@ -51,10 +51,14 @@ export interface ClientOptions {
   tokenBudget?: number;
 }
 
-/** The tokens ran out: the cap this sync may spend, or the company's daily budget (a 429). No request is sent after
- * it; what was read so far stands, and the next sync goes on from there. */
+/** The tokens ran out: the cap this sync may spend (`token_budget_per_sync`), or the company's daily budget (a 429).
+ * No request is sent after it; what was read so far stands, and the next sync goes on from there. */
 export class BudgetExhausted extends ConnectorError {
-  constructor(message: string, internalMessage: string) {
+  constructor(
+    readonly budget: 'cap' | 'daily',
+    message: string,
+    internalMessage: string,
+  ) {
     super(message, 'transient_error', { internalMessage });
   }
 }
@@ -88,6 +92,8 @@ const BACKOFF_MAX_MS = 30_000;
 /** The longest wait a server may dictate. Pipedrive's burst window is 2 s; a longer wait means the daily budget, a
  * block, maintenance or something broken: the request fails with a message that says when to try again. */
 export const MAX_SERVER_WAIT_MS = 60_000;
+/** A `Date` header this far from the machine's clock is worth a warning: one of the two clocks is wrong. */
+const CLOCK_DISAGREEMENT_MS = 5 * 60_000;
 /** Waits longer than this are logged. */
 const LONG_WAIT_MS = 5_000;
 const MAX_BURST_WAITS = 10;
@@ -122,7 +128,10 @@ export class PipedriveClient {
   /** Aborted by close(): requests in flight end, and no retry or wait outlives the client. */
   private readonly closing = new AbortController();
   private clockOffsetMs = 0;
+  /** The lowest offset of any `Date` header so far, and of the connector's own clock (0): see earliest(). */
+  private earliestOffsetMs = 0;
   private serverTimeKnown = false;
+  private clockWarned = false;
   /** Tokens of the requests sent and not refused: what counts against `tokenBudget`. */
   private committed = 0;
   private requestsInFlight = 0;
@@ -143,12 +152,16 @@ export class PipedriveClient {
   /** Pipedrive's clock, estimated from the `Date` header of the latest response (the connector's own clock until a
    * response has come). The header has whole seconds, so the estimate errs early by up to a second. */
   serverNow(): number {
-    return this.toServerTime(clock.now());
+    return clock.now() + this.clockOffsetMs;
   }
 
-  /** An instant of the connector's clock (`clock.now()`) in Pipedrive's time. */
-  toServerTime(ms: number): number {
-    return ms + this.clockOffsetMs;
+  /** An instant of the connector's clock (`clock.now()`) by the earliest of the clocks seen: this machine's and every
+   * `Date` header of this run. A state must never be later than the changes a read has seen, so it trusts no clock
+   * blindly: a `Date` header that runs ahead (a proxy, a broken server) cannot move a state into the future, and one
+   * that runs behind only makes the next sync read a little more. */
+  earliest(ms: number): number {
+    this.warnOfClocks();
+    return ms + this.earliestOffsetMs;
   }
 
   /** Pipedrive's clock for a decision that must not rest on the machine's clock: if no response has told the time
@@ -175,6 +188,7 @@ export class PipedriveClient {
     const budget = this.options.tokenBudget;
     if (budget !== undefined && this.committed + cost > budget) {
       this.stopped = new BudgetExhausted(
+        'cap',
         `This sync has spent ${this.committed} of the ${budget} tokens token_budget_per_sync allows; stopped before GET ${endpoint} (${cost} more). The next sync resumes what was left.`,
         `token budget ${budget} reached`,
       );
@@ -357,15 +371,29 @@ export class PipedriveClient {
       });
       this.throttle.observe(response.headers);
       const date = Date.parse(response.headers.get('date') ?? '');
-      if (!Number.isNaN(date)) {
-        this.clockOffsetMs = date - clock.now();
-        this.serverTimeKnown = true;
-      }
+      if (!Number.isNaN(date)) this.observeDate(date);
       return response;
     } catch (error) {
       if (parent.aborted) throw parent.reason;
       throw this.networkFailure(error, url, endpoint);
     }
+  }
+
+  /** Takes Pipedrive's time from a `Date` header. */
+  private observeDate(date: number): void {
+    this.clockOffsetMs = date - clock.now();
+    this.earliestOffsetMs = Math.min(this.earliestOffsetMs, this.clockOffsetMs);
+    this.serverTimeKnown = true;
+  }
+
+  /** Says once, when a state is about to rest on it, that Pipedrive's clock disagrees with this machine's. */
+  private warnOfClocks(): void {
+    if (this.clockWarned || Math.abs(this.clockOffsetMs) < CLOCK_DISAGREEMENT_MS) return;
+    this.clockWarned = true;
+    const [how, by] = this.clockOffsetMs > 0 ? ['ahead of', this.clockOffsetMs] : ['behind', -this.clockOffsetMs];
+    this.options.logger?.warn(
+      `Pipedrive's clock (its Date header) is ${humanDuration(by / 1000)} ${how} this machine's. States follow the earlier of the two, so that no change is skipped; if this machine's clock is the wrong one, later syncs read a little more than they need.`,
+    );
   }
 
   private networkFailure(error: unknown, url: string, endpoint: string): Retryable {
@@ -474,7 +502,7 @@ export class PipedriveClient {
     if (status === 403) {
       return new HttpStatusError(
         403,
-        `Pipedrive refused GET ${endpoint} (403): "${apiMessage ?? 'forbidden'}". The API token's user lacks a permission this stream needs; use the token of a Pipedrive admin.`,
+        `Pipedrive refused GET ${endpoint} (403): "${apiMessage ?? 'forbidden'}". ${this.options.auth.forbidden(endpoint)}`,
         'config_error',
         internal,
       );
@@ -502,6 +530,7 @@ export class PipedriveClient {
     this.stopped =
       daily || retryAfter !== undefined
         ? new BudgetExhausted(
+            'daily',
             `Pipedrive's daily API token budget for this company is used up (429 on GET ${endpoint}). It resets ${when}; the next sync continues from the saved state. To spend less, sync less often, set token_budget_per_sync, or deselect streams you do not need (email_messages costs one request per mail thread).`,
             `HTTP 429 daily budget; retry-after ${retryAfter ?? 'absent'}`,
           )

@@ -274,6 +274,10 @@ async function* offsetPages(page: PageRequest): Pages {
     } else if (overlap) {
       page = records.slice(1);
     }
+    // Only records of the page before, however far the offset moved: the list is not moving on.
+    const known = new Set(previous.map((record) => record.id));
+    if (overlap && more && page.every((record) => known.has(record.id)))
+      throw stuck(request, `answered the records of offset ${position - overlap} again`);
     yield page;
     if (!more) return;
     if (records.length <= overlap)

@@ -7,19 +7,20 @@ import { SLICES_DONE, parentCursorKey, type StreamRead } from './state.js';
 
 const SECOND = 1000;
 
-/** The end of a read: `cap` bounds the cursor (an unordered list's read began then; -Infinity: the cursor stays where
- * it was), `syncedAt` is when the read began, if it was complete. */
+/** The end of a read: `cap` bounds the cursor (when the read began; -Infinity: the cursor stays where it was), and a
+ * child's parent cursor a second below it (that bound is exclusive); `syncedAt` is when the read began, if it was
+ * complete. */
 export interface ReadEnd {
   cap: number;
   syncedAt?: number;
 }
 
 /**
- * A stream's state: the highest cursor value among the records emitted so far (capped, for an unordered list, at the
- * second its read began), never lower than the state the sync started from nor later than `latest()` (Pipedrive's time
- * plus a small allowance); `synced_at`, when the last complete read began; and for a child, the highest parent cursor it
- * has covered (capped a second earlier, as that bound is exclusive). Each STATE carries the number of records emitted
- * since the previous one.
+ * A stream's state: the highest cursor value among the records emitted so far, never lower than the state the sync
+ * started from nor later than `latest()` (the second its read began, by the earliest clock: a record dated in the
+ * future, or changed while the lists were read, cannot carry the state past changes not yet read); `synced_at`, when
+ * the last complete read began; and for a child, the highest parent cursor it has covered (capped a second earlier, as
+ * that bound is exclusive). Each STATE carries the number of records emitted since the previous one.
  *
  * A stream read in time slices says instead, until its read is complete, what it has covered: the cursor is where the
  * first range not yet read begins (everything below has been emitted), and `slices_done` lists the ranges above it
@@ -35,7 +36,7 @@ export class Checkpoint {
   constructor(
     private readonly read: StreamRead,
     private readonly writer: MessageWriter,
-    /** The latest instant a state may hold. */
+    /** The latest instant a state may hold: when the read began. */
     private readonly latest: () => number,
   ) {}
 

@@ -1,10 +1,10 @@
 // The custom-field columns of each entity for one command (discover, or a read), shared by every stream that needs
 // them: the streams that carry the fields, and the field-definition streams that say which column each field has.
-import { configError } from '../../airbyte/errors.js';
 import type { PipedriveClient } from '../http/client.js';
 import { listPages, type ApiRecord } from '../http/pagination.js';
 import { streamSchema, type JsonSchema } from './catalog.js';
-import { annotatedColumns, columnProperties, customFieldMapper } from './custom-fields.js';
+import { configError } from '../../airbyte/errors.js';
+import { annotatedColumns, columnProperties, customFieldMapper, filledColumns } from './custom-fields.js';
 import {
   FIELD_LISTS,
   customColumns,
@@ -41,22 +41,13 @@ function reservedNames(stream: CarrierStream): Set<string> {
   return new Set([stream, ...carriers].flatMap((carrier) => Object.keys(standardProperties(carrier))));
 }
 
-/** The columns of an entity's definitions, named; a pinned name that clashes with a standard property is a config
- * error. */
+/** The columns of an entity's definitions, named (a pinned name that clashes is a config_error). */
 function namedColumns(
   definitions: readonly FieldDefinition[],
   stream: CarrierStream,
   names: ReadonlyMap<string, string>,
 ): CustomColumn[] {
-  const standard = reservedNames(stream);
-  for (const [key, column] of names) {
-    if (standard.has(column) && definitions.some((definition) => definition.key === key)) {
-      throw configError(
-        `Invalid configuration: \`custom_field_names\` pins field ${key} to "${column}", a standard property of ${stream.name}; choose another column name.`,
-      );
-    }
-  }
-  return customColumns(definitions, standard, names);
+  return customColumns(definitions, reservedNames(stream), names, stream.name);
 }
 
 /** The schema of a stream that carries custom fields, in readable mode: its standard properties (the API's carrier
@@ -74,6 +65,22 @@ export function readableSchema(
     [COLUMNS_MARK]: true,
     properties: { ...standardProperties(stream), ...custom },
   };
+}
+
+/** A configured catalog's custom columns (as an earlier version discovered them) must each fill columns of their own:
+ * two fields, or a field and a standard property, sharing one would overwrite each other's values. */
+function assertOwnColumns(columns: readonly CustomColumn[], standard: ReadonlySet<string>): void {
+  const owners = new Map<string, string>([...standard].map((column) => [column, 'a standard property']));
+  for (const { key, column, fieldType } of columns) {
+    for (const filled of filledColumns(column, fieldType)) {
+      const owner = owners.get(filled);
+      if (owner !== undefined)
+        throw configError(
+          `The configured catalog gives custom field ${key} the column "${column}", so that it fills "${filled}", also ${owner}'s column: the catalog was discovered by an earlier version that let columns clash. Refresh the source schema in the connection (Airbyte: Schema → Refresh source schema), so that every field has columns of its own.`,
+        );
+      owners.set(filled, `field ${key}`);
+    }
+  }
 }
 
 export class CustomFieldColumns {
@@ -128,6 +135,7 @@ export class CustomFieldColumns {
     const schema = this.configured.get(entity);
     if (!schema?.[COLUMNS_MARK]) return this.named(await this.definitionsOf(entity, countAs), fieldsCarrier(entity));
     const columns = annotatedColumns(schema);
+    assertOwnColumns(columns, reservedNames(fieldsCarrier(entity)));
     if (!columns.some((column) => column.fieldType === 'enum' || column.fieldType === 'set')) return columns;
     const options = new Map((await this.definitionsOf(entity, countAs)).map((d) => [d.key, d.options]));
     return columns.map((column) => ({ ...column, options: options.get(column.key) ?? column.options }));

@@ -69,6 +69,20 @@ const ADDRESS_PARTS = [
   'postal_code',
 ] as const;
 
+/** The columns beside its own that a field of each kind fills: `<column>_<sibling>`. */
+const SIBLINGS: Partial<Record<Kind, readonly string[]>> = {
+  monetary: ['currency'],
+  daterange: ['until'],
+  timerange: ['until'],
+  address: ADDRESS_PARTS,
+};
+
+/** Every column a custom field of `fieldType` emitted under `column` fills: its own and its siblings'. */
+export const filledColumns = (column: string, fieldType: string): string[] => [
+  column,
+  ...(SIBLINGS[kindOf(fieldType)] ?? []).map((sibling) => `${column}_${sibling}`),
+];
+
 const nullable = (type: string, extra: JsonSchema = {}): JsonSchema => ({ type: [type, 'null'], ...extra });
 
 /** The properties a custom column is declared under: its own (annotated) and its siblings (`_currency`, `_until`,

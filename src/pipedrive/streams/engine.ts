@@ -56,20 +56,24 @@ export interface Family {
 
 const SECOND = 1000;
 const floorToSecond = (ms: number) => Math.floor(ms / SECOND) * SECOND;
-/** How far past Pipedrive's current time a state may go: a cursor further ahead can only be a broken timestamp, and
- * a state there would make later syncs miss every change until it is reset. */
-export const FUTURE_ALLOWANCE_MS = 5 * 60_000;
+/** A record this far past Pipedrive's current time has a broken timestamp, which is worth a warning. (No state goes
+ * past the time its read began, whatever the records say.) */
+const FUTURE_WARNING_MS = 5 * 60_000;
 
 /** Reads a family: the parent's lists once, its records emitted (if selected) and each child's lists read for the
  * parent records it needs. A failing child leaves the others going; a failing list fails every member. */
 export async function readFamily(family: Family, context: ReadContext): Promise<Map<string, StreamOutcome>> {
   const begun = clock.now();
+  // When the read began, by the earliest clock known so far (it can only move earlier as responses come): no state
+  // goes past it, so a change made while the lists were read is read again by the next sync.
+  const readStart = () => floorToSecond(context.client.earliest(begun));
   // Ends whatever request of this family is still in flight (a prefetched page) once the family is done.
   const done = new AbortController();
   // Every request in flight listens to it: one per slice, and more while retrying.
   setMaxListeners(0, done.signal);
-  const parent = family.parentRead && new Member(family.parentRead, context, done.signal);
-  const children = family.children.map((read) => new Member(read, context, done.signal));
+  const member = (read: StreamRead) => new Member(read, context, done.signal, readStart);
+  const parent = family.parentRead && member(family.parentRead);
+  const children = family.children.map(member);
   const members = parent ? [parent, ...children] : children;
   let ordered = false;
   try {
@@ -87,9 +91,8 @@ export async function readFamily(family: Family, context: ReadContext): Promise<
   } finally {
     done.abort(new Error('the stream ended'));
   }
-  const startedAt = floorToSecond(context.client.toServerTime(begun));
-  await parent?.finish(startedAt, ordered);
-  for (const child of children) await child.finish(startedAt, false);
+  await parent?.finish(ordered);
+  for (const child of children) await child.finish(false);
   return new Map(members.map((member) => [member.name, member.outcome]));
 }
 
@@ -212,6 +215,10 @@ async function* untilOlder(pages: Pages, cursor: string, lowerBound: number): Pa
   }
 }
 
+/** Only these say that a parent asked for alone is gone; a 403 is a permission the stream lacks. */
+const parentGone = (error: unknown): error is HttpStatusError =>
+  error instanceof HttpStatusError && (error.status === 404 || error.status === 410);
+
 /** One stream's part in a family read: its records, checkpoints and outcome. */
 class Member {
   readonly name: string;
@@ -227,9 +234,11 @@ class Member {
     private readonly read: StreamRead,
     private readonly context: ReadContext,
     private readonly signal: AbortSignal,
+    /** When the read began (Pipedrive's time, or the machine's if earlier): the latest instant a state may hold. */
+    private readonly readStart: () => number,
   ) {
     this.name = read.stream.name;
-    this.checkpoint = new Checkpoint(read, context.writer, () => this.latest());
+    this.checkpoint = new Checkpoint(read, context.writer, readStart);
     this.normalise = timestampNormaliser(streamSchema(read.stream.name));
   }
 
@@ -242,9 +251,10 @@ class Member {
     return this.error ? { error: this.error.cause } : { records: this.checkpoint.total };
   }
 
-  /** An incremental stream that ran out of tokens: it ends at its last checkpoint, and the next sync goes on. */
+  /** A stream that ran out of tokens: it ends at its last checkpoint, and the next sync goes on (the runner allows
+   * that only to a stream synced incrementally). */
   private get deferred(): boolean {
-    return this.error?.cause instanceof BudgetExhausted && isIncremental(this.read.stream);
+    return this.error?.cause instanceof BudgetExhausted;
   }
 
   fail(cause: unknown): void {
@@ -260,20 +270,26 @@ class Member {
     if (ordered) await this.checkpoint.emit();
   }
 
-  /** Reads the deletions a stream's lists leave out, from lists of changes since the previous sync, if it completed
-   * within their reach (judged by Pipedrive's clock); each is emitted as a deletion, none moves the cursor. */
+  /** Reads the deletions a stream's lists leave out, from lists of changes since the previous complete sync, as far
+   * back as they reach (judged by Pipedrive's clock; a warning says when that is not far enough); each is emitted as
+   * a deletion, none moves the cursor. */
   async readDeletions(): Promise<void> {
     const { stream, bounds } = this.read;
     const deletions =
       stream.kind === 'server_filtered' || stream.kind === 'client_filtered' ? stream.deletions : undefined;
     const since = bounds?.completeBefore;
     if (!deletions || !bounds || since === undefined) return;
-    if (since < (await this.context.client.knownServerNow(this.name)) - deletions.reach.toMillis()) return;
-    const read: ListRead = { stream, lowerBound: since, countAs: this.name, signal: this.signal };
+    const reach = (await this.context.client.knownServerNow(this.name)) - deletions.reach.toMillis();
+    if (since < reach) {
+      this.context.logger.warn(
+        `${this.name}: the previous complete sync began ${formatRfc3339(since)}, longer ago than Pipedrive's list of deletions reaches back (a month): what was deleted before ${formatRfc3339(reach)} cannot be seen, and stays in the warehouse until a full refresh (overwrite) of ${this.name}.`,
+      );
+    }
+    const read: ListRead = { stream, lowerBound: Math.max(since, reach), countAs: this.name, signal: this.signal };
     for (const list of deletions.lists) {
       for await (const page of boundedPages(read, list, this.context)) {
         await this.emit(
-          page.filter((record) => this.deletedAt(record) !== null),
+          page.filter((record) => isPurged(record) || this.deletedAt(record) !== null),
           false,
         );
       }
@@ -281,7 +297,7 @@ class Member {
   }
 
   /** Reads this (child) stream's lists for the parent records of a batch that changed since the previous sync: for
-   * each, or for groups of them at once. A parent that vanished meanwhile (a status in `tolerate`) is skipped; any other
+   * each, or for groups of them at once. A parent asked for alone that vanished meanwhile is skipped; any other
    * failure ends this stream. */
   async expand(parents: ApiRecord[]): Promise<void> {
     const { stream, bounds } = this.read;
@@ -334,7 +350,7 @@ class Member {
           await this.emit(page);
         }
       } catch (error) {
-        if (!(error instanceof HttpStatusError && stream.tolerate.includes(error.status))) {
+        if (!(stream.parent.request.per === 'record' && parentGone(error))) {
           this.fail(error);
           return false;
         }
@@ -353,29 +369,25 @@ class Member {
     const parentStream = parentOf(stream);
     const deleted = 'deleted' in parentStream ? parentStream.deleted : undefined;
     if (deleted && parent[deleted.field] === deleted.value)
-      record[DELETED_AT] = toRfc3339(parent[parentStream.cursor]) ?? formatRfc3339(this.context.client.serverNow());
+      record[DELETED_AT] = toRfc3339(parent[parentStream.cursor]) ?? this.now();
   }
 
-  /** The final checkpoint of a read that went to the end. Records changed while an unordered list was read may have
-   * been missed: such a stream's cursor never passes the second its read began, so the next sync looks again. */
-  async finish(startedAt: number, ordered: boolean): Promise<void> {
+  /** The final checkpoint of a read that went to the end. No state passes the second the read began (the
+   * checkpoint's latest instant), so a change made while the lists were read is looked for again next time. */
+  async finish(ordered: boolean): Promise<void> {
     if (this.deferred) {
       // What an ordered list emitted is covered; an unordered one's state stays where it was.
       return this.checkpoint.emit({ cap: ordered && this.read.stream.kind !== 'child' ? Infinity : -Infinity });
     }
     if (this.failed) return;
+    const startedAt = this.readStart();
     const saved = this.read.bounds?.saved?.cursor;
-    if (saved !== undefined && saved > this.latest()) {
+    if (saved !== undefined && saved > startedAt) {
       this.context.logger.warn(
-        `${this.name}: the saved state (${formatRfc3339(saved)}) is later than Pipedrive's current time, so this sync read nothing newer; the state is set back to the current time. If the saved state came from a broken timestamp, reset this stream to read what was missed.`,
+        `${this.name}: the saved state (${formatRfc3339(saved)}) is later than the time this read began (${formatRfc3339(startedAt)}), so this sync read nothing newer; the state is set back to that time. If the saved state came from a broken timestamp, reset this stream to read what was missed.`,
       );
     }
-    await this.checkpoint.emit({ cap: ordered ? Infinity : startedAt, syncedAt: startedAt });
-  }
-
-  /** The latest instant a state may hold: Pipedrive's current time plus the allowance. */
-  private latest(): number {
-    return floorToSecond(this.context.client.serverNow() + FUTURE_ALLOWANCE_MS);
+    await this.checkpoint.emit({ cap: startedAt, syncedAt: startedAt });
   }
 
   /** Emits records, each normalised, its custom fields in their columns and a deletion marked as one; `cursor` false
@@ -387,31 +399,44 @@ class Member {
       this.customFieldMapper ??= this.context.columns.mapperOf(stream);
     const mapCustomFields = await this.customFieldMapper;
     const cursorField = isIncremental(stream) ? stream.cursor : undefined;
-    const latest = this.latest();
+    const future = this.context.client.serverNow() + FUTURE_WARNING_MS;
     const messages = records.map((record) => {
       this.normalise(record);
-      if (!isPurged(record)) mapCustomFields?.(record);
-      const deletedAt = this.deletedAt(record);
-      if (deletedAt !== null) record[DELETED_AT] = deletedAt;
       const at = cursorField && cursor ? toMillis(record[cursorField]) : NaN;
+      if (isPurged(record)) this.markPurged(record);
+      else {
+        mapCustomFields?.(record);
+        const deletedAt = this.deletedAt(record);
+        if (deletedAt !== null) record[DELETED_AT] = deletedAt;
+      }
       this.checkpoint.saw(at);
-      if (at > latest && !this.futureSeen) this.warnOfFuture(record);
+      if (at > future && !this.futureSeen) this.warnOfFuture(record);
       return recordMessage(this.name, record);
     });
     // One write a page: the checkpoint's next STATE follows these records.
     await this.context.writer.write(...messages);
   }
 
-  /** When a record was deleted, if it says it was: its last update, or now for an item purged for good. */
+  /** When a record was deleted, if it says it was: its last update (now, if it has none). */
   private deletedAt(record: ApiRecord): string | null {
     const { stream } = this.read;
     if (stream.kind !== 'server_filtered' && stream.kind !== 'client_filtered') return null;
     const deleted = stream.deleted;
-    if (!deleted) return null;
-    const now = () => formatRfc3339(floorToSecond(this.context.client.serverNow()));
-    if (isPurged(record)) return now();
-    if (record[deleted.field] !== deleted.value) return null;
-    return toRfc3339(record[stream.cursor]) ?? now();
+    if (!deleted || record[deleted.field] !== deleted.value) return null;
+    return toRfc3339(record[stream.cursor]) ?? this.now();
+  }
+
+  /** An item purged for good, of which Pipedrive says only the id: a deletion now. Its cursor is that time too, since
+   * a destination that deduplicates keeps the version with the highest cursor, and a deletion without one would lose
+   * to the row it deletes. */
+  private markPurged(record: ApiRecord): void {
+    const now = this.now();
+    record[DELETED_AT] = now;
+    if (isIncremental(this.read.stream)) record[this.read.stream.cursor] = now;
+  }
+
+  private now(): string {
+    return formatRfc3339(floorToSecond(this.context.client.serverNow()));
   }
 
   /** A record whose cursor is in the future is emitted, but cannot move the state there: said once per stream. */
@@ -420,7 +445,7 @@ class Member {
     if (!isIncremental(stream)) return;
     this.futureSeen = true;
     this.context.logger.warn(
-      `${this.name}: record ${record.id} has ${stream.cursor} ${JSON.stringify(record[stream.cursor])}, later than Pipedrive's current time; it is emitted, but the state goes no further than the current time, so later changes are not missed.`,
+      `${this.name}: record ${record.id} has ${stream.cursor} ${JSON.stringify(record[stream.cursor])}, later than the time this read began; it is emitted (and may be again by later syncs), but no state goes past the time its read began, so later changes are not missed.`,
     );
   }
 }
@@ -450,6 +475,6 @@ export async function readFields(stream: FieldsStream, context: ReadContext): Pr
     await checkpoint.emit({ cap: Infinity, syncedAt: context.client.serverNow() });
     return new Map([[stream.name, { records: checkpoint.total }]]);
   } catch (error) {
-    return new Map([[stream.name, { error }]]);
+    return new Map([[stream.name, error instanceof BudgetExhausted ? { records: 0, deferred: true } : { error }]]);
   }
 }

@@ -1,7 +1,9 @@
 // Pipedrive's field definitions (deals, persons, organizations, products, activities: the v2 Fields API; notes: v1)
 // and the columns this connector emits custom fields under: a custom field becomes a top-level property named after
 // the field, typed after its field type, with option labels instead of ids.
+import { configError } from '../../airbyte/errors.js';
 import type { ListDefinition, ApiRecord } from '../http/pagination.js';
+import { filledColumns } from './custom-fields.js';
 
 /** The entities whose fields are defined, and the list each one's definitions come from. */
 export const FIELD_LISTS = {
@@ -63,24 +65,88 @@ export function normaliseName(name: string): string {
     .replace(/^_+|_+$/g, '');
 }
 
+/** Who fills a column: a standard property of the stream, or a custom field. */
+type ColumnOwner = { kind: 'standard' } | { kind: 'field'; key: string; name: string };
+
+/** The lengths of key prefix a clashing field's column is suffixed with: the shortest that leaves its columns to it. */
+const KEY_SUFFIXES = [6, 10, 16, 40];
+
 /**
- * The columns of an entity's custom fields: each named after its field (or as `names` says, by key), with the suffix
- * `_` and the first 6 characters of its key when the name is empty, starts with a digit, or is also a standard
- * property's or another custom field's. The key itself is never a column.
+ * The columns of an entity's custom fields. A field pinned in `names` gets its pinned column; one of its columns
+ * (siblings included: `_currency`, `_until`, address parts) that is also a standard property's or another pinned
+ * field's is a config_error naming both. Every other field is named after itself, with the suffix `_` and the first 6
+ * characters of its key when the name is empty, starts with a digit, or one of its columns is a standard property's,
+ * a pinned field's or one another field's name fills (all such fields are suffixed, in the order of their keys, with
+ * a longer part of the key should a suffixed column still be taken). So no column holds two fields' values, whatever
+ * order the definitions come in. The key itself is never a column.
  */
 export function customColumns(
   definitions: readonly FieldDefinition[],
   standard: ReadonlySet<string>,
   names: ReadonlyMap<string, string> = new Map(),
+  stream = 'the stream',
 ): CustomColumn[] {
   const custom = definitions.filter((definition) => definition.isCustom);
-  const normalised = custom.map((definition) => normaliseName(definition.name));
-  const uses = new Map<string, number>();
-  for (const name of normalised) uses.set(name, (uses.get(name) ?? 0) + 1);
-  return custom.map((definition, i) => {
-    const name = normalised[i] ?? '';
-    const clash = name === '' || /^[0-9]/.test(name) || standard.has(name) || (uses.get(name) ?? 0) > 1;
-    const column = names.get(definition.key) ?? (clash ? `${name}_${definition.key.slice(0, 6)}` : name);
-    return { key: definition.key, column, fieldType: definition.fieldType, options: definition.options };
-  });
+  const owners = new Map<string, ColumnOwner>([...standard].map((column) => [column, { kind: 'standard' }]));
+  const chosen = new Map<string, string>();
+  const takenBy = (definition: FieldDefinition, column: string) =>
+    filledColumns(column, definition.fieldType).find((filled) => owners.has(filled));
+  const claim = (definition: FieldDefinition, column: string) => {
+    const owner = { kind: 'field', key: definition.key, name: definition.name } as const;
+    for (const filled of filledColumns(column, definition.fieldType)) owners.set(filled, owner);
+    chosen.set(definition.key, column);
+  };
+  for (const definition of custom) {
+    const pin = names.get(definition.key);
+    if (pin === undefined) continue;
+    const clash = takenBy(definition, pin);
+    if (clash !== undefined) throw pinClash(definition, pin, clash, owners.get(clash), stream);
+    claim(definition, pin);
+  }
+  const unpinned = custom.filter((definition) => !names.has(definition.key));
+  const natural = new Map(unpinned.map((definition) => [definition.key, normaliseName(definition.name)]));
+  const fills = new Map<string, number>();
+  for (const definition of unpinned)
+    for (const filled of filledColumns(natural.get(definition.key) ?? '', definition.fieldType))
+      fills.set(filled, (fills.get(filled) ?? 0) + 1);
+  const clashes = (definition: FieldDefinition) => {
+    const name = natural.get(definition.key) ?? '';
+    const filled = filledColumns(name, definition.fieldType);
+    return name === '' || /^[0-9]/.test(name) || filled.some((c) => owners.has(c) || (fills.get(c) ?? 0) > 1);
+  };
+  const suffixed = unpinned.filter(clashes).sort((a, b) => (a.key < b.key ? -1 : 1));
+  for (const definition of unpinned)
+    if (!suffixed.includes(definition)) claim(definition, natural.get(definition.key) ?? '');
+  for (const definition of suffixed) {
+    const candidates = KEY_SUFFIXES.map(
+      (length) => `${natural.get(definition.key) ?? ''}_${definition.key.slice(0, length)}`,
+    );
+    const column = candidates.find((candidate) => takenBy(definition, candidate) === undefined);
+    if (column === undefined) throw configError(`Custom field ${definition.key} of ${stream} has no free column name.`);
+    claim(definition, column);
+  }
+  return custom.map((definition) => ({
+    key: definition.key,
+    column: chosen.get(definition.key) ?? '',
+    fieldType: definition.fieldType,
+    options: definition.options,
+  }));
+}
+
+/** A pinned column that a standard property or another pinned field already fills. */
+function pinClash(
+  definition: FieldDefinition,
+  pin: string,
+  clash: string,
+  owner: ColumnOwner | undefined,
+  stream: string,
+): Error {
+  const whose =
+    owner?.kind === 'field'
+      ? `also a column of field ${owner.key} (${JSON.stringify(owner.name)}), pinned before it`
+      : `a standard property of ${stream}`;
+  const what = clash === pin ? whose : `whose column "${clash}" is ${whose}`;
+  return configError(
+    `Invalid configuration: \`custom_field_names\` pins field ${definition.key} (${JSON.stringify(definition.name)}) to "${pin}", ${what}; choose another column name.`,
+  );
 }

@@ -110,8 +110,8 @@ class Slice {
 
 export async function* slicedBatches(read: SlicedRead): AsyncGenerator<SlicedBatch, void, undefined> {
   const begun = clock.now();
-  /** When the read began in Pipedrive's time, known once a response has told it. */
-  const readStart = () => Math.floor(read.client.toServerTime(begun) / SECOND) * SECOND;
+  /** When the read began, by the earliest clock known (see PipedriveClient.earliest). */
+  const readStart = () => Math.floor(read.client.earliest(begun) / SECOND) * SECOND;
   const lists: ListSlices[] = read.lists.map((list) => {
     const owner: ListSlices = { list, splittable: list.until !== undefined, slices: [], queued: [] };
     owner.slices = gaps(read.lowerBound, read.done).map((gap) => new Slice(owner, gap.start, gap.end));

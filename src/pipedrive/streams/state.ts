@@ -87,6 +87,16 @@ function slicesDone(value: unknown, invalid: (why: string) => Error): Range[] | 
   });
 }
 
+/**
+ * A saved state as far as it can be believed at `now` (the connector's clock, before any request): a `synced_at` later
+ * than now came from a clock that ran ahead (an earlier version trusted Pipedrive's `Date` header alone), so it cannot
+ * say when that read really began; it is dropped (`doubted`), and the stream reads from its own cursor, the older point.
+ */
+export function believable(saved: SavedState, now: number): { saved: SavedState; doubted?: number } {
+  if (saved.syncedAt === undefined || saved.syncedAt <= now) return { saved };
+  return { saved: { ...saved, syncedAt: undefined }, doubted: saved.syncedAt };
+}
+
 /** How much of a stream to read: all of a full-table stream; of an incremental one, `bounds`. */
 export function streamRead(stream: StreamDefinition, saved: SavedState | undefined, config: SourceConfig): StreamRead {
   return isIncremental(stream) ? { stream, bounds: bounds(saved, config) } : { stream };

@@ -75,14 +75,14 @@ export type ParentRequest =
   | { per: 'batch'; param: string; size: number; parentKey: string };
 
 /** Read for the records of its parent stream, riding along on the parent's lists when both are selected; only parents
- * changed since the previous sync are visited. A parent that vanished meanwhile (a status in `tolerate`) is skipped. */
+ * changed since the previous sync are visited. A parent asked for alone that vanished meanwhile (404 or 410) is
+ * skipped; any other answer fails the stream (a 403 is a permission it lacks, not a parent gone). */
 export interface ChildStream {
   kind: 'child';
   name: string;
   cursor: CursorField;
   parent: { stream: string; request: ParentRequest };
   lists: readonly ListDefinition[];
-  tolerate: readonly number[];
   /** Adds to a record what it lacks and its parent knows (the parent's id, an id of its own). */
   derive?: (record: ApiRecord, parent: ApiRecord) => void;
   /** The records go with their parent: when the parent is a deletion, so are they (`_ab_cdc_deleted_at`). */
@@ -181,7 +181,6 @@ function changelog(parent: 'deals' | 'persons' | 'organizations', parentKey: str
     cursor: 'time',
     parent: { stream: parent, request: { per: 'record', pathParams: (record) => ({ id: String(record.id) }) } },
     lists: [{ endpoint: `/v1/${parent}/{id}/changelog`, paging: 'cursor', idField: 'field_key', older: 'stop' }],
-    tolerate: [403, 404, 410],
     optIn: true,
     derive: (change, record) => {
       change[parentKey] = record.id;
@@ -223,7 +222,6 @@ export const STREAMS: readonly StreamDefinition[] = [
     // The products of up to 100 changed deals a request: one request per 100 deals, not one per deal.
     parent: { stream: 'deals', request: { per: 'batch', param: 'deal_ids', size: 100, parentKey: 'deal_id' } },
     lists: [{ endpoint: '/api/v2/deals/products', paging: 'cursor', older: 'keep' }],
-    tolerate: [],
     deletedWithParent: true,
   },
   changelog('deals', 'deal_id', 'deal_changelog'),
@@ -236,7 +234,6 @@ export const STREAMS: readonly StreamDefinition[] = [
       request: { per: 'record', pathParams: (thread) => ({ id: String(thread.id) }) },
     },
     lists: [{ endpoint: '/v1/mailbox/mailThreads/{id}/mailMessages', paging: 'offset' }],
-    tolerate: [403, 404, 410],
   },
   {
     kind: 'client_filtered',
