@@ -342,7 +342,9 @@ export class Dataset {
   add(stream: Exclude<MutableStream, 'email_messages'>, fields: Json = {}, at = this.nowSecond()): Json {
     const table = this.tables[stream];
     const index = table.lastIndex + 1;
-    const record: Json = { ...table.build(index, at), ...fields, id: index };
+    const built = table.build(index, at);
+    // A record whose id is not its row's index (a lead's UUID) keeps the id it was built with.
+    const record: Json = { ...built, ...fields, id: typeof built.id === 'string' ? built.id : index };
     const cursor = CURSORS[stream];
     if (cursor && 'add_time' in record) record.add_time = cursor.format(at);
     table.put(index, record, at);

@@ -84,6 +84,26 @@ describe('deletions', function () {
     expect(others, 'records that are not deletions').to.deep.equal([]);
   });
 
+  it('an archived deal that is deleted reaches the warehouse as a deletion too', async () => {
+    const data = sim().dataset;
+    data.archiveDeal(14);
+    const first = await sync(sim(), { streams: ['deals'] });
+    expect(first.records.get('deals')?.find((r) => r.id === 14)).to.include({ is_archived: true });
+    sim().clock.advance(HOUR);
+    data.remove('deals', 14);
+    sim().clock.advance(HOUR);
+    const second = await sync(sim(), { streams: ['deals'], state: first.state });
+    expect(second.run.exitCode).to.equal(0);
+    expect(second.records.get('deals')?.find((r) => r.id === 14))
+      .to.include({ is_archived: true, status: 'deleted' })
+      .and.to.have.property(DELETED_AT);
+    expect(
+      sim()
+        .requestsTo('/api/v2/deals/archived')
+        .every((r) => r.query.status === 'open,won,lost,deleted'),
+    ).to.equal(true);
+  });
+
   it('a full refresh marks the deleted rows its lists still return', async () => {
     sim().dataset.remove('persons', 5);
     const s = await sync(sim(), { streams: ['deals', 'persons'], mode: 'full_refresh' });

@@ -60,26 +60,26 @@ export async function runCli(
   child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
   child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
   const exitCode = await new Promise<number | null>((resolve) => child.on('close', resolve));
-  // The CONTROL message that hands the platform a rotated config is the one place a secret may be written.
+  expectNoSecret(stdout, stderr, options.secrets ?? [], args[0]);
+  const lines = stdout.split('\n').filter((line) => line !== '');
+  const messages = options.protocol === false ? [] : lines.map(parseMessageLine);
+  return { exitCode, stdout, stderr, messages };
+}
+
+/** Throws if a simulator token, or one of `secrets`, shows in a command's output. The CONTROL message that hands the
+ * platform a rotated config is the one place a secret may be written. */
+export function expectNoSecret(stdout: string, stderr: string, secrets: readonly string[], command = 'the command') {
   const shown = stdout
     .split('\n')
     .filter((line) => !line.startsWith('{"type":"CONTROL"'))
     .join('\n');
-  for (const secret of [
-    ...Object.values(TOKENS),
-    OAUTH_APP.clientSecret,
-    OAUTH_APP.refreshToken,
-    ...(options.secrets ?? []),
-  ]) {
+  for (const secret of [...Object.values(TOKENS), OAUTH_APP.clientSecret, OAUTH_APP.refreshToken, ...secrets]) {
     // As written, and as JSON escapes it inside a message.
     for (const form of new Set([secret, JSON.stringify(secret).slice(1, -1)])) {
       if (shown.includes(form) || stderr.includes(form))
-        throw new Error(`a secret leaked into the output of ${args[0]}`);
+        throw new Error(`a secret leaked into the output of ${command}`);
     }
   }
-  const lines = stdout.split('\n').filter((line) => line !== '');
-  const messages = options.protocol === false ? [] : lines.map(parseMessageLine);
-  return { exitCode, stdout, stderr, messages };
 }
 
 export const ofType = <T extends AirbyteMessage['type']>(run: CliRun, type: T) =>

@@ -137,6 +137,8 @@ const recents = (item: string): FilteredList => ({
 const IS_DELETED = { field: 'is_deleted', value: true } as const;
 const INACTIVE = { field: 'active_flag', value: false } as const;
 
+/** Every deal: the lists leave deleted ones out unless asked for them. */
+const DEAL_STATUSES = 'open,won,lost,deleted';
 /** Optional deal fields: the counts and ids v1 returned by default; requesting them costs nothing extra. */
 const DEAL_FIELDS =
   'next_activity_id,last_activity_id,first_won_time,products_count,files_count,notes_count,followers_count,' +
@@ -207,9 +209,9 @@ export const STREAMS: readonly StreamDefinition[] = [
     name: 'deals',
     cursor: 'update_time',
     lists: [
-      // Deleted deals come with status=deleted (for 30 days); archived deals only from their own list.
-      v2Sliceable('/api/v2/deals', { status: 'open,won,lost,deleted', include_fields: DEAL_FIELDS }),
-      v2Sliceable('/api/v2/deals/archived', { include_fields: DEAL_FIELDS }),
+      // Deleted deals come with status=deleted (for 30 days), from each list; archived deals only from their own.
+      v2Sliceable('/api/v2/deals', { status: DEAL_STATUSES, include_fields: DEAL_FIELDS }),
+      v2Sliceable('/api/v2/deals/archived', { status: DEAL_STATUSES, include_fields: DEAL_FIELDS }),
     ],
     customFields: { entity: 'deal', shape: 'v2' },
     deleted: IS_DELETED,
