@@ -5,6 +5,7 @@ import { useSimulator } from './helpers/simulator.js';
 import { discover, INCREMENTAL, sync } from './helpers/sync.js';
 
 const HOUR = 3_600_000;
+const DAY = 24 * HOUR;
 const RFC3339 = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/;
 /** The streams whose records can be deletions. */
 const DELETABLE = [
@@ -103,6 +104,24 @@ describe('deletions', function () {
         .every((r) => r.query.status === 'open,won,lost,deleted'),
     ).to.equal(true);
   });
+
+  for (const [stream, gap, skew, when] of [
+    ['files', 28 * DAY, 0, 'the previous sync was 28 days ago (files then come from their full list)'],
+    ['files', 26.5 * DAY, DAY, 'the Date header is a day ahead and the previous sync was 26.5 days ago'],
+    ['notes', 26.5 * DAY, DAY, 'the Date header is a day ahead and the previous sync was 26.5 days ago'],
+  ] as const) {
+    it(`${stream}: a deletion reaches the warehouse when ${when}`, async () => {
+      const first = await sync(sim(), { streams: [stream] });
+      sim().clock.advance(HOUR);
+      sim().dataset.remove(stream, 6);
+      sim().clock.advance(gap - HOUR);
+      sim().dateSkewMs = skew;
+      const second = await sync(sim(), { streams: [stream], state: first.state });
+      sim().dateSkewMs = 0;
+      expect(second.run.exitCode).to.equal(0);
+      expect(second.records.get(stream)?.find((r) => r.id === 6)).to.have.property(DELETED_AT);
+    });
+  }
 
   it('a full refresh marks the deleted rows its lists still return', async () => {
     sim().dataset.remove('persons', 5);

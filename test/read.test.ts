@@ -303,7 +303,7 @@ describe('read', function () {
       );
     });
 
-    it('read files from /v1/recents for a cursor younger than a month, and from the full list otherwise', async () => {
+    it('read files from /v1/recents for a cursor younger than a month, and from the full list otherwise (deletions still from /v1/recents)', async () => {
       const young = [
         {
           type: 'STREAM',
@@ -331,7 +331,9 @@ describe('read', function () {
       expect(recent.stateMessages).to.have.length(1);
       sim().reset();
       const full = await sync(sim(), { streams: ['files'], state: old });
-      expect(sim().requestsTo('/v1/recents')).to.have.length(0);
+      // The full list, and /v1/recents only for the deletions that list leaves out (as far back as it reaches).
+      expect(sim().requestsTo('/v1/files')).to.not.have.length(0);
+      expect(sim().requestsTo('/v1/recents').map((r) => r.query.items)).to.deep.equal(['file']);
       expect(idsOf(full.records.get('files'))).to.deep.equal(
         expectedIds(sim(), 'files', Date.parse('2026-01-01T00:00:00Z')),
       );

@@ -85,7 +85,8 @@ export async function readFamily(family: Family, context: ReadContext): Promise<
       for (const child of children) if (!child.failed) await child.expand(batch.records);
       if (members.every((member) => member.failed)) break;
     }
-    if (parent && !parent.failed) await parent.readDeletions();
+    // Lists of changes only have the deletions in them; the full lists leave them out.
+    if (parent && !parent.failed && !(listing.kind === 'listed' && listing.changesOnly)) await parent.readDeletions();
   } catch (error) {
     for (const member of members) member.fail(error);
   } finally {
@@ -97,10 +98,10 @@ export async function readFamily(family: Family, context: ReadContext): Promise<
 }
 
 /** The lists to read and from where: in time slices (every batch then says what the stream has covered), or one after
- * the other; `ordered` when every batch is a checkpoint. */
+ * the other; `ordered` when every batch is a checkpoint, `changesOnly` for lists of changes (deletions included). */
 type Listing =
   | { kind: 'sliced'; lists: readonly SortedList[]; lowerBound: number; done: readonly Range[]; ordered: true }
-  | { kind: 'listed'; lists: readonly ListDefinition[]; lowerBound?: number; ordered: boolean };
+  | { kind: 'listed'; lists: readonly ListDefinition[]; lowerBound?: number; ordered: boolean; changesOnly?: true };
 
 /** A page of records (or a merge step), older than the listing's lower bound already dropped; for a sliced listing,
  * what the stream has covered once they are emitted. */
@@ -121,7 +122,7 @@ async function chooseListing({ parent, parentRead, children }: Family, context: 
   if (parent.kind === 'client_filtered' && parent.recent && complete !== undefined && children.length === 0) {
     const now = await context.client.knownServerNow(parent.name);
     if (complete >= now - parent.recent.reach.toMillis())
-      return { kind: 'listed', lists: parent.recent.lists, lowerBound: complete, ordered: false };
+      return { kind: 'listed', lists: parent.recent.lists, lowerBound: complete, ordered: false, changesOnly: true };
   }
   // Children need the parent records they read from; the lowest bound of the family covers everyone.
   const bounds = [
@@ -270,9 +271,9 @@ class Member {
     if (ordered) await this.checkpoint.emit();
   }
 
-  /** Reads the deletions a stream's lists leave out, from lists of changes since the previous complete sync, as far
-   * back as they reach (judged by Pipedrive's clock; a warning says when that is not far enough); each is emitted as
-   * a deletion, none moves the cursor. */
+  /** Reads the deletions a stream's lists leave out, from lists of changes since the previous complete sync (the API
+   * answers as far back as it reaches; a warning says when that may not be far enough); each is emitted as a deletion,
+   * none moves the cursor. */
   async readDeletions(): Promise<void> {
     const { stream, bounds } = this.read;
     const deletions =
@@ -282,10 +283,10 @@ class Member {
     const reach = (await this.context.client.knownServerNow(this.name)) - deletions.reach.toMillis();
     if (since < reach) {
       this.context.logger.warn(
-        `${this.name}: the previous complete sync began ${formatRfc3339(since)}, longer ago than Pipedrive's list of deletions reaches back (a month): what was deleted before ${formatRfc3339(reach)} cannot be seen, and stays in the warehouse until a full refresh (overwrite) of ${this.name}.`,
+        `${this.name}: the previous complete sync began ${formatRfc3339(since)}, about as long ago as Pipedrive's list of deletions reaches back (a month): what was deleted before that list's start may not be seen, and then stays in the warehouse until a full refresh (overwrite) of ${this.name}.`,
       );
     }
-    const read: ListRead = { stream, lowerBound: Math.max(since, reach), countAs: this.name, signal: this.signal };
+    const read: ListRead = { stream, lowerBound: since, countAs: this.name, signal: this.signal };
     for (const list of deletions.lists) {
       for await (const page of boundedPages(read, list, this.context)) {
         await this.emit(

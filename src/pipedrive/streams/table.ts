@@ -261,6 +261,8 @@ export const STREAMS: readonly StreamDefinition[] = [
     // Within its reach, /v1/recents returns only what changed, deleted files included (which /v1/files leaves out).
     recent: { reach: RECENTS_REACH, lists: [recents('file')] },
     deleted: INACTIVE,
+    // When /v1/files is read instead (the previous sync is too old), the deletions still come from /v1/recents.
+    deletions: { reach: RECENTS_REACH, lists: [recents('file')] },
   },
   {
     kind: 'client_filtered',
