@@ -333,7 +333,11 @@ describe('read', function () {
       const full = await sync(sim(), { streams: ['files'], state: old });
       // The full list, and /v1/recents only for the deletions that list leaves out (as far back as it reaches).
       expect(sim().requestsTo('/v1/files')).to.not.have.length(0);
-      expect(sim().requestsTo('/v1/recents').map((r) => r.query.items)).to.deep.equal(['file']);
+      expect(
+        sim()
+          .requestsTo('/v1/recents')
+          .map((r) => r.query.items),
+      ).to.deep.equal(['file']);
       expect(idsOf(full.records.get('files'))).to.deep.equal(
         expectedIds(sim(), 'files', Date.parse('2026-01-01T00:00:00Z')),
       );
