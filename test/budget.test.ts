@@ -91,6 +91,16 @@ describe('token budget', function () {
     expectUnionComplete(sim(), first, second);
   });
 
+  it('a first sync cut by the cap before a sliced stream emitted anything: a status, a well-formed state, no crash', async () => {
+    const start = new Date(sim().clock.now() - 60_000).toISOString().replace('.000', '');
+    sim().burstLimit = 2;
+    const s = await sync(sim(), { streams: ['deals'], config: { start_date: start, token_budget_per_sync: 10 } });
+    expect(s.run.exitCode).to.equal(0);
+    expect(statusesOf(s, 'deals').at(-1)).to.equal('COMPLETE');
+    expect(traceErrors(s.run)).to.deep.equal([]);
+    expect(warnings(s).join('\n')).to.include('deals (at its last checkpoint)');
+  });
+
   describe('full refresh: read whole, or the sync fails', () => {
     /** Every stream got a status; one that ended COMPLETE has every row, any other ended INCOMPLETE with a TRACE
      * error naming it; the sync exits 1. */

@@ -123,6 +123,49 @@ describe('deletions', function () {
     });
   }
 
+  it('a deletion made before a sync the cap cut short (its cursor moved on) still reaches the warehouse', async () => {
+    const data = sim().dataset;
+    const first = await sync(sim(), { streams: ['notes'] });
+    sim().clock.advance(HOUR);
+    data.remove('notes', 6);
+    sim().clock.advance(HOUR);
+    for (let id = 10; id < 20; id++) {
+      sim().clock.advance(1000);
+      data.update('notes', id, { content: `changed ${id}` });
+    }
+    sim().clock.advance(HOUR);
+    // Room for a few pages of two notes: the cursor moves past the deletion, the sync is deferred.
+    const cut = await sync(sim(), {
+      streams: ['notes'],
+      state: first.state,
+      config: { page_size: 2, token_budget_per_sync: 40 },
+    });
+    expect(cut.run.exitCode).to.equal(0);
+    sim().clock.advance(HOUR);
+    const next = await sync(sim(), { streams: ['notes'], state: cut.state });
+    const deletion = [cut, next]
+      .flatMap((s) => s.records.get('notes') ?? [])
+      .find((r) => r.id === 6 && typeof r[DELETED_AT] === 'string');
+    expect(deletion, 'the deletion of note 6').to.not.equal(undefined);
+  });
+
+  it("a purged row's deletion sorts after the row, even with a Date header a day behind", async () => {
+    const data = sim().dataset;
+    data.update('notes', 21, { content: 'edited' });
+    sim().clock.advance(HOUR);
+    const first = await sync(sim(), { streams: ['notes'] });
+    const live = first.records.get('notes')?.find((r) => r.id === 21);
+    sim().clock.advance(HOUR);
+    data.purge('notes', 21);
+    sim().clock.advance(HOUR);
+    sim().dateSkewMs = -DAY;
+    const second = await sync(sim(), { streams: ['notes'], state: first.state });
+    sim().dateSkewMs = 0;
+    const purged = second.records.get('notes')?.find((r) => r.id === 21);
+    // A destination keeps the version with the highest cursor.
+    expect(Date.parse(String(purged?.update_time))).to.be.above(Date.parse(String(live?.update_time)));
+  });
+
   it('a full refresh marks the deleted rows its lists still return', async () => {
     sim().dataset.remove('persons', 5);
     const s = await sync(sim(), { streams: ['deals', 'persons'], mode: 'full_refresh' });

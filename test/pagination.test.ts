@@ -101,6 +101,18 @@ describe('pagination', () => {
     expect(queries[1]!.updated_since).to.not.equal(queries[0]!.updated_since);
   });
 
+  it('keyset pages go on by offset when a whole page shares a timestamp later than the bound', async () => {
+    const at = Math.floor(Date.now() / 1000) * 1000 - 60_000;
+    for (let id = 1; id <= 130; id++) sim().dataset.update('notes', id, {}, at);
+    const records = await collect(pages(notes, 50, at - 60_000));
+    expect(ids(records)).to.deep.equal([...Array(130).keys()].map((i) => i + 1));
+    const queries = sim()
+      .requestsTo('/v1/notes')
+      .map((r) => `${r.query.updated_since} ${r.query.start}`);
+    const since = (ms: number) => new Date(ms).toISOString().replace('.000', '');
+    expect(queries).to.deep.equal([`${since(at - 60_000)} 0`, `${since(at)} 0`, `${since(at)} 50`, `${since(at)} 100`]);
+  });
+
   it('keyset pages fall back to offsets when a whole page shares one timestamp', async () => {
     const at = Math.floor(Date.now() / 1000) * 1000 - 60_000;
     for (let id = 1; id <= 130; id++) sim().dataset.update('notes', id, {}, at);

@@ -211,6 +211,20 @@ describe('read', function () {
     });
   });
 
+  describe('page size', () => {
+    const sim = useSimulator();
+
+    it('reads every record at the smallest page size, 1, offset lists included', async () => {
+      const streams = ['email_threads', 'files', 'notes', 'stages'];
+      const s = await sync(sim(), { streams, config: { page_size: 1 } });
+      expect(s.run.exitCode).to.equal(0);
+      for (const stream of streams)
+        expect(idsOf(s.records.get(stream), stream), stream).to.deep.equal(
+          expectedIds(sim(), stream, Date.parse('2020-01-01')),
+        );
+    });
+  });
+
   describe('incremental syncs', () => {
     const sim = useSimulator({}, true);
 

@@ -7,7 +7,7 @@ import { ConnectorError, configError } from './errors.js';
 import { parseCatalog, parseState } from './inputs.js';
 import { errorTraceMessage, streamStatusMessage } from './messages.js';
 import type { MessageWriter } from './output.js';
-import type { ReadPlan, ReadTask, Runtime, Source } from './source.js';
+import type { ReadPlan, ReadTask, Runtime, Source, StreamOutcome } from './source.js';
 
 export interface ReadArguments {
   config: unknown;
@@ -103,7 +103,7 @@ async function runTask(task: ReadTask, run: TaskRun): Promise<Map<string, Outcom
     await writer.write(streamStatusMessage(name, 'STARTED'));
     await writer.write(streamStatusMessage(name, 'RUNNING'));
   }
-  for (const [name, outcome] of await task.run()) {
+  for (const [name, outcome] of await outcomesOf(task)) {
     const seconds = (Date.now() - begun) / 1000;
     if ('error' in outcome) outcomes.set(name, { records: await fail(name, outcome.error, writer), seconds });
     else if (outcome.deferred && !run.incremental.has(name))
@@ -115,6 +115,21 @@ async function runTask(task: ReadTask, run: TaskRun): Promise<Map<string, Outcom
       outcomes.set(name, { records: outcome.records, seconds, ...(deferred ? { deferred } : {}) });
     }
   }
+  return outcomes;
+}
+
+/** A task's outcome for each of its streams: one it does not report, or a task that throws (it should not), is a
+ * failure of the stream, never a stream left without a status. */
+async function outcomesOf(task: ReadTask): Promise<Map<string, StreamOutcome>> {
+  let outcomes: Map<string, StreamOutcome>;
+  try {
+    outcomes = await task.run();
+  } catch (error) {
+    outcomes = new Map();
+    for (const name of task.streams) outcomes.set(name, { error });
+  }
+  for (const name of task.streams)
+    if (!outcomes.has(name)) outcomes.set(name, { error: new Error(`the read of ${name} ended without an outcome`) });
   return outcomes;
 }
 

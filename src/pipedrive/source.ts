@@ -269,7 +269,7 @@ function savedState(stream: IncrementalStream, state: StreamState, input: ReadIn
   const { saved, doubted } = believable(parseSavedState(stream, state, input.invalidState), clock.now());
   if (doubted !== undefined)
     input.logger.warn(
-      `${stream.name}: the saved synced_at (${formatRfc3339(doubted)}) is in the future, so it cannot say when the previous read began (a clock ran ahead); this sync reads from the stream's own cursor instead.`,
+      `${stream.name}: the saved synced_at (${formatRfc3339(doubted)}) is later than this machine's clock: a clock ran ahead when it was saved, or this machine's is behind, so it cannot say when the previous read began; this sync reads from the stream's own cursor instead.`,
     );
   return saved;
 }

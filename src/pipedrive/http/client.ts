@@ -128,8 +128,9 @@ export class PipedriveClient {
   /** Aborted by close(): requests in flight end, and no retry or wait outlives the client. */
   private readonly closing = new AbortController();
   private clockOffsetMs = 0;
-  /** The lowest offset of any `Date` header so far, and of the connector's own clock (0): see earliest(). */
+  /** The lowest and highest offsets of any `Date` header so far, and of the connector's own clock (0). */
   private earliestOffsetMs = 0;
+  private latestOffsetMs = 0;
   private serverTimeKnown = false;
   private clockWarned = false;
   /** Tokens of the requests sent and not refused: what counts against `tokenBudget`. */
@@ -162,6 +163,12 @@ export class PipedriveClient {
   earliest(ms: number): number {
     this.warnOfClocks();
     return ms + this.earliestOffsetMs;
+  }
+
+  /** Now by the latest of the clocks seen: for the time of a deletion the connector learns of, which must not sort
+   * before the row it deletes. */
+  latestNow(): number {
+    return clock.now() + this.latestOffsetMs;
   }
 
   /** Pipedrive's clock for a decision that must not rest on the machine's clock: if no response has told the time
@@ -383,6 +390,7 @@ export class PipedriveClient {
   private observeDate(date: number): void {
     this.clockOffsetMs = date - clock.now();
     this.earliestOffsetMs = Math.min(this.earliestOffsetMs, this.clockOffsetMs);
+    this.latestOffsetMs = Math.max(this.latestOffsetMs, this.clockOffsetMs);
     this.serverTimeKnown = true;
   }
 

@@ -245,7 +245,9 @@ async function* cursorPages(page: PageRequest): Pages {
  * again to pick up what slid under the offset.
  */
 async function* offsetPages(page: PageRequest): Pages {
-  const { client, list, limit } = page;
+  const { client, list } = page;
+  // A page holds the record it overlaps the previous one by, and at least one more.
+  const limit = Math.max(2, page.limit);
   const request = filtered(page);
   const validate = pageValidator(list, 'offset');
   const read = async (start: number) => {
@@ -290,8 +292,9 @@ async function* offsetPages(page: PageRequest): Pages {
 /**
  * v1 pages of a list filtered and sorted by a cursor (`updated_since` + `sort=update_time ASC`, or `/v1/recents`).
  * Each page is requested from the last cursor value seen rather than by offset, so records updated meanwhile cannot
- * shift the list; records already yielded at that boundary are skipped. Only when a whole page shares one cursor value
- * does it fall back to offsets.
+ * shift the list; records already yielded at that boundary are skipped. Where a page brings no record past the bound
+ * (many records share one cursor value, or the page is that small) it goes on by offset from the bound. A server
+ * that answers an offset with nothing new is stuck.
  */
 async function* keysetPages(page: PageRequest<ListDefinition & { paging: 'keyset' }>): Pages {
   const { client, list, limit } = page;
@@ -318,8 +321,9 @@ async function* keysetPages(page: PageRequest<ListDefinition & { paging: 'keyset
       start = 0;
       seen = new Set(records.filter((record) => toMillis(record[list.cursorField]) >= last).map((record) => record.id));
     } else {
-      const fresh = records.filter((record) => !seen.has(record.id));
-      if (fresh.length === 0) throw stuck(request, `repeated the records at ${formatRfc3339(bound)}`);
+      // Right after the bound moved, the first page may hold only the records at the bound already yielded.
+      if (start > 0 && records.every((record) => seen.has(record.id)))
+        throw stuck(request, `repeated the records at ${formatRfc3339(bound)}`);
       start += records.length;
       for (const record of records) seen.add(record.id);
     }

@@ -82,7 +82,8 @@ export class Checkpoint {
     if (cursor !== -Infinity) state[stream.cursor] = formatRfc3339(cursor);
     const done = (sliced ?? [])
       .map((range) => ({ start: Math.max(range.start, cursor), end: Math.min(range.end, latest) }))
-      .filter((range) => range.start < range.end);
+      // A range from -Infinity (nothing emitted yet, nothing saved) says no more than the lower bound does.
+      .filter((range) => Number.isFinite(range.start) && range.start < range.end);
     if (done.length > 0)
       state[SLICES_DONE] = done.map((range) => ({ start: formatRfc3339(range.start), end: formatRfc3339(range.end) }));
     const syncedAt = end?.syncedAt ?? bounds.saved?.syncedAt;

@@ -92,8 +92,7 @@ export async function readFamily(family: Family, context: ReadContext): Promise<
   } finally {
     done.abort(new Error('the stream ended'));
   }
-  await parent?.finish(ordered);
-  for (const child of children) await child.finish(false);
+  for (const member of members) await member.finish(member === parent && ordered);
   return new Map(members.map((member) => [member.name, member.outcome]));
 }
 
@@ -376,6 +375,14 @@ class Member {
   /** The final checkpoint of a read that went to the end. No state passes the second the read began (the
    * checkpoint's latest instant), so a change made while the lists were read is looked for again next time. */
   async finish(ordered: boolean): Promise<void> {
+    try {
+      await this.checkpointEnd(ordered);
+    } catch (error) {
+      this.fail(error);
+    }
+  }
+
+  private async checkpointEnd(ordered: boolean): Promise<void> {
     if (this.deferred) {
       // What an ordered list emitted is covered; an unordered one's state stays where it was.
       return this.checkpoint.emit({ cap: ordered && this.read.stream.kind !== 'child' ? Infinity : -Infinity });
@@ -436,8 +443,9 @@ class Member {
     if (isIncremental(this.read.stream)) record[this.read.stream.cursor] = now;
   }
 
+  /** Now, for a deletion without a time of its own: by the latest clock, so that it does not sort before the row. */
   private now(): string {
-    return formatRfc3339(floorToSecond(this.context.client.serverNow()));
+    return formatRfc3339(floorToSecond(this.context.client.latestNow()));
   }
 
   /** A record whose cursor is in the future is emitted, but cannot move the state there: said once per stream. */

@@ -28,7 +28,9 @@ export interface Bounds {
   lowerBound: number;
   /** What the previous sync saved, for an incremental sync. */
   saved?: SavedState;
-  /** Every change before this instant has been emitted by earlier syncs: the bound for lists of changes only. */
+  /** Every change before this instant has been emitted by earlier syncs: the bound for lists of changes only (when
+   * the last complete read began, less the lookback; a cut-short read since may have moved the cursor past it, but
+   * not past the deletions its lists leave out). */
   completeBefore?: number;
   /** A child stream: read the children of the parent records whose cursor is after this, those that changed since the
    * previous sync; without it, of those at or after `lowerBound`. */
@@ -120,7 +122,7 @@ export function bounds(saved: SavedState | undefined, config: SourceConfig): Bou
     saved.cursor !== undefined && saved.syncedAt !== undefined && saved.cursor + SETTLED_MS <= saved.syncedAt;
   const resume = (saved.cursor ?? -Infinity) + (settled && lookback === 0 ? SECOND : -lookback);
   const lowerBound = Math.max(start, resume);
-  const completeBefore = Math.max(lowerBound, (saved.syncedAt ?? -Infinity) - lookback);
+  const completeBefore = saved.syncedAt === undefined ? lowerBound : Math.max(start, saved.syncedAt - lookback);
   const parentAfter = saved.parentCursor === undefined ? undefined : saved.parentCursor - lookback;
   // The lookback reads again the end of each range, as it does below the cursor.
   const done = union(
