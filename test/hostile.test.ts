@@ -1,13 +1,12 @@
 // The connector against a server that is not a well-behaved Pipedrive (a misconfigured proxy, a captive portal, a
 // broken deploy, an attacker on the path), through the real command line: it must stay safe (the token goes nowhere
 // else), correct (no record skipped with its state advanced, no state in the future) and bounded (memory, waits).
-import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { expect } from 'chai';
 import { configuredCatalog } from '../src/pipedrive/streams/catalog.js';
 import { PipedriveSimulator, TOKENS } from '../simulator/server.js';
-import { CLI, ofType, runCli, tempFile, traceErrors, type CliRun } from './helpers/cli.js';
+import { CLI, ofType, runCli, spawnConnector, tempFile, traceErrors, type CliRun } from './helpers/cli.js';
 import { ANCHOR, configFor, useSimulator } from './helpers/simulator.js';
 import { idsOf, sync, type Sync } from './helpers/sync.js';
 
@@ -457,7 +456,7 @@ describe('when the server misbehaves', function () {
         '--catalog',
         tempFile(configuredCatalog('full_refresh')),
       ];
-      const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'ignore'] });
+      const child = spawnConnector([CLI, ...args]);
       let closedAt = -1;
       child.stdout.on('data', (chunk: Buffer) => {
         if (closedAt < 0 && chunk.toString().includes('"type":"RECORD"')) {

@@ -1,5 +1,11 @@
-import { spawn } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import {
+  spawn,
+  type ChildProcess,
+  type SpawnOptionsWithStdioTuple,
+  type StdioNull,
+  type StdioPipe,
+} from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -18,6 +24,73 @@ export function clockedProcess(now?: number): { nodeOptions: string[]; env: Node
   return { nodeOptions: ['--import', COMPANY_CLOCK], env: { ...process.env, COMPANY_NOW: String(now) } };
 }
 
+const directory = mkdtempSync(join(tmpdir(), 'source-pipedrive-test-'));
+const reports = mkdtempSync(join(tmpdir(), 'source-pipedrive-reports-'));
+
+/** Connector processes started by tests and not ended yet, with the last lines each wrote. */
+const running = new Map<ChildProcess, string[]>();
+const TAIL_LINES = 20;
+
+/**
+ * Starts a connector process (`args` after node's own options) that a test waits for. One still running when its test
+ * ends (the test timed out: the connector hung) is killed after the test, not left to keep mocha, and CI, waiting for
+ * ever; before that it is asked for Node's diagnostic report, and what it was waiting on is printed with its last
+ * output.
+ */
+export function spawnConnector(
+  args: string[],
+  options: Omit<SpawnOptionsWithStdioTuple<StdioNull, StdioPipe, StdioPipe>, 'stdio'> = {},
+) {
+  const child = spawn(
+    process.execPath,
+    ['--report-on-signal', '--report-signal=SIGUSR2', `--report-directory=${reports}`, ...args],
+    { ...options, stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  const tail: string[] = [];
+  running.set(child, tail);
+  const keep = (chunk: Buffer | string) => {
+    tail.push(...String(chunk).split('\n').filter(Boolean));
+    tail.splice(0, tail.length - TAIL_LINES);
+  };
+  child.stdout.on('data', keep);
+  child.stderr.on('data', keep);
+  child.on('close', () => running.delete(child));
+  return child;
+}
+
+async function killLeftBehind(test: string) {
+  for (const [child, tail] of running) {
+    child.kill('SIGUSR2');
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    child.kill('SIGKILL');
+    running.delete(child);
+    console.error(
+      `A connector process outlived the test "${test}" and was killed. Its last output:\n${tail.join('\n')}`,
+    );
+    console.error(waitingOn(child.pid));
+  }
+}
+
+/** What a process's diagnostic report says it was doing: its JavaScript stack and the handles keeping it alive. */
+function waitingOn(pid: number | undefined): string {
+  const file = readdirSync(reports).find((name) => name.includes(`.${pid}.`));
+  if (!file) return 'It wrote no diagnostic report.';
+  const report = JSON.parse(readFileSync(join(reports, file), 'utf8')) as {
+    javascriptStack?: { message?: string; stack?: string[] };
+    libuv?: { type: string; is_active: boolean; address?: string }[];
+  };
+  const handles = (report.libuv ?? [])
+    .filter((h) => h.is_active && !['async', 'check', 'prepare', 'loop'].includes(h.type))
+    .map(({ address: _, ...handle }) => JSON.stringify(handle));
+  return `Its stack: ${JSON.stringify(report.javascriptStack)}\nIts active handles:\n${handles.join('\n')}`;
+}
+
+// Outside mocha (the soak script uses these helpers) there are no hooks.
+if (typeof afterEach === 'function')
+  afterEach(async function () {
+    await killLeftBehind(this.currentTest?.fullTitle() ?? 'unknown');
+  });
+
 export interface CliRun {
   exitCode: number | null;
   stdout: string;
@@ -25,7 +98,6 @@ export interface CliRun {
   messages: AirbyteMessage[];
 }
 
-const directory = mkdtempSync(join(tmpdir(), 'source-pipedrive-test-'));
 let files = 0;
 
 /** Writes a JSON (or raw text) file for a command-line argument and returns its path. */
@@ -51,8 +123,7 @@ export async function runCli(
   } = {},
 ): Promise<CliRun> {
   const clocked = clockedProcess(options.now);
-  const child = spawn(process.execPath, [...(options.nodeOptions ?? []), ...clocked.nodeOptions, CLI, ...args], {
-    stdio: ['ignore', 'pipe', 'pipe'],
+  const child = spawnConnector([...(options.nodeOptions ?? []), ...clocked.nodeOptions, CLI, ...args], {
     env: { ...clocked.env, ...options.env },
   });
   let stdout = '';

@@ -7,14 +7,13 @@
 // the replica must hold exactly the simulator's rows (ids and cursors) of every stream.
 //
 // Scenarios are fast-check values: a seed gives the same scenario again, and a failing one can be shrunk.
-import { spawn } from 'node:child_process';
 import fc from 'fast-check';
 import type { AirbyteMessage, ConfiguredAirbyteCatalog } from '../../src/generated/airbyte-protocol.js';
 import { primaryKeyOf, streamByName } from '../../src/pipedrive/streams/table.js';
 import type { Counts, MutableStream } from '../../simulator/dataset.js';
 import { PipedriveSimulator, type Fault } from '../../simulator/server.js';
 import { parseMessageLine } from '../../acceptance/protocol.js';
-import { CLI, clockedProcess, expectNoSecret, tempFile } from './cli.js';
+import { CLI, clockedProcess, expectNoSecret, spawnConnector, tempFile } from './cli.js';
 import { Replica, acknowledged, type Landing } from './replica.js';
 import { ANCHOR, configFor, oauthConfigFor } from './simulator.js';
 import { configuredCatalog, cursorFieldOf, expectedIds } from './sync.js';
@@ -391,10 +390,7 @@ class ScenarioRun {
     if (this.state.length > 0) args.push('--state', tempFile(this.state));
     const machineSkew = step?.skew === null ? (step.machineSkew ?? 0) : 0;
     const clocked = clockedProcess(this.sim.clock.now() + machineSkew);
-    const child = spawn(process.execPath, [...clocked.nodeOptions, ...args], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-      env: clocked.env,
-    });
+    const child = spawnConnector([...clocked.nodeOptions, ...args], { env: clocked.env });
     const result: SyncResult = { messages: [], exitCode: null, killed: false, stateTimes: new Map() };
     let stdout = '';
     let stderr = '';

@@ -1,4 +1,3 @@
-import { spawn } from 'node:child_process';
 import { expect } from 'chai';
 import type {
   AirbyteCatalog,
@@ -15,7 +14,7 @@ import {
   streamByName,
 } from '../../src/pipedrive/streams/table.js';
 import type { PipedriveSimulator } from '../../simulator/server.js';
-import { CLI, clockedProcess, runCli, tempFile, type CliRun } from './cli.js';
+import { CLI, clockedProcess, runCli, spawnConnector, tempFile, type CliRun } from './cli.js';
 import { latestStates, parseMessageLine } from '../../acceptance/protocol.js';
 import { recordViolations } from '../../acceptance/rules.js';
 import { CORE_STREAMS } from './contract.js';
@@ -103,10 +102,7 @@ export async function killedSync(
     tempFile(configuredCatalog(options.mode ?? 'incremental', options.streams)),
   ];
   const clocked = clockedProcess(simulator.clock.now());
-  const child = spawn(process.execPath, [...clocked.nodeOptions, ...args], {
-    stdio: ['ignore', 'pipe', 'ignore'],
-    env: clocked.env,
-  });
+  const child = spawnConnector([...clocked.nodeOptions, ...args], { env: clocked.env });
   const seen: AirbyteMessage[] = [];
   let rest = '';
   let killed = false;
