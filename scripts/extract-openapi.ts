@@ -3,6 +3,7 @@
 //   src/pipedrive/http/token-costs.json   the `x-token-cost` of each endpoint (the connector counts what it spends)
 //   src/pipedrive/http/oauth-scopes.json  the OAuth scopes each endpoint accepts (check names what an app lacks)
 //   simulator/fixtures/token-costs.json   the same, for the simulator to charge
+//   simulator/fixtures/oauth-scopes.json  the same, for the simulator to refuse an OAuth token without one (403)
 //   simulator/fixtures/examples.json      the official example record of each endpoint (simulator templates)
 //   npx tsx scripts/extract-openapi.ts           write them
 //   npx tsx scripts/extract-openapi.ts --check   exit 1 if a committed file is out of date (a test runs this)
@@ -28,6 +29,7 @@ const files: Record<string, string> = {
   'src/pipedrive/http/token-costs.json': json(costs),
   'src/pipedrive/http/oauth-scopes.json': json(scopes),
   'simulator/fixtures/token-costs.json': json(costs),
+  'simulator/fixtures/oauth-scopes.json': json(scopes),
   'simulator/fixtures/examples.json': json(examples),
 };
 

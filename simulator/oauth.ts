@@ -26,7 +26,7 @@ export const ALL_SCOPES = [
   'admin',
 ];
 
-interface Grant {
+export interface Grant {
   user: number;
   scopes: readonly string[];
 }
@@ -63,10 +63,24 @@ export class OAuthServer {
     return token;
   }
 
-  /** The user of a valid, unexpired access token. */
-  userOf(accessToken: string): number | undefined {
+  /** What the platform's OAuth flow ends with when an admin installs the app (the authorization-code exchange): a
+   * refresh token, and an access token that expires at `expiresAt` (company time; default: a full life from now). */
+  install(
+    user = 1,
+    scopes: readonly string[] = ALL_SCOPES,
+    expiresAt = this.clock.now() + this.accessTokenTtlSeconds * 1000,
+  ): { refreshToken: string; accessToken: string; expiresAt: number } {
+    const refreshToken = this.issueRefreshToken(user, scopes);
+    const accessToken = `v1u:${randomBytes(32).toString('base64url')}`;
+    this.accessTokens.set(accessToken, { user, scopes, expiresAt });
+    this.issued.push(accessToken);
+    return { refreshToken, accessToken, expiresAt };
+  }
+
+  /** The grant of a valid, unexpired access token: its user and scopes. */
+  grantOf(accessToken: string): Grant | undefined {
     const grant = this.accessTokens.get(accessToken);
-    return grant && grant.expiresAt > this.clock.now() ? grant.user : undefined;
+    return grant && grant.expiresAt > this.clock.now() ? grant : undefined;
   }
 
   /** Ends the life of every access token handed out so far, as if they had expired. */

@@ -25,7 +25,7 @@ import type { Table } from './table.js';
 type Json = Record<string, unknown>;
 
 export type FaultKind =
-  | `http${400 | 403 | 404 | 408 | 410 | 429 | 500 | 502 | 503 | 504}`
+  | `http${400 | 402 | 403 | 404 | 408 | 410 | 429 | 500 | 502 | 503 | 504}`
   | 'reset'
   | 'truncate'
   | 'invalid-json'
@@ -42,7 +42,9 @@ export type FaultKind =
 
 export interface Fault {
   kind: FaultKind;
-  /** Only requests whose path starts with this (e.g. `/api/v2/deals`); default: every request. */
+  /** Only requests whose path starts with this (e.g. `/api/v2/deals`); default: every API request. The OAuth token
+   * endpoint takes only faults that name it (`/oauth/token`): an http fault (no exchange happens), `latency`, or
+   * `body`, whose function gets the OAuth server's own answer (the exchange happened). */
   path?: string;
   /** How many matching requests get the fault (default 1). */
   times?: number;
@@ -104,10 +106,10 @@ export const TOKENS = {
 const BEARER = 'Bearer ';
 const USER_OF_TOKEN: Record<string, number> = { [TOKENS.admin]: 1, [TOKENS.user]: 2, [TOKENS.legacyAdmin]: 3 };
 
-const TOKEN_COSTS = JSON.parse(readFileSync(new URL('./fixtures/token-costs.json', import.meta.url), 'utf8')) as Record<
-  string,
-  number
->;
+const fixture = <T>(name: string) =>
+  JSON.parse(readFileSync(new URL(`./fixtures/${name}`, import.meta.url), 'utf8')) as T;
+const TOKEN_COSTS = fixture<Record<string, number>>('token-costs.json');
+const OAUTH_SCOPES = fixture<Record<string, string[] | undefined>>('oauth-scopes.json');
 const WINDOW_MS = 2000;
 const DAY_MS = 86_400_000;
 
@@ -138,6 +140,7 @@ const ORGANIZATION_OPTIONAL = [...CONTACT_IDS, ...ORGANIZATION_COUNTS];
 
 const FAULT_MESSAGES: Record<number, string> = {
   400: 'Request not understood',
+  402: 'Payment required: your plan does not include this feature',
   403: 'You do not have permissions to do this.',
   404: 'Entity was not found',
   410: 'Old resource permanently unavailable',
@@ -331,9 +334,19 @@ export class PipedriveSimulator {
     const chunks: Buffer[] = [];
     for await (const chunk of request) chunks.push(chunk as Buffer);
     const form = new URLSearchParams(Buffer.concat(chunks).toString('utf8'));
-    const reply = this.oauth.token(request.headers.authorization, form);
+    const fault = this.takeFault('/oauth/token', true);
+    if (fault?.kind === 'latency') await new Promise((resolve) => setTimeout(resolve, fault.delayMs ?? 1000));
+    // A client that gave up meanwhile exchanges nothing.
+    if (request.socket.destroyed) return;
+    let reply: Reply;
+    if (fault?.kind.startsWith('http')) reply = this.reply('/oauth/token', new URLSearchParams(), '', fault);
+    else {
+      reply = this.oauth.token(request.headers.authorization, form);
+      if (fault?.kind === 'body' && typeof fault.body === 'function')
+        reply = { ...reply, body: fault.body(reply.body) };
+    }
     this.requests.push({ path: '/oauth/token', query: {}, tokenVia: 'none', status: reply.status, at: Date.now() });
-    response.writeHead(reply.status, { 'content-type': 'application/json' });
+    response.writeHead(reply.status, { 'content-type': 'application/json', ...reply.headers });
     response.end(reply.body);
   }
 
@@ -345,13 +358,15 @@ export class PipedriveSimulator {
     response.end(JSON.stringify(body));
   }
 
-  private takeFault(path: string): Fault | undefined {
+  /** The fault for a request to `path`, if any; `named`: only a fault whose path names it. */
+  private takeFault(path: string, named = false): Fault | undefined {
     for (const fault of this.faults) {
-      if (fault.left <= 0 || (fault.path && !path.startsWith(fault.path))) continue;
+      if (fault.left <= 0 || (fault.path ? !path.startsWith(fault.path) : named)) continue;
       if (fault.seen++ < (fault.after ?? 0)) continue;
       fault.left--;
       return fault;
     }
+    if (named) return undefined;
     if (this.options.faultRate && this.random.chance(this.options.faultRate)) {
       return { kind: this.random.pick(['http500', 'http503', 'reset', 'truncate'] as const) };
     }
@@ -380,7 +395,8 @@ export class PipedriveSimulator {
       case 'daily429':
         return this.dailyRejection(fault.retryAfter);
     }
-    const user = token.startsWith(BEARER) ? this.oauth.userOf(token.slice(BEARER.length)) : USER_OF_TOKEN[token];
+    const grant = token.startsWith(BEARER) ? this.oauth.grantOf(token.slice(BEARER.length)) : undefined;
+    const user = token.startsWith(BEARER) ? grant?.user : USER_OF_TOKEN[token];
     if (user === undefined)
       return { status: 401, body: '{"success":false,"error":"unauthorized access","errorCode":401}' };
     if ((this.blockedUntil.get(token) ?? 0) > now) return this.cloudflarePage();
@@ -392,6 +408,10 @@ export class PipedriveSimulator {
     const endpoint = path
       .replace(/^\/v1\/mailbox\/mailThreads\/[^/]+\/mailMessages$/, '/v1/mailbox/mailThreads/{id}/mailMessages')
       .replace(CHANGELOG, '/v1/$1/{id}/changelog');
+    // Pipedrive answers an OAuth token without a scope the endpoint accepts with 403 (as Airbyte's users have seen).
+    const accepted = OAUTH_SCOPES[`GET ${endpoint}`];
+    if (grant && accepted && !accepted.some((scope) => grant.scopes.includes(scope)))
+      return error(403, 'Scope and URL mismatch');
     const cost = TOKEN_COSTS[`GET ${endpoint}`] ?? 0;
     const today = Math.floor(this.clock.now() / DAY_MS);
     if (this.budget.day !== today) this.budget = { day: today, spent: 0 };

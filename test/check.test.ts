@@ -60,7 +60,7 @@ describe('check', () => {
     sim().accountClosed = true;
     const { status, message } = await check(configFor(sim()));
     expect(status).to.equal('FAILED');
-    expect(message).to.match(/company account is not open \(402\)/);
+    expect(message).to.match(/402 Payment Required.*the account is not open/);
   });
 
   it('FAILED when the host is unreachable, after retrying', async () => {

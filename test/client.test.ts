@@ -122,7 +122,7 @@ describe('Pipedrive client', () => {
 
     for (const [kind, type, pattern] of [
       ['http401', 'config_error', /^Pipedrive rejected the API token \(401 invalid API token\)/],
-      ['http402', 'config_error', /company account is not open \(402\)/],
+      ['http402', 'config_error', /402 Payment Required.*the account is not open/],
       ['http403', 'config_error', /refused GET \/api\/v2\/deals \(403\): "You do not have permissions to do this\."/],
       ['http404', 'system_error', /HTTP 404 to GET \/api\/v2\/deals: "Entity was not found"/],
       ['http400', 'system_error', /HTTP 400/],

@@ -76,13 +76,28 @@ describe('configuration', () => {
       clientId: 'id',
       clientSecret: 'secret',
       refreshToken: 'refresh',
+      accessToken: null,
       tokenUrl: 'https://oauth.pipedrive.com/oauth/token',
       origin: undefined,
+      defaultOrigin: 'https://api.pipedrive.com',
     });
     expect(parseConfig({ credentials: oauth, base_url: 'https://proxy.example.com/pd' }).credentials).to.include({
       tokenUrl: 'https://proxy.example.com/pd/oauth/token',
       origin: 'https://proxy.example.com/pd',
     });
+    // The access token the OAuth flow left, used until it expires (an RFC 3339 date-time with an offset).
+    const flow = { ...oauth, access_token: 'access', token_expiry_date: '2026-12-06T16:00:00.000000+01:00' };
+    expect(parseConfig({ credentials: flow, company_domain: 'acme' }).credentials).to.deep.include({
+      accessToken: { token: 'access', expiresAt: Date.parse('2026-12-06T15:00:00Z') },
+      defaultOrigin: 'https://acme.pipedrive.com',
+    });
+    // Without its expiry date, an access token is not used.
+    expect(parseConfig({ credentials: { ...oauth, access_token: 'access' } }).credentials).to.include({
+      accessToken: null,
+    });
+    expect(invalid({ credentials: { ...flow, token_expiry_date: '2026-12-06 16:00' } })).to.equal(
+      'Invalid configuration: `credentials.token_expiry_date` must match format "date-time".',
+    );
     expect(parseConfig({ credentials: { auth_type: 'api_token', api_token: 'abc' } }).credentials).to.include({
       kind: 'api_token',
       apiToken: 'abc',

@@ -92,6 +92,7 @@ class Commands<C> {
   ) {
     this.runtime = {
       logger,
+      signal: stopSignal(writer, logger),
       saveConfig: async (config) => {
         this.maskSecretsOf(config);
         await writer.write(connectorConfigMessage(config));
@@ -157,6 +158,27 @@ class Commands<C> {
   private maskSecretsOf(config: unknown): void {
     for (const secret of this.source.secrets(config)) this.writer.addSecret(secret);
   }
+}
+
+/** Time a run has to wind down after SIGTERM (its streams end INCOMPLETE, a new config is saved) before it exits. */
+const SIGTERM_GRACE_MS = 10_000;
+
+/**
+ * Aborts when the run must stop: nobody reads the output any more (EPIPE), so every further request spends the API's
+ * quota for nothing (and a rotated token could not be saved); or the platform cancelled the sync (SIGTERM), which
+ * Node would otherwise answer by dying mid-write.
+ */
+function stopSignal(writer: MessageWriter, logger: Logger): AbortSignal {
+  const stop = new AbortController();
+  writer.onClosed(() =>
+    stop.abort(new ConnectorError('The output was closed (its reader went away); stopped reading.', 'system_error')),
+  );
+  process.once('SIGTERM', () => {
+    logger.warn('Stopped by the platform (SIGTERM): ending the read.');
+    stop.abort(new ConnectorError('The connector was stopped (SIGTERM) before it finished.', 'transient_error'));
+    setTimeout(() => process.exit(143), SIGTERM_GRACE_MS).unref();
+  });
+  return stop.signal;
 }
 
 /** Reads a JSON file named by a command-line option; the error names the option and the file, never its content. */

@@ -38,10 +38,6 @@ export async function runRead<C>(
   const streams = catalog.valid.map((stream) => ({ ...stream, state: states.get(stream.name) }));
   const incremental = new Set(streams.filter((s) => s.syncMode === 'incremental').map((s) => s.name));
   const plan = source.read({ ...runtime, config, streams, writer, invalidState });
-  // Nobody reads the output any more (EPIPE): stop spending the API's quota.
-  writer.onClosed(() =>
-    plan.abort(new ConnectorError('The output was closed (its reader went away); stopped reading.', 'system_error')),
-  );
   const started = Date.now();
   const cpuAtStart = process.cpuUsage();
   const outcomes = new Map<string, Outcome>();

@@ -45,8 +45,6 @@ export interface ReadPlan {
   concurrency: number;
   /** Figures per stream and in all (requests, tokens, …) for the summary at the end. */
   figures(stream?: string): Record<string, number>;
-  /** Ends every request in flight, and every one to come, with `reason` (the output's reader went away). */
-  abort(reason: Error): void;
   /** Why streams were deferred, when some were, and what to change: the error of a stream in full refresh that was. */
   deferralReason(): ConnectorError;
   close(): void;
@@ -60,6 +58,9 @@ export interface Runtime {
   saveConfig(config: Record<string, unknown>): Promise<void>;
   /** Masks a secret the source came to know (an access token) in all later logs and errors. */
   mask(secret: string): void;
+  /** Aborts, with the reason, when the run must stop: the output's reader went away (EPIPE), or the platform asked
+   * (SIGTERM). No request may be sent after it, and one in flight is cancelled. */
+  signal: AbortSignal;
 }
 
 export interface ReadInput<Config> extends Runtime {

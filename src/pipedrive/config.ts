@@ -21,9 +21,15 @@ export type Credentials =
       clientId: string;
       clientSecret: string;
       refreshToken: string;
+      /** The access token the config carries, used while it is valid; null: the first request exchanges the refresh
+       * token. */
+      accessToken: { token: string; expiresAt: number } | null;
       tokenUrl: string;
       /** base_url if set; otherwise requests go to the `api_domain` each token comes with. */
       origin: string | undefined;
+      /** Where a configured access token's requests go (no `api_domain` comes with it): base_url, the company's
+       * domain, or api.pipedrive.com. */
+      defaultOrigin: string;
     };
 
 /** The configuration as the rest of the connector uses it: validated, defaults applied, values parsed. */
@@ -76,6 +82,8 @@ type ValidConfig = ConnectorConfig &
 
 const ajv = new Ajv({ allErrors: true, strict: true, useDefaults: true });
 ajv.addVocabulary(['airbyte_secret', 'order', 'pattern_descriptor']);
+// RFC 3339: a date, a time and an offset (as the platform writes token_expiry_date).
+ajv.addFormat('date-time', (value: string) => /(Z|[+-]\d\d:\d\d)$/i.test(value) && DateTime.fromISO(value).isValid);
 const validate = ajv.compile<ValidConfig>(specSchema);
 
 /** The values of the config's `airbyte_secret` properties, nested ones (`credentials.…`) included, to mask in every
@@ -120,13 +128,19 @@ function credentialsOf(config: ValidConfig): Credentials {
   const { credentials } = config;
   const apiToken = credentials?.auth_type === 'api_token' ? credentials.api_token : config.api_token;
   if (credentials?.auth_type === 'oauth2.0') {
+    const { access_token, token_expiry_date } = credentials;
     return {
       kind: 'oauth',
       clientId: credentials.client_id.trim(),
       clientSecret: credentials.client_secret.trim(),
       refreshToken: credentials.refresh_token.trim(),
+      accessToken:
+        access_token && token_expiry_date
+          ? { token: access_token.trim(), expiresAt: DateTime.fromISO(token_expiry_date).toMillis() }
+          : null,
       tokenUrl: `${config.base_url ? resolveOrigin(config) : OAUTH_ORIGIN}/oauth/token`,
       origin: config.base_url ? resolveOrigin(config) : undefined,
+      defaultOrigin: resolveOrigin(config),
     };
   }
   if (apiToken === undefined)

@@ -3,9 +3,16 @@ import { streamStatusMessage } from '../airbyte/messages.js';
 import { configError } from '../airbyte/errors.js';
 import type { ConfiguredStream, ReadInput, ReadPlan, ReadTask, Runtime, Source } from '../airbyte/source.js';
 import { DEFAULT_ORIGIN, parseConfig, secretsOf, spec, type SourceConfig } from './config.js';
-import { OAuthSession, apiTokenAuth, type Authenticator } from './http/auth.js';
+import { OAuthSession, apiTokenAuth, type Authenticator, type ExchangedTokens } from './http/auth.js';
 import { scopesOf } from './http/scopes.js';
-import { CURRENT_USER_ENDPOINT, PipedriveClient, objectData, tokenCost, type ClientOptions } from './http/client.js';
+import {
+  CURRENT_USER_ENDPOINT,
+  HttpStatusError,
+  PipedriveClient,
+  objectData,
+  tokenCost,
+  type ClientOptions,
+} from './http/client.js';
 import { discoverCatalog, syncModesOf, type JsonSchema } from './streams/catalog.js';
 import { CustomFieldColumns } from './streams/columns.js';
 import { readFamily, readFields, type Family, type ReadContext } from './streams/engine.js';
@@ -14,7 +21,7 @@ import { FIELD_LISTS, type FieldEntity } from './streams/fields.js';
 import { believable, bounds, parseSavedState, streamRead, type SavedState } from './streams/state.js';
 import {
   STREAMS,
-  STREAM_ENDPOINTS,
+  endpointsOf,
   isIncremental,
   parentOf,
   streamByName,
@@ -35,8 +42,9 @@ export const pipedriveSource: Source<SourceConfig> = {
   read,
 };
 
+/** A client for one run: it stops with the run (runtime.signal). */
 function createClient(config: SourceConfig, runtime: Runtime, options: Partial<ClientOptions> = {}) {
-  return new PipedriveClient({
+  const client = new PipedriveClient({
     auth: options.auth ?? authenticator(config, runtime),
     timeoutMs: config.requestTimeoutMs,
     maxRetries: config.maxRetries,
@@ -45,6 +53,10 @@ function createClient(config: SourceConfig, runtime: Runtime, options: Partial<C
     logger: runtime.logger,
     ...options,
   });
+  const { signal } = runtime;
+  if (signal.aborted) client.close(signal.reason as Error);
+  else signal.addEventListener('abort', () => client.close(signal.reason as Error), { once: true });
+  return client;
 }
 
 /** An API token as it is; an OAuth session whose rotated refresh tokens go back to the platform in the config. */
@@ -54,29 +66,75 @@ function authenticator(config: SourceConfig, runtime: Runtime): Authenticator {
   return new OAuthSession({
     ...credentials,
     timeoutMs: config.requestTimeoutMs,
+    signal: runtime.signal,
     mask: runtime.mask,
-    onRotated: async (refreshToken) => {
-      const saved = config.raw.credentials as Record<string, unknown>;
-      await runtime.saveConfig({ ...config.raw, credentials: { ...saved, refresh_token: refreshToken } });
-      runtime.logger.info('Pipedrive rotated the OAuth refresh token; the new one was handed to the platform to save.');
+    onExchanged: async (tokens) => {
+      await runtime.saveConfig({ ...config.raw, credentials: exchangedCredentials(config, tokens) });
+      runtime.logger.info(
+        'Exchanged the OAuth refresh token; the new tokens were handed to the platform to save (the old refresh token no longer works).',
+      );
     },
   });
+}
+
+/** The config's credentials with an exchange's tokens: an access token the answer lacked is removed, not kept. */
+function exchangedCredentials(config: SourceConfig, { refreshToken, accessToken }: ExchangedTokens) {
+  const {
+    access_token: _token,
+    token_expiry_date: _expiry,
+    ...credentials
+  } = config.raw.credentials as Record<string, unknown>;
+  if (!accessToken) return { ...credentials, refresh_token: refreshToken };
+  const expiry = formatRfc3339(accessToken.expiresAt);
+  return { ...credentials, refresh_token: refreshToken, access_token: accessToken.token, token_expiry_date: expiry };
 }
 
 const customFieldSettings = (config: SourceConfig) => ({ mode: config.customFields, names: config.customFieldNames });
 
 /** The catalog: in readable mode, each stream that carries custom fields declares a column per field, from the field
- * definitions (one list per entity: 6 requests, 70 tokens); in raw mode, no request. */
+ * definitions (one list per entity: 6 requests, 70 tokens); in raw mode, no request. A stream the credentials cannot
+ * read (an OAuth scope the grant lacks, or a field list Pipedrive refuses) is left out, with a warning. */
 async function discover(config: SourceConfig, runtime: Runtime) {
-  const client = createClient(config, runtime);
+  const auth = authenticator(config, runtime);
+  const client = createClient(config, runtime, { auth });
+  const refused = new Map<string, string>();
   try {
     const columns = new CustomFieldColumns(client, customFieldSettings(config));
-    return await discoverCatalog(async (stream) =>
-      stream.kind === 'server_filtered' || stream.kind === 'client_filtered' ? columns.schemaOf(stream) : undefined,
-    );
+    const catalog = await discoverCatalog(async (stream) => {
+      if (stream.kind !== 'server_filtered' && stream.kind !== 'client_filtered') return undefined;
+      try {
+        return await columns.schemaOf(stream);
+      } catch (error) {
+        if (!(error instanceof HttpStatusError && error.status === 403)) throw error;
+        refused.set(stream.name, error.message);
+        return undefined;
+      }
+    });
+    for (const [stream, scopes] of scopeGaps(auth))
+      refused.set(stream, `it needs the OAuth scope ${scopes.join(' and ')}`);
+    if (refused.size > 0)
+      runtime.logger.warn(
+        `Left out of the catalog, as these credentials cannot read them: ${[...refused].map(([stream, why]) => `${stream} (${why})`).join('; ')}.`,
+      );
+    return { streams: catalog.streams.filter((stream) => !refused.has(stream.name)) };
   } finally {
     client.close();
   }
+}
+
+/** The streams an OAuth grant cannot read, each with the scopes it lacks (one of each endpoint's), when the grant's
+ * scopes are known (the run exchanged the refresh token); none otherwise. */
+function scopeGaps(auth: Authenticator): Map<string, string[]> {
+  const gaps = new Map<string, string[]>();
+  const granted = auth instanceof OAuthSession ? auth.grantedScopes : undefined;
+  if (!granted) return gaps;
+  for (const stream of STREAMS) {
+    const lacking = endpointsOf(stream)
+      .map(scopesOf)
+      .filter((scopes) => scopes.length > 0 && !scopes.some((scope) => granted.has(scope)));
+    if (lacking.length > 0) gaps.set(stream.name, [...new Set(lacking.map((scopes) => scopes[0] ?? ''))]);
+  }
+  return gaps;
 }
 
 interface TokenUser {
@@ -114,13 +172,19 @@ async function check(config: SourceConfig, runtime: Runtime) {
         message: `The ${oauth ? 'OAuth app was authorised by' : 'API token belongs to'} ${who}, who is not a Pipedrive admin. A non-admin sees only what that user may see, so syncs would silently miss other users' deals, persons, activities and more. ${fix}`,
       };
     }
-    const lacking = oauth && auth.grantedScopes ? missingScopes(auth.grantedScopes) : [];
-    if (lacking.length > 0) {
+    const gaps = scopeGaps(auth);
+    // `base` alone reads the company's currencies and nothing of its CRM.
+    const crm = STREAMS.filter((stream) => endpointsOf(stream).some((e) => scopesOf(e).some((s) => s !== 'base')));
+    if (gaps.size > 0 && crm.every((stream) => gaps.has(stream.name))) {
       return {
         status: 'FAILED' as const,
-        message: `The OAuth app's access lacks scopes the streams need: ${lacking.join('; ')}. Add them to the app in Pipedrive's Developer Hub (OAuth & access scopes), then re-authorise the source.`,
+        message: `The OAuth app's access grants no scope the CRM's streams need (${[...new Set([...gaps.values()].flat())].join(', ')}). Add the scopes to the app in Pipedrive's Developer Hub (OAuth & access scopes), then re-authorise the source.`,
       };
     }
+    if (gaps.size > 0)
+      runtime.logger.warn(
+        `The OAuth app's access lacks scopes some streams need; discover leaves them out, and a sync that selects one fails that stream: ${[...gaps].map(([stream, scopes]) => `${stream} (needs ${scopes.join(' and ')})`).join(', ')}. To read them, add the scopes to the app in Pipedrive's Developer Hub, then re-authorise the source.`,
+      );
     const tip =
       config.credentials.origin === DEFAULT_ORIGIN && user.company_domain
         ? ` Tip: set company_domain to "${user.company_domain}" so requests go straight to your company's data centre.`
@@ -132,18 +196,6 @@ async function check(config: SourceConfig, runtime: Runtime) {
   } finally {
     client.close();
   }
-}
-
-/** What a grant lacks for the endpoints every stream reads: one entry per missing scope, naming what needs it. */
-function missingScopes(granted: ReadonlySet<string>): string[] {
-  const lacking = new Map<string, string[]>();
-  for (const endpoint of [CURRENT_USER_ENDPOINT, ...STREAM_ENDPOINTS]) {
-    const scopes = scopesOf(endpoint);
-    if (scopes.some((scope) => granted.has(scope))) continue;
-    const [first = 'unknown'] = scopes;
-    lacking.set(first, [...(lacking.get(first) ?? []), endpoint]);
-  }
-  return [...lacking].map(([scope, endpoints]) => `${scope} (for ${endpoints.join(', ')})`);
 }
 
 /** Plans a read: the configured streams grouped into families (a child rides along on its parent), every saved state
@@ -168,7 +220,6 @@ function read(input: ReadInput<SourceConfig>): ReadPlan {
     phases: config.tokenBudgetPerSync === undefined ? [[...whole, ...incremental]] : [whole, incremental],
     concurrency: config.maxConcurrentStreams,
     figures: (stream) => ({ ...(stream === undefined ? client.stats.total() : client.stats.of(stream)) }),
-    abort: (reason) => client.close(reason),
     deferralReason: () =>
       client.budgetStop?.budget === 'daily'
         ? client.budgetStop

@@ -24,6 +24,24 @@ export const configFor = (simulator: PipedriveSimulator, extra: Record<string, u
   ...extra,
 });
 
+/** The config the platform's OAuth flow leaves when an admin installs the app: a refresh token, and an access token
+ * valid until `expiresAt` (company time; default: a full life from now) with its expiry date. */
+export function flowConfigFor(
+  simulator: PipedriveSimulator,
+  options: { expiresAt?: number; scopes?: readonly string[] } = {},
+) {
+  const { refreshToken, accessToken, expiresAt } = simulator.oauth.install(1, options.scopes, options.expiresAt);
+  const config = oauthConfigFor(simulator, refreshToken);
+  return {
+    ...config,
+    credentials: {
+      ...config.credentials,
+      access_token: accessToken,
+      token_expiry_date: new Date(expiresAt).toISOString(),
+    },
+  };
+}
+
 /** A config that signs in with the simulator's OAuth app, with `refreshToken` (default: a fresh admin grant). */
 export const oauthConfigFor = (
   simulator: PipedriveSimulator,

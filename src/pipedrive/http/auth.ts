@@ -43,21 +43,34 @@ export interface OAuthOptions {
   clientId: string;
   clientSecret: string;
   refreshToken: string;
+  /** The access token the config carries, used until shortly before it expires; null: exchange at first use. */
+  accessToken: { token: string; expiresAt: number } | null;
   /** `https://oauth.pipedrive.com/oauth/token`, or `{base_url}/oauth/token`. */
   tokenUrl: string;
   /** The configured base_url, which API calls go to instead of each token's `api_domain`. */
   origin: string | undefined;
+  /** Where a configured access token's calls go, without base_url: no `api_domain` came with it. */
+  defaultOrigin: string;
   timeoutMs: number;
-  /** Called with each new refresh token Pipedrive hands out; the old one no longer works, so no request is sent
-   * until this has saved it. */
-  onRotated(refreshToken: string): Promise<void>;
+  /** The run's: once it aborts, no token request is sent, and one in flight is cancelled. */
+  signal: AbortSignal;
+  /** Called with the tokens of each exchange: the old refresh token no longer works, so nothing else happens until
+   * this has saved the new one (with the new access token, if the answer carried a usable one). */
+  onExchanged(tokens: ExchangedTokens): Promise<void>;
   /** Called with each new secret (access and refresh tokens), so that no output shows it. */
   mask(secret: string): void;
 }
 
+export interface ExchangedTokens {
+  refreshToken: string;
+  accessToken: { token: string; expiresAt: number } | null;
+}
+
 /** Refreshes this long before an access token expires (at most a tenth of its life), so none expires in flight. */
 const REFRESH_MARGIN_MS = 60_000;
-const TOKEN_ATTEMPTS = 3;
+const TOKEN_ATTEMPTS = 4;
+/** The longest Retry-After of the token endpoint that is waited for. */
+const MAX_TOKEN_WAIT_MS = 30_000;
 const MAX_TOKEN_BODY_BYTES = 64 * 1024;
 /** A refresh an hour needs no kept-alive connection (one would hold the process open after its work). */
 const agents = { http: new http.Agent({ keepAlive: false }), https: new https.Agent({ keepAlive: false }) };
@@ -69,16 +82,17 @@ interface AccessToken {
 }
 
 /**
- * An OAuth session: the access token is obtained from the refresh token on first use and again before it expires;
- * concurrent requests share one refresh. Pipedrive exchanges a refresh token only once, so whenever it hands out a new
- * one, `onRotated` saves it before anything else happens.
+ * An OAuth session: the configured access token is used while it is valid; the refresh token is exchanged only when
+ * there is none, it expires or it is refused (401), and concurrent requests share one exchange. Pipedrive exchanges a
+ * refresh token only once, so the tokens of each exchange are saved (`onExchanged`) before anything else happens.
  */
 export class OAuthSession implements Authenticator {
   private token: AccessToken | null = null;
   private refreshing: Promise<AccessToken> | null = null;
   private refreshToken: string;
-  private refused: ConnectorError | null = null;
-  /** The scopes the latest token response granted, if it said. */
+  /** The refusal of a refresh token: asking again with the same one would only be refused again. */
+  private refused: { refreshToken: string; error: ConnectorError } | null = null;
+  /** The scopes the latest token response granted, if one came and said. */
   grantedScopes: ReadonlySet<string> | undefined;
 
   readonly rejected =
@@ -86,6 +100,11 @@ export class OAuthSession implements Authenticator {
 
   constructor(private readonly options: OAuthOptions) {
     this.refreshToken = options.refreshToken;
+    const configured = options.accessToken;
+    if (configured) {
+      options.mask(configured.token);
+      this.token = accessToken(configured.token, options.origin ?? options.defaultOrigin, configured.expiresAt);
+    }
   }
 
   forbidden(endpoint: string): string {
@@ -106,120 +125,150 @@ export class OAuthSession implements Authenticator {
   }
 
   private refresh(): Promise<AccessToken> {
-    if (this.refused) return Promise.reject(this.refused);
+    if (this.refused?.refreshToken === this.refreshToken) return Promise.reject(this.refused.error);
+    const refreshToken = this.refreshToken;
     this.refreshing ??= this.exchange()
       .catch((error: unknown) => {
-        // A refusal is for good: asking again would only be refused again (and look like an attack).
-        if (error instanceof ConnectorError && error.failureType === 'config_error') this.refused = error;
+        if (error instanceof ConnectorError && error.failureType === 'config_error')
+          this.refused = { refreshToken, error };
         throw error;
       })
       .finally(() => (this.refreshing = null));
     return this.refreshing;
   }
 
+  /** Exchanges the refresh token; whatever else the answer holds, a new refresh token in it is saved first. */
   private async exchange(): Promise<AccessToken> {
     const obtainedAt = clock.now();
-    const body = await this.post();
-    const token = tokenResponse(body, this.options.origin);
-    this.grantedScopes = token.scopes;
-    this.options.mask(token.accessToken);
-    if (token.refreshToken !== this.refreshToken) {
-      this.options.mask(token.refreshToken);
-      await this.options.onRotated(token.refreshToken);
-      this.refreshToken = token.refreshToken;
+    const answer = (await this.post()) as Record<string, unknown> | null;
+    const refreshToken = nonEmpty(answer?.refresh_token);
+    if (refreshToken === undefined) throw malformed('without a refresh_token', false);
+    this.options.mask(refreshToken);
+    const access = usableAccessToken(answer, obtainedAt);
+    if (typeof access !== 'string') this.options.mask(access.token);
+    await this.options.onExchanged({ refreshToken, accessToken: typeof access === 'string' ? null : access });
+    this.refreshToken = refreshToken;
+    try {
+      if (typeof access === 'string') throw malformed(access, true);
+      const origin = apiOrigin(answer?.api_domain, this.options.origin);
+      this.grantedScopes = grantedScopes(answer?.scope);
+      this.token = accessToken(access.token, origin, access.expiresAt, access.expiresAt - obtainedAt);
+      return this.token;
+    } catch (error) {
+      // Not again in this run: each exchange would rotate the refresh token for an answer as unusable.
+      if (error instanceof ConnectorError) this.refused = { refreshToken, error };
+      throw error;
     }
-    const lifeMs = token.expiresIn * 1000;
-    this.token = {
-      authorization: { origin: token.origin, headers: { authorization: `Bearer ${token.accessToken}` } },
-      renewAt: obtainedAt + lifeMs - Math.min(REFRESH_MARGIN_MS, lifeMs / 10),
-    };
-    return this.token;
   }
 
-  /** The refresh-token grant, retried on network failures and 5xx (not on an answer that refuses it). */
+  /** The refresh-token grant, retried on network failures, 408, 429 and 5xx; cancelled with the run. */
   private async post(): Promise<unknown> {
-    const { clientId, clientSecret, tokenUrl, timeoutMs } = this.options;
+    const { tokenUrl, signal } = this.options;
     for (let attempt = 1; ; attempt++) {
+      if (signal.aborted) throw signal.reason;
       let response: Response;
       let text: string;
       try {
-        response = await fetch(tokenUrl, {
-          method: 'POST',
-          headers: {
-            authorization: `Basic ${Buffer.from(`${clientId}:${clientSecret}`).toString('base64')}`,
-            'content-type': 'application/x-www-form-urlencoded',
-            accept: 'application/json',
-          },
-          body: new URLSearchParams({ grant_type: 'refresh_token', refresh_token: this.refreshToken }).toString(),
-          agent: (url) => (url.protocol === 'http:' ? agents.http : agents.https),
-          // The client secret must never reach another host.
-          redirect: 'manual',
-          size: MAX_TOKEN_BODY_BYTES,
-          signal: AbortSignal.timeout(timeoutMs),
-        });
+        response = await this.send(signal);
         text = await response.text();
       } catch (error) {
-        if (attempt >= TOKEN_ATTEMPTS)
-          throw new ConnectorError(
-            `Could not reach Pipedrive's OAuth server at ${new URL(tokenUrl).origin} to refresh the access token (${(error as Error).name}; ${attempt} attempts). Check that this machine can reach it, or try again later.`,
-            'transient_error',
-          );
-        await sleep(1000 * attempt);
-        continue;
-      }
-      if (response.status >= 500 && attempt < TOKEN_ATTEMPTS) {
-        await sleep(1000 * attempt);
+        if (signal.aborted) throw signal.reason;
+        if (attempt >= TOKEN_ATTEMPTS) throw unreachable(tokenUrl, error, attempt);
+        await sleep(backoffMs(attempt), signal);
         continue;
       }
       if (response.ok) return parseJson(text);
-      throw refusal(response.status, text, tokenUrl);
+      if (!transient(response.status)) throw refusal(response.status, text, tokenUrl);
+      if (attempt >= TOKEN_ATTEMPTS)
+        throw new ConnectorError(
+          `Pipedrive's OAuth server answered the token refresh with HTTP ${response.status} ${attempt} times in a row. Try again later.`,
+          'transient_error',
+        );
+      const retryAfter = Number(response.headers.get('retry-after'));
+      await sleep(retryAfter > 0 ? Math.min(retryAfter * 1000, MAX_TOKEN_WAIT_MS) : backoffMs(attempt), signal);
     }
+  }
+
+  private send(signal: AbortSignal): Promise<Response> {
+    const { clientId, clientSecret, tokenUrl, timeoutMs } = this.options;
+    return fetch(tokenUrl, {
+      method: 'POST',
+      headers: {
+        authorization: `Basic ${Buffer.from(`${clientId}:${clientSecret}`).toString('base64')}`,
+        'content-type': 'application/x-www-form-urlencoded',
+        accept: 'application/json',
+      },
+      body: new URLSearchParams({ grant_type: 'refresh_token', refresh_token: this.refreshToken }).toString(),
+      agent: (url) => (url.protocol === 'http:' ? agents.http : agents.https),
+      // The client secret must never reach another host.
+      redirect: 'manual',
+      size: MAX_TOKEN_BODY_BYTES,
+      signal: AbortSignal.any([signal, AbortSignal.timeout(timeoutMs)]),
+    });
   }
 }
 
-interface TokenResponse {
-  accessToken: string;
-  refreshToken: string;
-  expiresIn: number;
-  origin: string;
-  scopes: ReadonlySet<string> | undefined;
-}
-
-/** The fields of a token response the connector relies on, each checked. */
-function tokenResponse(body: unknown, configuredOrigin: string | undefined): TokenResponse {
-  const { access_token, refresh_token, expires_in, api_domain, scope } = (body ?? {}) as Record<string, unknown>;
-  const malformed = (what: string) =>
-    new ConnectorError(
-      `Pipedrive's OAuth server answered the token refresh without ${what}. Try again later.`,
-      'transient_error',
-    );
-  if (typeof access_token !== 'string' || access_token === '') throw malformed('an access_token');
-  if (typeof refresh_token !== 'string' || refresh_token === '') throw malformed('a refresh_token');
-  if (typeof expires_in !== 'number' || !(expires_in > 0)) throw malformed('a positive expires_in');
+function accessToken(token: string, origin: string, expiresAt: number, lifeMs = Infinity): AccessToken {
   return {
-    accessToken: access_token,
-    refreshToken: refresh_token,
-    expiresIn: expires_in,
-    origin: configuredOrigin ?? apiDomain(api_domain),
-    // Pipedrive lists them comma-separated ("base,deals:read"); OAuth's standard separator is a space.
-    scopes: typeof scope === 'string' ? new Set(scope.split(/[\s,]+/).filter(Boolean)) : undefined,
+    authorization: { origin, headers: { authorization: `Bearer ${token}` } },
+    renewAt: expiresAt - Math.min(REFRESH_MARGIN_MS, lifeMs / 10),
   };
 }
 
-/** The company's API origin from a token response: https only, as the token travels to it. */
-function apiDomain(value: unknown): string {
+const nonEmpty = (value: unknown) => (typeof value === 'string' && value.trim() !== '' ? value.trim() : undefined);
+const transient = (status: number) => status === 408 || status === 429 || status >= 500;
+const backoffMs = (attempt: number) => 1000 * 2 ** (attempt - 1);
+
+/** The answer's access token and when it expires, or what is wrong with them. */
+function usableAccessToken(
+  answer: Record<string, unknown> | null,
+  obtainedAt: number,
+): { token: string; expiresAt: number } | string {
+  const token = nonEmpty(answer?.access_token);
+  const expiresIn = answer?.expires_in;
+  if (token === undefined) return 'without an access_token';
+  if (typeof expiresIn !== 'number' || !(expiresIn > 0) || expiresIn > 366 * 86_400)
+    return `with an expires_in that is not a number of seconds (${JSON.stringify(expiresIn)?.slice(0, 40)})`;
+  return { token, expiresAt: obtainedAt + expiresIn * 1000 };
+}
+
+function malformed(what: string, saved: boolean): ConnectorError {
+  return new ConnectorError(
+    `Pipedrive's OAuth server answered the token refresh ${what}.${saved ? ' The new refresh token it carried was saved to the configuration, so the next sync can go on.' : ''} Try again later.`,
+    'transient_error',
+  );
+}
+
+/** Pipedrive lists granted scopes comma-separated ("base,deals:read"); OAuth's standard separator is a space. */
+const grantedScopes = (scope: unknown) =>
+  typeof scope === 'string' ? new Set(scope.split(/[\s,]+/).filter(Boolean)) : undefined;
+
+/**
+ * Where the token's calls go: base_url if configured; else the company's `api_domain`, which must be a Pipedrive
+ * address (https://….pipedrive.com) or the configured base_url's origin, since the token travels to it.
+ */
+function apiOrigin(value: unknown, configured: string | undefined): string {
   let url: URL | null = null;
   try {
     url = typeof value === 'string' ? new URL(value) : null;
   } catch {
     // not a URL
   }
-  if (!url || url.protocol !== 'https:')
+  const pipedrive = url?.protocol === 'https:' && /(^|\.)pipedrive\.com$/i.test(url.hostname);
+  const ours = configured !== undefined && url?.origin === new URL(configured).origin;
+  if (!url || !(pipedrive || ours))
     throw new ConnectorError(
-      `Pipedrive's OAuth server answered the token refresh with an api_domain that is not an https:// address (${JSON.stringify(String(value)).slice(0, 100)}). Set base_url to your company's address (https://yourcompany.pipedrive.com) to use it instead.`,
+      `Pipedrive's OAuth server answered the token refresh with an api_domain that is not a Pipedrive address (https://….pipedrive.com): ${JSON.stringify(String(value)).slice(0, 100)}. Nothing was sent there; the new refresh token was saved. Check base_url (the OAuth server is at its origin), or set company_domain.`,
       'system_error',
     );
-  return url.origin;
+  return configured ?? url.origin;
+}
+
+function unreachable(tokenUrl: string, error: unknown, attempts: number): ConnectorError {
+  return new ConnectorError(
+    `Could not reach Pipedrive's OAuth server at ${new URL(tokenUrl).origin} to refresh the access token (${(error as Error).name}; ${attempts} attempts). Check that this machine can reach it, or try again later.`,
+    'transient_error',
+  );
 }
 
 function parseJson(text: string): unknown {
@@ -233,31 +282,28 @@ function parseJson(text: string): unknown {
   }
 }
 
-/** A refused refresh as what to do: a refresh token already exchanged, expired or revoked means re-authorising. */
+/** A refused refresh as what to do: only a refused grant or client is the configuration's fault. */
 function refusal(status: number, text: string, tokenUrl: string): ConnectorError {
   const said = oauthError(text);
   const internalMessage = `HTTP ${status} from POST ${new URL(tokenUrl).pathname}: ${said.slice(0, 200)}`;
-  if (/invalid.?grant|refresh.?token/i.test(said))
+  if (/invalid.?grant/i.test(said))
     return new ConnectorError(
       `Pipedrive refused the OAuth refresh token ("${said.slice(0, 200)}"): it was already exchanged (each one works once, and the connector saves every new one through Airbyte), unused for 60 days, or the app was uninstalled. Re-authorise the source (in Airbyte: the source's settings → authenticate your Pipedrive account again) to get a new refresh token.`,
       'config_error',
       { internalMessage },
     );
-  if (/invalid.?client/i.test(said) || status === 401)
+  if (/invalid.?client/i.test(said))
     return new ConnectorError(
       `Pipedrive's OAuth server rejected the client_id or client_secret ("${said.slice(0, 200)}"). Copy both again from your app in Pipedrive's Developer Hub.`,
       'config_error',
       { internalMessage },
     );
-  if (status >= 300 && status < 400)
-    return new ConnectorError(
-      `Pipedrive's OAuth server at ${new URL(tokenUrl).origin} answered with a redirect (HTTP ${status}); the connector never follows one with the client secret. Check base_url.`,
-      'config_error',
-      { internalMessage },
-    );
+  const redirect = status >= 300 && status < 400;
   return new ConnectorError(
-    `Pipedrive's OAuth server answered the token refresh with HTTP ${status}${said ? ` ("${said.slice(0, 200)}")` : ''}. Try again later; if it persists, re-authorise the source.`,
-    status >= 500 ? 'transient_error' : 'config_error',
+    redirect
+      ? `Pipedrive's OAuth server at ${new URL(tokenUrl).origin} answered with a redirect (HTTP ${status}); the connector never follows one with the client secret. Check base_url.`
+      : `Pipedrive's OAuth server answered the token refresh with HTTP ${status}${said ? ` ("${said.slice(0, 200)}")` : ''}, which the connector does not expect. Try again later; if it persists, re-authorise the source.`,
+    'system_error',
     { internalMessage },
   );
 }

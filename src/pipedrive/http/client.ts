@@ -495,8 +495,11 @@ export class PipedriveClient {
     const internal = `HTTP ${status} on GET ${endpoint}`;
     const apiMessage = apiError(text);
     if (status === 402) {
-      return configError(
-        'The Pipedrive company account is not open (402): the trial may have expired or payment details are missing. An admin can reopen it under Company settings → Billing.',
+      return new HttpStatusError(
+        402,
+        `Pipedrive refused GET ${endpoint} (402 Payment Required${apiMessage ? `: "${apiMessage}"` : ''}): the company's plan may not include this feature, or the account is not open (a trial that expired, missing payment details). An admin can check under Company settings → Billing.`,
+        'config_error',
+        internal,
       );
     }
     if (status === 403 && isHtml(response, text)) {

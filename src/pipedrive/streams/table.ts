@@ -371,19 +371,18 @@ export function fieldsCarrier(entity: FieldEntity): ServerFilteredStream {
   return carrier;
 }
 
-/** Every endpoint the streams read, each once (with its alternatives: `recent` lists). */
-export const STREAM_ENDPOINTS: readonly string[] = [
-  ...new Set(
-    STREAMS.flatMap((stream): readonly ListDefinition[] => {
-      if (stream.kind === 'fields') return [FIELD_LISTS[stream.entity]];
-      const fields =
-        (stream.kind === 'server_filtered' || stream.kind === 'client_filtered') && stream.customFields
-          ? [FIELD_LISTS[stream.customFields.entity]]
-          : [];
-      const recent = stream.kind === 'client_filtered' ? (stream.recent?.lists ?? []) : [];
-      const deletions =
-        stream.kind === 'client_filtered' || stream.kind === 'server_filtered' ? (stream.deletions?.lists ?? []) : [];
-      return [...stream.lists, ...recent, ...deletions, ...fields];
-    }).map((list) => list.endpoint),
-  ),
-];
+/** The endpoints a stream reads (with their alternatives: `recent` lists; a child's include its parent's, which it
+ * reads when the parent is not selected). */
+export function endpointsOf(stream: StreamDefinition): string[] {
+  if (stream.kind === 'fields') return [FIELD_LISTS[stream.entity].endpoint];
+  if (stream.kind === 'child') return [...new Set([...endpointsOf(parentOf(stream)), ...listEndpoints(stream.lists)])];
+  const fields = stream.kind !== 'full_table' && stream.customFields ? [FIELD_LISTS[stream.customFields.entity]] : [];
+  const recent = stream.kind === 'client_filtered' ? (stream.recent?.lists ?? []) : [];
+  const deletions = stream.kind !== 'full_table' ? (stream.deletions?.lists ?? []) : [];
+  return listEndpoints([...stream.lists, ...recent, ...deletions, ...fields]);
+}
+
+const listEndpoints = (lists: readonly { endpoint: string }[]) => [...new Set(lists.map((list) => list.endpoint))];
+
+/** Every endpoint the streams read, each once. */
+export const STREAM_ENDPOINTS: readonly string[] = [...new Set(STREAMS.flatMap(endpointsOf))];
