@@ -335,16 +335,15 @@ export class PipedriveSimulator {
     for await (const chunk of request) chunks.push(chunk as Buffer);
     const form = new URLSearchParams(Buffer.concat(chunks).toString('utf8'));
     const fault = this.takeFault('/oauth/token', true);
-    if (fault?.kind === 'latency') await new Promise((resolve) => setTimeout(resolve, fault.delayMs ?? 1000));
-    // A client that gave up meanwhile exchanges nothing.
-    if (request.socket.destroyed) return;
+    // As a real server: the exchange happens once the request is in, whatever becomes of its answer.
     let reply: Reply;
     if (fault?.kind.startsWith('http')) reply = this.reply('/oauth/token', new URLSearchParams(), '', fault);
     else {
       reply = this.oauth.token(request.headers.authorization, form);
       if (fault?.kind === 'body' && typeof fault.body === 'function')
-        reply = { ...reply, body: fault.body(reply.body) };
+        reply = { status: fault.status ?? reply.status, body: fault.body(reply.body) };
     }
+    if (fault?.kind === 'latency') await new Promise((resolve) => setTimeout(resolve, fault.delayMs ?? 1000));
     this.requests.push({ path: '/oauth/token', query: {}, tokenVia: 'none', status: reply.status, at: Date.now() });
     response.writeHead(reply.status, { 'content-type': 'application/json', ...reply.headers });
     response.end(reply.body);

@@ -76,7 +76,7 @@ describe('configuration', () => {
       clientId: 'id',
       clientSecret: 'secret',
       refreshToken: 'refresh',
-      accessToken: null,
+      accessToken: { state: 'absent' },
       tokenUrl: 'https://oauth.pipedrive.com/oauth/token',
       origin: undefined,
       defaultOrigin: 'https://api.pipedrive.com',
@@ -88,16 +88,19 @@ describe('configuration', () => {
     // The access token the OAuth flow left, used until it expires (an RFC 3339 date-time with an offset).
     const flow = { ...oauth, access_token: 'access', token_expiry_date: '2026-12-06T16:00:00.000000+01:00' };
     expect(parseConfig({ credentials: flow, company_domain: 'acme' }).credentials).to.deep.include({
-      accessToken: { token: 'access', expiresAt: Date.parse('2026-12-06T15:00:00Z') },
+      accessToken: { state: 'usable', token: 'access', expiresAt: Date.parse('2026-12-06T15:00:00Z') },
       defaultOrigin: 'https://acme.pipedrive.com',
     });
-    // Without its expiry date, an access token is not used.
-    expect(parseConfig({ credentials: { ...oauth, access_token: 'access' } }).credentials).to.include({
-      accessToken: null,
+    // Without an expiry date it can read, an access token is not used; the platform's forms are read.
+    const expiryOf = (token_expiry_date?: string) =>
+      parseConfig({ credentials: { ...oauth, access_token: 'access', token_expiry_date } }).credentials;
+    const fifteen = Date.parse('2026-12-06T15:00:00Z');
+    expect(expiryOf(undefined)).to.deep.include({
+      accessToken: { state: 'unusable', why: 'it has no token_expiry_date' },
     });
-    expect(invalid({ credentials: { ...flow, token_expiry_date: '2026-12-06 16:00' } })).to.equal(
-      'Invalid configuration: `credentials.token_expiry_date` must match format "date-time".',
-    );
+    expect(expiryOf('soon')).to.have.nested.property('accessToken.state', 'unusable');
+    for (const form of ['2026-12-06 15:00:00.000000+00:00', '2026-12-06T15:00:00', '1796569200'])
+      expect(expiryOf(form), form).to.have.nested.property('accessToken.expiresAt', fifteen);
     expect(parseConfig({ credentials: { auth_type: 'api_token', api_token: 'abc' } }).credentials).to.include({
       kind: 'api_token',
       apiToken: 'abc',

@@ -348,25 +348,28 @@ describe('OAuth 2.0', function () {
       }
     });
 
-    it('a run stopped by the platform (SIGTERM) while the token request is in flight cancels it: nothing is exchanged', async () => {
-      sim().inject({ kind: 'latency', path: '/oauth/token', delayMs: 3000 });
-      const config = oauthConfigFor(sim());
+    it('a run stopped by the platform (SIGTERM, twice) while an exchange is on the wire saves its new refresh token, then sends nothing more', async () => {
+      sim().inject({ kind: 'latency', path: '/oauth/token', delayMs: 2000 });
       const args = [
         'read',
         '--config',
-        tempFile(config),
+        tempFile(oauthConfigFor(sim())),
         '--catalog',
         tempFile(configuredCatalog('incremental', streams)),
       ];
       const clocked = clockedProcess(sim().clock.now());
       const child = spawnConnector([...clocked.nodeOptions, CLI, ...args], { env: clocked.env });
       let stdout = '';
-      child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
-        stdout += chunk;
-        // The streams are running: their first request is waiting for the token.
-        if (stdout.includes('"status":"RUNNING"') && !child.killed) child.kill('SIGTERM');
-      });
+      child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
+      // Pipedrive has exchanged the refresh token; its answer is on its way.
+      const exchanged = setInterval(() => {
+        if (sim().oauth.stats.exchanges === 0) return;
+        clearInterval(exchanged);
+        child.kill('SIGTERM');
+        child.kill('SIGTERM');
+      }, 5);
       const exitCode = await new Promise<number | null>((resolve) => child.on('close', resolve));
+      clearInterval(exchanged);
       expect(exitCode).to.equal(1);
       const messages = stdout
         .split('\n')
@@ -377,10 +380,42 @@ describe('OAuth 2.0', function () {
         .map((m) => m.trace!.error!);
       expect(errors.map((e) => e.failure_type)).to.deep.equal(['transient_error', 'transient_error']);
       expect(errors[0]!.message).to.match(/stopped \(SIGTERM\)/);
-      // The simulator answers the token request only after the client is gone: no refresh token was used up.
-      await new Promise((resolve) => setTimeout(resolve, 3500));
-      expect(sim().oauth.stats.exchanges).to.equal(0);
-      expect(messages.filter((m) => m.type === 'CONTROL')).to.have.length(0);
+      const control = messages.filter((m) => m.type === 'CONTROL');
+      expect(control).to.have.length(1);
+      expect(sim().requestsTo('/oauth/token')).to.have.length(1);
+      expect(sim().requests.filter((r) => r.path !== '/oauth/token')).to.deep.equal([]);
+      const saved = control[0]!.control!.connectorConfig!.config as Config;
+      expect(status(await check(saved))).to.deep.include({ status: 'SUCCEEDED' });
+    });
+
+    it('says the new refresh token was lost when a retry is refused after an attempt that got no usable answer', async () => {
+      // Pipedrive exchanged the token, and a proxy turned its answer into a 502: the retry presents a used token.
+      sim().inject({ kind: 'body', path: '/oauth/token', body: () => '<html>Bad gateway</html>', status: 502 });
+      const run = await check(oauthConfigFor(sim()));
+      expect(status(run).status).to.equal('FAILED');
+      expect(status(run).message).to.match(
+        /after an attempt that got no usable answer \(HTTP 502 on attempt 1\).*lost/,
+      );
+    });
+
+    it('ignores an access token whose expiry it cannot read, with a warning, and exchanges the refresh token', async () => {
+      const config = flowConfigFor(sim());
+      const unreadable = { ...config, credentials: { ...config.credentials, token_expiry_date: 'next Tuesday' } };
+      const run = await check(unreadable);
+      expect(status(run)).to.deep.include({ status: 'SUCCEEDED' });
+      expect(warnings(run).join('\n')).to.match(
+        /access token in the config is not used, as its token_expiry_date is not a date-time/,
+      );
+      expect(sim().oauth.stats.exchanges).to.equal(1);
+      // The platform's own forms are read: a space before the time, microseconds, an offset.
+      const spaced = flowConfigFor(sim());
+      const expiry = new Date(Date.parse(spaced.credentials.token_expiry_date))
+        .toISOString()
+        .replace('T', ' ')
+        .replace('Z', '000+00:00');
+      const again = await check({ ...spaced, credentials: { ...spaced.credentials, token_expiry_date: expiry } });
+      expect(status(again)).to.deep.include({ status: 'SUCCEEDED' });
+      expect(sim().oauth.stats.exchanges).to.equal(1);
     });
   });
 });

@@ -160,23 +160,22 @@ class Commands<C> {
   }
 }
 
-/** Time a run has to wind down after SIGTERM (its streams end INCOMPLETE, a new config is saved) before it exits. */
-const SIGTERM_GRACE_MS = 10_000;
-
 /**
  * Aborts when the run must stop: nobody reads the output any more (EPIPE), so every further request spends the API's
- * quota for nothing (and a rotated token could not be saved); or the platform cancelled the sync (SIGTERM), which
- * Node would otherwise answer by dying mid-write.
+ * quota for nothing; or the platform cancelled the sync (SIGTERM, every one after the first ignored), which Node would
+ * otherwise answer by dying mid-write. The run then winds down by itself: no new request starts, its streams end
+ * INCOMPLETE, and what is queued on stdout (a CONTROL with a new token above all) is written before it exits. If
+ * that takes too long, the platform's SIGKILL ends it.
  */
 function stopSignal(writer: MessageWriter, logger: Logger): AbortSignal {
   const stop = new AbortController();
   writer.onClosed(() =>
     stop.abort(new ConnectorError('The output was closed (its reader went away); stopped reading.', 'system_error')),
   );
-  process.once('SIGTERM', () => {
+  process.on('SIGTERM', () => {
+    if (stop.signal.aborted) return;
     logger.warn('Stopped by the platform (SIGTERM): ending the read.');
     stop.abort(new ConnectorError('The connector was stopped (SIGTERM) before it finished.', 'transient_error'));
-    setTimeout(() => process.exit(143), SIGTERM_GRACE_MS).unref();
   });
   return stop.signal;
 }

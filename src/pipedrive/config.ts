@@ -5,6 +5,7 @@ import { packageFile, readJson } from '../airbyte/paths.js';
 import type { ConnectorSpecification } from '../generated/airbyte-protocol.js';
 import type { ConnectorConfig } from '../generated/config.js';
 import { clock } from './clock.js';
+import type { ConfiguredAccessToken } from './http/auth.js';
 
 export const spec = readJson<ConnectorSpecification>(packageFile('spec.json'));
 
@@ -21,9 +22,9 @@ export type Credentials =
       clientId: string;
       clientSecret: string;
       refreshToken: string;
-      /** The access token the config carries, used while it is valid; null: the first request exchanges the refresh
-       * token. */
-      accessToken: { token: string; expiresAt: number } | null;
+      /** The access token the config carries, used while it is valid; otherwise the first request exchanges the
+       * refresh token. */
+      accessToken: ConfiguredAccessToken;
       tokenUrl: string;
       /** base_url if set; otherwise requests go to the `api_domain` each token comes with. */
       origin: string | undefined;
@@ -82,8 +83,9 @@ type ValidConfig = ConnectorConfig &
 
 const ajv = new Ajv({ allErrors: true, strict: true, useDefaults: true });
 ajv.addVocabulary(['airbyte_secret', 'order', 'pattern_descriptor']);
-// RFC 3339: a date, a time and an offset (as the platform writes token_expiry_date).
-ajv.addFormat('date-time', (value: string) => /(Z|[+-]\d\d:\d\d)$/i.test(value) && DateTime.fromISO(value).isValid);
+// token_expiry_date is written by others (the platform's OAuth flow) in more than one form: any string passes, and
+// one the connector cannot read leaves the access token unused (credentialsOf).
+ajv.addFormat('date-time', true);
 const validate = ajv.compile<ValidConfig>(specSchema);
 
 /** The values of the config's `airbyte_secret` properties, nested ones (`credentials.…`) included, to mask in every
@@ -134,10 +136,7 @@ function credentialsOf(config: ValidConfig): Credentials {
       clientId: credentials.client_id.trim(),
       clientSecret: credentials.client_secret.trim(),
       refreshToken: credentials.refresh_token.trim(),
-      accessToken:
-        access_token && token_expiry_date
-          ? { token: access_token.trim(), expiresAt: DateTime.fromISO(token_expiry_date).toMillis() }
-          : null,
+      accessToken: configuredAccessToken(access_token, token_expiry_date),
       tokenUrl: `${config.base_url ? resolveOrigin(config) : OAUTH_ORIGIN}/oauth/token`,
       origin: config.base_url ? resolveOrigin(config) : undefined,
       defaultOrigin: resolveOrigin(config),
@@ -148,6 +147,22 @@ function credentialsOf(config: ValidConfig): Credentials {
       'Invalid configuration: `credentials` is required: an OAuth app (auth_type "oauth2.0" with client_id, client_secret and refresh_token) or an API token (auth_type "api_token" with api_token).',
     );
   return { kind: 'api_token', apiToken: apiToken.trim(), origin: resolveOrigin(config) };
+}
+
+function configuredAccessToken(token: string | undefined, expiry: string | undefined): ConfiguredAccessToken {
+  if (token === undefined) return { state: 'absent' };
+  if (expiry === undefined) return { state: 'unusable', why: 'it has no token_expiry_date' };
+  const expiresAt = expiryMillis(expiry.trim());
+  if (expiresAt === undefined)
+    return { state: 'unusable', why: 'its token_expiry_date is not a date-time the connector can read' };
+  return { state: 'usable', token: token.trim(), expiresAt };
+}
+
+/** RFC 3339 or ISO 8601 (`T` or a space between date and time; an offset, else UTC), or epoch seconds. */
+function expiryMillis(value: string): number | undefined {
+  if (/^\d{9,11}$/.test(value)) return Number(value) * 1000;
+  const date = DateTime.fromISO(value.replace(' ', 'T'), { zone: 'utc' });
+  return date.isValid ? date.toMillis() : undefined;
 }
 
 /** The errors worth showing: of a `oneOf` (credentials), only those of the variant its `auth_type` names; the

@@ -63,6 +63,10 @@ function createClient(config: SourceConfig, runtime: Runtime, options: Partial<C
 function authenticator(config: SourceConfig, runtime: Runtime): Authenticator {
   const { credentials } = config;
   if (credentials.kind === 'api_token') return apiTokenAuth(credentials.origin, credentials.apiToken);
+  if (credentials.accessToken.state === 'unusable')
+    runtime.logger.warn(
+      `The OAuth access token in the config is not used, as ${credentials.accessToken.why}: the refresh token is exchanged instead, and the new tokens saved.`,
+    );
   return new OAuthSession({
     ...credentials,
     timeoutMs: config.requestTimeoutMs,
@@ -92,12 +96,13 @@ function exchangedCredentials(config: SourceConfig, { refreshToken, accessToken 
 const customFieldSettings = (config: SourceConfig) => ({ mode: config.customFields, names: config.customFieldNames });
 
 /** The catalog: in readable mode, each stream that carries custom fields declares a column per field, from the field
- * definitions (one list per entity: 6 requests, 70 tokens); in raw mode, no request. A stream the credentials cannot
- * read (an OAuth scope the grant lacks, or a field list Pipedrive refuses) is left out, with a warning. */
+ * definitions (one list per entity: 6 requests, 70 tokens); in raw mode, no request. A stream the grant's scopes
+ * cannot read is left out, with a warning. A field list Pipedrive refuses (403) leaves its streams in, with the API's
+ * shape of custom fields and a warning: their reads then fail loudly, where a stream left out would stop syncing
+ * unnoticed. */
 async function discover(config: SourceConfig, runtime: Runtime) {
   const auth = authenticator(config, runtime);
   const client = createClient(config, runtime, { auth });
-  const refused = new Map<string, string>();
   try {
     const columns = new CustomFieldColumns(client, customFieldSettings(config));
     const catalog = await discoverCatalog(async (stream) => {
@@ -106,17 +111,18 @@ async function discover(config: SourceConfig, runtime: Runtime) {
         return await columns.schemaOf(stream);
       } catch (error) {
         if (!(error instanceof HttpStatusError && error.status === 403)) throw error;
-        refused.set(stream.name, error.message);
+        runtime.logger.warn(
+          `${stream.name}: its custom fields are declared as the API returns them, as Pipedrive refused their definitions. ${error.message}`,
+        );
         return undefined;
       }
     });
-    for (const [stream, scopes] of scopeGaps(auth))
-      refused.set(stream, `it needs the OAuth scope ${scopes.join(' and ')}`);
-    if (refused.size > 0)
+    const gaps = scopeGaps(auth);
+    if (gaps.size > 0)
       runtime.logger.warn(
-        `Left out of the catalog, as these credentials cannot read them: ${[...refused].map(([stream, why]) => `${stream} (${why})`).join('; ')}.`,
+        `Left out of the catalog, as these credentials cannot read them: ${[...gaps].map(([stream, scopes]) => `${stream} (it needs the OAuth scope ${scopes.join(' and ')})`).join('; ')}.`,
       );
-    return { streams: catalog.streams.filter((stream) => !refused.has(stream.name)) };
+    return { streams: catalog.streams.filter((stream) => !gaps.has(stream.name)) };
   } finally {
     client.close();
   }

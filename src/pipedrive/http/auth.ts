@@ -6,6 +6,7 @@ import fetch, { type Response } from 'node-fetch';
 import { ConnectorError } from '../../airbyte/errors.js';
 import { clock } from '../clock.js';
 import { scopesOf } from './scopes.js';
+import { linkSignals } from './signals.js';
 import { sleep } from './throttle.js';
 
 /** What one request is sent with: where it goes and the header that authenticates it. */
@@ -39,12 +40,16 @@ export function apiTokenAuth(origin: string, token: string): Authenticator {
   };
 }
 
+/** An OAuth access token in the config: usable until `expiresAt`, absent, or unusable (its expiry unreadable). */
+export type ConfiguredAccessToken =
+  { state: 'usable'; token: string; expiresAt: number } | { state: 'absent' } | { state: 'unusable'; why: string };
+
 export interface OAuthOptions {
   clientId: string;
   clientSecret: string;
   refreshToken: string;
-  /** The access token the config carries, used until shortly before it expires; null: exchange at first use. */
-  accessToken: { token: string; expiresAt: number } | null;
+  /** The access token the config carries, used until shortly before it expires; otherwise exchange at first use. */
+  accessToken: ConfiguredAccessToken;
   /** `https://oauth.pipedrive.com/oauth/token`, or `{base_url}/oauth/token`. */
   tokenUrl: string;
   /** The configured base_url, which API calls go to instead of each token's `api_domain`. */
@@ -101,7 +106,7 @@ export class OAuthSession implements Authenticator {
   constructor(private readonly options: OAuthOptions) {
     this.refreshToken = options.refreshToken;
     const configured = options.accessToken;
-    if (configured) {
+    if (configured.state === 'usable') {
       options.mask(configured.token);
       this.token = accessToken(configured.token, options.origin ?? options.defaultOrigin, configured.expiresAt);
     }
@@ -161,50 +166,63 @@ export class OAuthSession implements Authenticator {
     }
   }
 
-  /** The refresh-token grant, retried on network failures, 408, 429 and 5xx; cancelled with the run. */
+  /**
+   * The refresh-token grant, retried on network failures, 408, 429 and 5xx. Once the run is stopped no attempt starts,
+   * but one on the wire is never cancelled: Pipedrive may have exchanged the token already, and its answer holds the
+   * only copy of the new one.
+   */
   private async post(): Promise<unknown> {
     const { tokenUrl, signal } = this.options;
+    // Why an earlier attempt may have been exchanged without its answer reaching the connector.
+    let lost: string | undefined;
     for (let attempt = 1; ; attempt++) {
       if (signal.aborted) throw signal.reason;
       let response: Response;
       let text: string;
       try {
-        response = await this.send(signal);
-        text = await response.text();
+        ({ response, text } = await this.send());
       } catch (error) {
-        if (signal.aborted) throw signal.reason;
         if (attempt >= TOKEN_ATTEMPTS) throw unreachable(tokenUrl, error, attempt);
+        lost = `${(error as Error).name} on attempt ${attempt}`;
         await sleep(backoffMs(attempt), signal);
         continue;
       }
       if (response.ok) return parseJson(text);
-      if (!transient(response.status)) throw refusal(response.status, text, tokenUrl);
+      if (!transient(response.status)) throw refusal(response.status, text, tokenUrl, lost);
       if (attempt >= TOKEN_ATTEMPTS)
         throw new ConnectorError(
           `Pipedrive's OAuth server answered the token refresh with HTTP ${response.status} ${attempt} times in a row. Try again later.`,
           'transient_error',
         );
+      if (response.status !== 429) lost = `HTTP ${response.status} on attempt ${attempt}`;
       const retryAfter = Number(response.headers.get('retry-after'));
       await sleep(retryAfter > 0 ? Math.min(retryAfter * 1000, MAX_TOKEN_WAIT_MS) : backoffMs(attempt), signal);
     }
   }
 
-  private send(signal: AbortSignal): Promise<Response> {
+  /** One attempt, its body read whole, within the request timeout (of a real timer). */
+  private async send(): Promise<{ response: Response; text: string }> {
     const { clientId, clientSecret, tokenUrl, timeoutMs } = this.options;
-    return fetch(tokenUrl, {
-      method: 'POST',
-      headers: {
-        authorization: `Basic ${Buffer.from(`${clientId}:${clientSecret}`).toString('base64')}`,
-        'content-type': 'application/x-www-form-urlencoded',
-        accept: 'application/json',
-      },
-      body: new URLSearchParams({ grant_type: 'refresh_token', refresh_token: this.refreshToken }).toString(),
-      agent: (url) => (url.protocol === 'http:' ? agents.http : agents.https),
-      // The client secret must never reach another host.
-      redirect: 'manual',
-      size: MAX_TOKEN_BODY_BYTES,
-      signal: AbortSignal.any([signal, AbortSignal.timeout(timeoutMs)]),
-    });
+    const timeout = linkSignals([], timeoutMs);
+    try {
+      const response = await fetch(tokenUrl, {
+        method: 'POST',
+        headers: {
+          authorization: `Basic ${Buffer.from(`${clientId}:${clientSecret}`).toString('base64')}`,
+          'content-type': 'application/x-www-form-urlencoded',
+          accept: 'application/json',
+        },
+        body: new URLSearchParams({ grant_type: 'refresh_token', refresh_token: this.refreshToken }).toString(),
+        agent: (url) => (url.protocol === 'http:' ? agents.http : agents.https),
+        // The client secret must never reach another host.
+        redirect: 'manual',
+        size: MAX_TOKEN_BODY_BYTES,
+        signal: timeout.signal,
+      });
+      return { response, text: await response.text() };
+    } finally {
+      timeout.dispose();
+    }
   }
 }
 
@@ -282,10 +300,17 @@ function parseJson(text: string): unknown {
   }
 }
 
-/** A refused refresh as what to do: only a refused grant or client is the configuration's fault. */
-function refusal(status: number, text: string, tokenUrl: string): ConnectorError {
+/** A refused refresh as what to do: only a refused grant or client is the configuration's fault. `lost`: why an
+ * earlier attempt of this exchange may have used the token up without its answer arriving. */
+function refusal(status: number, text: string, tokenUrl: string, lost: string | undefined): ConnectorError {
   const said = oauthError(text);
   const internalMessage = `HTTP ${status} from POST ${new URL(tokenUrl).pathname}: ${said.slice(0, 200)}`;
+  if (/invalid.?grant/i.test(said) && lost)
+    return new ConnectorError(
+      `Pipedrive refused the OAuth refresh token ("${said.slice(0, 200)}") when the connector asked again after an attempt that got no usable answer (${lost}): Pipedrive most likely exchanged it then, and its answer, with the new refresh token, was lost on the way. Re-authorise the source (in Airbyte: the source's settings → authenticate your Pipedrive account again) to get a new refresh token.`,
+      'config_error',
+      { internalMessage },
+    );
   if (/invalid.?grant/i.test(said))
     return new ConnectorError(
       `Pipedrive refused the OAuth refresh token ("${said.slice(0, 200)}"): it was already exchanged (each one works once, and the connector saves every new one through Airbyte), unused for 60 days, or the app was uninstalled. Re-authorise the source (in Airbyte: the source's settings → authenticate your Pipedrive account again) to get a new refresh token.`,

@@ -8,6 +8,7 @@ import { readJson } from '../../airbyte/paths.js';
 import type { Logger } from '../../airbyte/logger.js';
 import type { Authenticator, Authorization } from './auth.js';
 import { RequestStats } from './stats.js';
+import { AttemptTimeout, linkSignals } from './signals.js';
 import { Throttle, sleep } from './throttle.js';
 
 export type Query = Record<string, string | number | boolean | undefined>;
@@ -552,34 +553,6 @@ export class PipedriveClient {
           );
     throw this.stopped;
   }
-}
-
-class AttemptTimeout extends Error {}
-
-/**
- * A signal that aborts when any of `signals` does, or after `timeoutMs`; dispose() when done with it, which removes
- * its listeners and timer (AbortSignal.any and AbortSignal.timeout leave both behind for each of many requests).
- */
-function linkSignals(
-  signals: (AbortSignal | undefined)[],
-  timeoutMs?: number,
-): { signal: AbortSignal; dispose: () => void } {
-  const controller = new AbortController();
-  const sources = signals.filter((signal): signal is AbortSignal => signal !== undefined);
-  const abort = (event: Event) => controller.abort((event.target as AbortSignal).reason);
-  for (const source of sources) {
-    if (source.aborted) controller.abort(source.reason);
-    else source.addEventListener('abort', abort, { once: true });
-  }
-  const timer =
-    timeoutMs === undefined ? undefined : setTimeout(() => controller.abort(new AttemptTimeout()), timeoutMs);
-  return {
-    signal: controller.signal,
-    dispose: () => {
-      clearTimeout(timer);
-      for (const source of sources) source.removeEventListener('abort', abort);
-    },
-  };
 }
 
 /** A header's whole seconds, or undefined when absent, not a number or not positive. */
