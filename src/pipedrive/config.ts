@@ -5,7 +5,6 @@ import { packageFile, readJson } from '../airbyte/paths.js';
 import type { ConnectorSpecification } from '../generated/airbyte-protocol.js';
 import type { ConnectorConfig } from '../generated/config.js';
 import { clock } from './clock.js';
-import type { ConfiguredAccessToken } from './http/auth.js';
 
 export const spec = readJson<ConnectorSpecification>(packageFile('spec.json'));
 
@@ -32,6 +31,10 @@ export type Credentials =
        * domain, or api.pipedrive.com. */
       defaultOrigin: string;
     };
+
+/** An OAuth access token in the config: usable until `expiresAt`, absent, or unusable (its expiry unreadable). */
+export type ConfiguredAccessToken =
+  { state: 'usable'; token: string; expiresAt: number } | { state: 'absent' } | { state: 'unusable'; why: string };
 
 /** The configuration as the rest of the connector uses it: validated, defaults applied, values parsed. */
 export interface SourceConfig {

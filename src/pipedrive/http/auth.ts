@@ -5,6 +5,7 @@ import https from 'node:https';
 import fetch, { type Response } from 'node-fetch';
 import { ConnectorError } from '../../airbyte/errors.js';
 import { clock } from '../clock.js';
+import type { ConfiguredAccessToken } from '../config.js';
 import { scopesOf } from './scopes.js';
 import { linkSignals } from './signals.js';
 import { sleep } from './throttle.js';
@@ -39,10 +40,6 @@ export function apiTokenAuth(origin: string, token: string): Authenticator {
       "The API token's user lacks a permission this stream needs: use the API token of a Pipedrive global admin, or give its user that permission (Company settings → Permission sets).",
   };
 }
-
-/** An OAuth access token in the config: usable until `expiresAt`, absent, or unusable (its expiry unreadable). */
-export type ConfiguredAccessToken =
-  { state: 'usable'; token: string; expiresAt: number } | { state: 'absent' } | { state: 'unusable'; why: string };
 
 export interface OAuthOptions {
   clientId: string;
