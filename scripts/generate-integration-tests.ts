@@ -7,7 +7,7 @@ import { OAUTH_APP } from '../simulator/oauth.js';
 import { configuredCatalog } from '../src/pipedrive/streams/catalog.js';
 import { readableSchema } from '../src/pipedrive/streams/columns.js';
 import { fieldDefinition } from '../src/pipedrive/streams/fields.js';
-import { INCREMENTAL_STREAMS, STREAMS, type StreamDefinition } from '../src/pipedrive/streams/table.js';
+import { INCREMENTAL_STREAMS, STREAMS, isCarrier, type StreamDefinition } from '../src/pipedrive/streams/table.js';
 import { Dataset } from '../simulator/dataset.js';
 import { v1Definition, v2StandardDefinition, type FieldEntity } from '../simulator/fields.js';
 import { ACCEPTANCE } from '../simulator/presets.js';
@@ -125,8 +125,7 @@ function reservedNames(entity: string): Set<string> {
 
 /** The catalog `discover` gives for the acceptance simulator: custom fields as columns, from its field definitions. */
 const discovered = (stream: StreamDefinition) => {
-  if ((stream.kind !== 'server_filtered' && stream.kind !== 'client_filtered') || !stream.customFields)
-    return undefined;
+  if (!isCarrier(stream)) return undefined;
   const { entity } = stream.customFields;
   const standard = data.standardFields(entity).map((key) => ({ key, name: key, type: 'varchar' }));
   const records = [...standard, ...data.fields[entity]].map((field, i) => v1Definition(field, i + 1));

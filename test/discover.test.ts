@@ -13,14 +13,13 @@ const brief = JSON.parse(readFileSync(new URL('./fixtures/brief-attributes.json'
   string,
   string[]
 >;
-const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
+const briefAttributes = readFileSync(new URL('../docs/brief-attributes.md', import.meta.url), 'utf8');
 
-/** The README's table "attribute in the brief → what replaces it, or why it is gone": stream → attribute → text. */
+/** The table of docs/brief-attributes.md, "attribute in the brief → what replaces it, or why it is gone": stream →
+ * attribute → text. */
 function replacedAttributes(): Map<string, Map<string, string>> {
-  const section = readme.split('\n## ').find((s) => s.startsWith('Attributes of the product brief'));
-  expect(section, 'README section "Attributes of the product brief"').to.be.a('string');
   const table = new Map<string, Map<string, string>>();
-  for (const line of section!.split('\n')) {
+  for (const line of briefAttributes.split('\n')) {
     const cells = /^\| *`?([a-z_]+)`? *\| *`([^`]+)` *\| *(.+?) *\|$/.exec(line);
     if (!cells) continue;
     if (!table.has(cells[1]!)) table.set(cells[1]!, new Map());
@@ -119,7 +118,7 @@ describe('discover', () => {
       expect(inSchema(stream(name).json_schema as Schema, path), `${name} ${path}`).to.equal(true);
   });
 
-  it('covers every attribute of the product brief, or the README says what replaces it or why it is gone', () => {
+  it('covers every attribute of the product brief, or docs/brief-attributes.md says what replaces it or why it is gone', () => {
     const replaced = replacedAttributes();
     const missing: string[] = [];
     for (const [name, attributes] of Object.entries(brief)) {
@@ -132,7 +131,7 @@ describe('discover', () => {
     expect(missing).to.deep.equal([]);
   });
 
-  it('the README table lists only brief attributes that the schema really lacks', () => {
+  it('the docs table lists only brief attributes that the schema really lacks', () => {
     const stale: string[] = [];
     for (const [name, rows] of replacedAttributes()) {
       for (const attribute of rows.keys()) {

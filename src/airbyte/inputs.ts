@@ -1,10 +1,8 @@
 // The configured catalog and the saved state, as Airbyte passes them to `read`, parsed and checked.
 import { configError, type ConnectorError } from './errors.js';
+import { isObject } from './json.js';
 import type { StreamState } from './messages.js';
 import type { StreamOffer, SyncMode } from './source.js';
-
-const isObject = (value: unknown): value is Record<string, unknown> =>
-  typeof value === 'object' && value !== null && !Array.isArray(value);
 
 /** The catalog's streams: those the source offers in a sync mode it supports, and the others with their error. */
 export interface CatalogStreams {

@@ -10,9 +10,9 @@ import {
   HttpStatusError,
   PipedriveClient,
   objectData,
-  tokenCost,
   type ClientOptions,
 } from './http/client.js';
+import { tokenCost } from './http/ledger.js';
 import { discoverCatalog, syncModesOf, type JsonSchema } from './streams/catalog.js';
 import { CustomFieldColumns } from './streams/columns.js';
 import { readFamily, readFields, type Family, type ReadContext } from './streams/engine.js';
@@ -22,6 +22,10 @@ import { believable, bounds, parseSavedState, streamRead, type SavedState } from
 import {
   STREAMS,
   endpointsOf,
+  fieldsCarrier,
+  isCarrier,
+  isChild,
+  isFields,
   isIncremental,
   parentOf,
   streamByName,
@@ -106,7 +110,7 @@ async function discover(config: SourceConfig, runtime: Runtime) {
   try {
     const columns = new CustomFieldColumns(client, customFieldSettings(config));
     const catalog = await discoverCatalog(async (stream) => {
-      if (stream.kind !== 'server_filtered' && stream.kind !== 'client_filtered') return undefined;
+      if (!isCarrier(stream)) return undefined;
       try {
         return await columns.schemaOf(stream);
       } catch (error) {
@@ -256,7 +260,7 @@ function budgetedTasks(
     })),
     ...families.map((family) => ({
       ...familyTask(family, context),
-      estimate: family.parent.kind === 'full_table' ? listsCost(family.parent.lists) : Infinity,
+      estimate: isIncremental(family.parent) ? Infinity : listsCost(family.parent.lists),
     })),
   ].sort((a, b) => a.estimate - b.estimate);
   const ready = (estimate: number) => () =>
@@ -284,11 +288,11 @@ function configuredSchemas(streams: readonly ConfiguredStream[]): Map<FieldEntit
   for (const { name, schema } of streams) {
     const stream = streamByName.get(name);
     // The carrier's (deals, not leads) when both are configured: they name the columns alike.
-    const carrier = stream?.kind === 'server_filtered' || stream?.kind === 'client_filtered' ? stream : undefined;
+    const carrier = stream && isCarrier(stream) ? stream : undefined;
     if (
-      carrier?.customFields &&
+      carrier &&
       schema &&
-      (carrier.kind === 'server_filtered' || !schemas.has(carrier.customFields.entity))
+      (carrier === fieldsCarrier(carrier.customFields.entity) || !schemas.has(carrier.customFields.entity))
     )
       schemas.set(carrier.customFields.entity, schema);
   }
@@ -306,15 +310,15 @@ function plan(streams: readonly ConfiguredStream[], config: SourceConfig, input:
   for (const { name, syncMode, state } of streams) {
     const stream = streamByName.get(name);
     if (!stream) continue;
-    if (stream.kind === 'fields') {
+    if (isFields(stream)) {
       fields.push(stream);
       continue;
     }
     const saved =
       syncMode === 'incremental' && state && isIncremental(stream) ? savedState(stream, state, input) : undefined;
-    const parent = stream.kind === 'child' ? parentOf(stream) : stream;
+    const parent = isChild(stream) ? parentOf(stream) : stream;
     const family: Family = families.get(parent.name) ?? { parent, children: [] };
-    if (stream.kind === 'child') family.children.push({ stream, bounds: bounds(saved, config) });
+    if (isChild(stream)) family.children.push({ stream, bounds: bounds(saved, config) });
     else family.parentRead = streamRead(stream, saved, config);
     families.set(parent.name, family);
   }

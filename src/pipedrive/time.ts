@@ -1,5 +1,9 @@
 import { DateTime } from 'luxon';
 
+/** Pipedrive's timestamps have whole seconds. */
+export const SECOND = 1000;
+export const floorToSecond = (ms: number) => Math.floor(ms / SECOND) * SECOND;
+
 /**
  * A Pipedrive timestamp as RFC 3339 UTC (`2024-01-01T10:00:00Z`). Pipedrive writes v1 times as `2024-01-01
  * 10:00:00` (UTC), v2 times as `…Z`, mailbox times as `….000Z`; a zero date (`0000-00-00 00:00:00`) means none.

@@ -2,12 +2,12 @@ import { setMaxListeners } from 'node:events';
 import http from 'node:http';
 import https from 'node:https';
 import fetch, { type Response } from 'node-fetch';
-import { clock } from '../clock.js';
 import { ConnectorError, configError } from '../../airbyte/errors.js';
-import { readJson } from '../../airbyte/paths.js';
 import type { Logger } from '../../airbyte/logger.js';
 import type { Authenticator, Authorization } from './auth.js';
 import { RequestStats } from './stats.js';
+import { BudgetExhausted, TokenLedger } from './ledger.js';
+import { ServerClock, humanDuration } from './server-clock.js';
 import { AttemptTimeout, linkSignals } from './signals.js';
 import { Throttle, sleep } from './throttle.js';
 
@@ -52,18 +52,6 @@ export interface ClientOptions {
   tokenBudget?: number;
 }
 
-/** The tokens ran out: the cap this sync may spend (`token_budget_per_sync`), or the company's daily budget (a 429).
- * No request is sent after it; what was read so far stands, and the next sync goes on from there. */
-export class BudgetExhausted extends ConnectorError {
-  constructor(
-    readonly budget: 'cap' | 'daily',
-    message: string,
-    internalMessage: string,
-  ) {
-    super(message, 'transient_error', { internalMessage });
-  }
-}
-
 /** An HTTP error status that a stream may want to tolerate (for example 404 for a mail thread deleted mid-sync). */
 export class HttpStatusError extends ConnectorError {
   constructor(
@@ -76,25 +64,14 @@ export class HttpStatusError extends ConnectorError {
   }
 }
 
-/** Endpoint → its `x-token-cost` in Pipedrive's OpenAPI documents (scripts/extract-openapi.ts). */
-const TOKEN_COSTS = readJson<Record<string, number>>(new URL('./token-costs.json', import.meta.url));
 /** The token's own user: who it belongs to, and whether an admin. */
 export const CURRENT_USER_ENDPOINT = '/v1/users/me';
 
-/** What a request to `endpoint` costs in the daily budget. Every endpoint the connector calls has a documented cost
- * (test/token-costs.test.ts holds the table to that); none is taken to be free. */
-export function tokenCost(endpoint: string): number {
-  const cost = TOKEN_COSTS[`GET ${endpoint}`];
-  if (cost === undefined) throw new ConnectorError(`No known token cost for GET ${endpoint}.`, 'system_error');
-  return cost;
-}
 const BACKOFF_BASE_MS = 1000;
 const BACKOFF_MAX_MS = 30_000;
 /** The longest wait a server may dictate. Pipedrive's burst window is 2 s; a longer wait means the daily budget, a
  * block, maintenance or something broken: the request fails with a message that says when to try again. */
 export const MAX_SERVER_WAIT_MS = 60_000;
-/** A `Date` header this far from the machine's clock is worth a warning: one of the two clocks is wrong. */
-const CLOCK_DISAGREEMENT_MS = 5 * 60_000;
 /** Waits longer than this are logged. */
 const LONG_WAIT_MS = 5_000;
 const MAX_BURST_WAITS = 10;
@@ -128,14 +105,10 @@ export class PipedriveClient {
   private stopped: ConnectorError | null = null;
   /** Aborted by close(): requests in flight end, and no retry or wait outlives the client. */
   private readonly closing = new AbortController();
-  private clockOffsetMs = 0;
-  /** The lowest and highest offsets of any `Date` header so far, and of the connector's own clock (0). */
-  private earliestOffsetMs = 0;
-  private latestOffsetMs = 0;
-  private serverTimeKnown = false;
-  private clockWarned = false;
-  /** Tokens of the requests sent and not refused: what counts against `tokenBudget`. */
-  private committed = 0;
+  /** Pipedrive's clock beside this machine's. */
+  readonly serverClock: ServerClock;
+  /** The tokens spent, against `tokenBudget`. */
+  private readonly ledger: TokenLedger;
   private requestsInFlight = 0;
 
   constructor(private readonly options: ClientOptions) {
@@ -144,6 +117,8 @@ export class PipedriveClient {
     const agentOptions = { keepAlive: true, maxSockets: options.maxSockets ?? 8 };
     this.agents = { http: new http.Agent(agentOptions), https: new https.Agent(agentOptions) };
     this.throttle = new Throttle(options.logger);
+    this.serverClock = new ServerClock(options.logger);
+    this.ledger = new TokenLedger(options.tokenBudget);
   }
 
   /** Requests sent whose response has not been read yet. */
@@ -151,32 +126,26 @@ export class PipedriveClient {
     return this.requestsInFlight;
   }
 
-  /** Pipedrive's clock, estimated from the `Date` header of the latest response (the connector's own clock until a
-   * response has come). The header has whole seconds, so the estimate errs early by up to a second. */
+  /** Pipedrive's clock, estimated from the latest `Date` header (serverClock). */
   serverNow(): number {
-    return clock.now() + this.clockOffsetMs;
+    return this.serverClock.now();
   }
 
-  /** An instant of the connector's clock (`clock.now()`) by the earliest of the clocks seen: this machine's and every
-   * `Date` header of this run. A state must never be later than the changes a read has seen, so it trusts no clock
-   * blindly: a `Date` header that runs ahead (a proxy, a broken server) cannot move a state into the future, and one
-   * that runs behind only makes the next sync read a little more. */
+  /** An instant of the connector's clock by the earliest of the clocks seen (serverClock). */
   earliest(ms: number): number {
-    this.warnOfClocks();
-    return ms + this.earliestOffsetMs;
+    return this.serverClock.earliest(ms);
   }
 
-  /** Now by the latest of the clocks seen: for the time of a deletion the connector learns of, which must not sort
-   * before the row it deletes. */
+  /** Now by the latest of the clocks seen (serverClock). */
   latestNow(): number {
-    return clock.now() + this.latestOffsetMs;
+    return this.serverClock.latestNow();
   }
 
   /** Pipedrive's clock for a decision that must not rest on the machine's clock: if no response has told the time
    * yet, one request to `/v1/users/me` (2 tokens) does, counted for `stream`. */
   async knownServerNow(stream: string): Promise<number> {
-    if (!this.serverTimeKnown) await this.get({ endpoint: CURRENT_USER_ENDPOINT, stream, validate: objectData });
-    return this.serverNow();
+    if (!this.serverClock.isKnown) await this.get({ endpoint: CURRENT_USER_ENDPOINT, stream, validate: objectData });
+    return this.serverClock.now();
   }
 
   /** Why no request is sent any more, if the tokens ran out. */
@@ -186,24 +155,17 @@ export class PipedriveClient {
 
   /** Tokens this client may still spend (Infinity without a budget; 0 once the tokens ran out). */
   get tokensLeft(): number {
-    if (this.stopped instanceof BudgetExhausted) return 0;
-    return (this.options.tokenBudget ?? Infinity) - this.committed;
+    return this.stopped instanceof BudgetExhausted ? 0 : this.ledger.left;
   }
 
   /** Counts a request against the budget before it is sent; past the budget, stops the client instead. */
   private commit(endpoint: string): number {
-    const cost = tokenCost(endpoint);
-    const budget = this.options.tokenBudget;
-    if (budget !== undefined && this.committed + cost > budget) {
-      this.stopped = new BudgetExhausted(
-        'cap',
-        `This sync has spent ${this.committed} of the ${budget} tokens token_budget_per_sync allows; stopped before GET ${endpoint} (${cost} more). The next sync resumes what was left.`,
-        `token budget ${budget} reached`,
-      );
-      throw this.stopped;
+    try {
+      return this.ledger.commit(endpoint);
+    } catch (error) {
+      if (error instanceof BudgetExhausted) this.stopped = error;
+      throw error;
     }
-    this.committed += cost;
-    return cost;
   }
 
   /** Ends every request in flight and every one still to come, with `reason`. */
@@ -244,7 +206,7 @@ export class PipedriveClient {
       counts.requests++;
       const outcome = await this.exchange(authorization, request, signal)
         .catch((error: unknown) => {
-          this.committed -= cost;
+          this.ledger.refund(cost);
           throw error;
         })
         .finally(release);
@@ -253,7 +215,7 @@ export class PipedriveClient {
         return outcome.body;
       }
       // Pipedrive charges the requests it serves.
-      this.committed -= cost;
+      this.ledger.refund(cost);
       if ('unauthorized' in outcome) {
         // Once: a token refreshed just now that is refused again will not do better the next time.
         if (renewed || !(await this.options.auth.renew(authorization))) throw configError(this.options.auth.rejected);
@@ -378,31 +340,12 @@ export class PipedriveClient {
         signal,
       });
       this.throttle.observe(response.headers);
-      const date = Date.parse(response.headers.get('date') ?? '');
-      if (!Number.isNaN(date)) this.observeDate(date);
+      this.serverClock.observe(response.headers.get('date'));
       return response;
     } catch (error) {
       if (parent.aborted) throw parent.reason;
       throw this.networkFailure(error, url, endpoint);
     }
-  }
-
-  /** Takes Pipedrive's time from a `Date` header. */
-  private observeDate(date: number): void {
-    this.clockOffsetMs = date - clock.now();
-    this.earliestOffsetMs = Math.min(this.earliestOffsetMs, this.clockOffsetMs);
-    this.latestOffsetMs = Math.max(this.latestOffsetMs, this.clockOffsetMs);
-    this.serverTimeKnown = true;
-  }
-
-  /** Says once, when a state is about to rest on it, that Pipedrive's clock disagrees with this machine's. */
-  private warnOfClocks(): void {
-    if (this.clockWarned || Math.abs(this.clockOffsetMs) < CLOCK_DISAGREEMENT_MS) return;
-    this.clockWarned = true;
-    const [how, by] = this.clockOffsetMs > 0 ? ['ahead of', this.clockOffsetMs] : ['behind', -this.clockOffsetMs];
-    this.options.logger?.warn(
-      `Pipedrive's clock (its Date header) is ${humanDuration(by / 1000)} ${how} this machine's. States follow the earlier of the two, so that no change is skipped; if this machine's clock is the wrong one, later syncs read a little more than they need.`,
-    );
   }
 
   private networkFailure(error: unknown, url: string, endpoint: string): Retryable {
@@ -595,8 +538,3 @@ function apiError(text: string): string | undefined {
 
 const isHtml = (response: Response, text: string) =>
   (response.headers.get('content-type') ?? '').includes('text/html') || text.trimStart().startsWith('<');
-
-function humanDuration(seconds: number): string {
-  const minutes = Math.ceil(seconds / 60);
-  return minutes < 60 ? `${minutes} min` : `${Math.floor(minutes / 60)} h ${minutes % 60} min`;
-}

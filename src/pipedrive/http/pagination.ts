@@ -3,11 +3,15 @@
 // Every page is checked against the shape its endpoint documents before a record of it is used, and a list that stops
 // making progress (a cursor or offset seen before, pages that claim more but bring nothing) fails instead of looping.
 import { ConnectorError } from '../../airbyte/errors.js';
+import { isObject } from '../../airbyte/json.js';
 import { formatRfc3339, formatV1, toMillis } from '../time.js';
 import { describeJson, type ApiBody, type PipedriveClient, type Query, type Request } from './client.js';
 
 /** A record as the API returns it: an object, whose id (`idField`) every page is checked for. */
 export type ApiRecord = Record<string, unknown>;
+
+/** The largest page Pipedrive's lists return (some return less: a list's `maxPageSize`). */
+export const MAX_PAGE_SIZE = 500;
 
 /** Marks what `/v1/recents` says of an item purged for good (`data: null`): a record with just its id. */
 export const PURGED = Symbol('purged');
@@ -35,7 +39,7 @@ interface ListCommon {
   endpoint: string;
   query?: Query;
   records?: Selector;
-  /** The API's largest page, when below 500. */
+  /** The API's largest page, when below MAX_PAGE_SIZE. */
   maxPageSize?: number;
   /** Server-side lower bound; without one, the stream drops older records itself. */
   since?: Since;
@@ -45,10 +49,6 @@ interface ListCommon {
   ascending?: boolean;
   /** The property that identifies a record, when not `id` (v2 field definitions: `field_code`). */
   idField?: string;
-  /** What the connector does with records older than the lower bound in a list the API cannot filter by time: `drop`
-   * them (default); `stop` at the first one (the list is newest first); `keep` them (a child stream whose parents'
-   * changes already chose what to read). */
-  older?: 'drop' | 'stop' | 'keep';
 }
 
 /**
@@ -127,9 +127,6 @@ function filtered({ list, lowerBound, upperBound, stream, pathParams, query, sig
     signal,
   };
 }
-
-const isObject = (value: unknown): value is Record<string, unknown> =>
-  typeof value === 'object' && value !== null && !Array.isArray(value);
 
 /** What is wrong with one record, or null: it must be an object with an id. */
 function recordProblem(record: unknown, where: string, idField: string): string | null {

@@ -5,7 +5,16 @@ import { readJson } from '../../airbyte/paths.js';
 import type { SyncMode } from '../../airbyte/source.js';
 import type { ApiRecord } from '../http/pagination.js';
 import { toRfc3339 } from '../time.js';
-import { DEFAULT_STREAMS, STREAMS, isIncremental, primaryKeyOf, streamByName, type StreamDefinition } from './table.js';
+import {
+  DEFAULT_STREAMS,
+  STREAMS,
+  carriesDeletions,
+  isFields,
+  isIncremental,
+  primaryKeyOf,
+  streamByName,
+  type StreamDefinition,
+} from './table.js';
 
 export type JsonSchema = Record<string, unknown> & { properties?: Record<string, JsonSchema>; format?: string };
 
@@ -13,7 +22,7 @@ const schemas = new Map<string, JsonSchema>();
 
 /** The file of a stream's JSON schema in schemas/: `<stream>.json`; the field-definition streams share one. */
 export const schemaFileOf = (stream: StreamDefinition): string =>
-  `${stream.kind === 'fields' ? 'field_definitions' : stream.name}.json`;
+  `${isFields(stream) ? 'field_definitions' : stream.name}.json`;
 
 /** Set on every record that represents a deletion: when it was deleted (RFC 3339). Airbyte's destinations remove
  * such rows from deduplicated tables. */
@@ -28,10 +37,7 @@ export function streamSchema(name: string): JsonSchema {
   schema = readJson<JsonSchema>(
     new URL(`./schemas/${stream ? schemaFileOf(stream) : `${name}.json`}`, import.meta.url),
   );
-  if (
-    stream &&
-    (('deleted' in stream && stream.deleted) || ('deletedWithParent' in stream && stream.deletedWithParent))
-  ) {
+  if (stream && carriesDeletions(stream)) {
     const deletedAt = { type: ['string', 'null'], format: 'date-time', airbyte_type: 'timestamp_with_timezone' };
     schema = { ...schema, properties: { ...schema.properties, [DELETED_AT]: deletedAt } };
   }

@@ -1,11 +1,10 @@
 // A stream's STATE messages: what it has emitted so far, never more.
 import { stateMessage, type StreamState } from '../../airbyte/messages.js';
 import type { MessageWriter } from '../../airbyte/output.js';
-import { formatRfc3339 } from '../time.js';
+import { SECOND, formatRfc3339 } from '../time.js';
 import type { Range } from './ranges.js';
 import { SLICES_DONE, parentCursorKey, type StreamRead } from './state.js';
-
-const SECOND = 1000;
+import { isChild } from './table.js';
 
 /** The end of a read: `cap` bounds the cursor (when the read began; -Infinity: the cursor stays where it was), and a
  * child's parent cursor a second below it (that bound is exclusive); `syncedAt` is when the read began, if it was
@@ -88,7 +87,7 @@ export class Checkpoint {
       state[SLICES_DONE] = done.map((range) => ({ start: formatRfc3339(range.start), end: formatRfc3339(range.end) }));
     const syncedAt = end?.syncedAt ?? bounds.saved?.syncedAt;
     if (syncedAt !== undefined) state.synced_at = formatRfc3339(Math.min(syncedAt, latest));
-    if (stream.kind === 'child') {
+    if (isChild(stream)) {
       const parentCursor = bounded(Math.min(this.highestParent, cap - SECOND), bounds.saved?.parentCursor);
       if (parentCursor !== -Infinity) state[parentCursorKey(stream)] = formatRfc3339(parentCursor);
     }

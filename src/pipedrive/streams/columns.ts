@@ -1,7 +1,7 @@
 // The custom-field columns of each entity for one command (discover, or a read), shared by every stream that needs
 // them: the streams that carry the fields, and the field-definition streams that say which column each field has.
 import type { PipedriveClient } from '../http/client.js';
-import { listPages, type ApiRecord } from '../http/pagination.js';
+import { MAX_PAGE_SIZE, listPages, type ApiRecord } from '../http/pagination.js';
 import { streamSchema, type JsonSchema } from './catalog.js';
 import { configError } from '../../airbyte/errors.js';
 import { annotatedColumns, columnProperties, customFieldMapper, filledColumns } from './custom-fields.js';
@@ -13,7 +13,7 @@ import {
   type FieldDefinition,
   type FieldEntity,
 } from './fields.js';
-import { STREAMS, fieldsCarrier, type CarrierStream } from './table.js';
+import { STREAMS, fieldsCarrier, isCarrier, type CarrierStream } from './table.js';
 
 /** Marks a schema whose custom fields are columns (readable mode), so that a read can trust it has them all. */
 export const COLUMNS_MARK = 'x-pipedrive-custom-field-columns';
@@ -33,10 +33,9 @@ function standardProperties(stream: CarrierStream): Record<string, JsonSchema> {
 /** The standard properties of every stream that carries the custom fields of `stream`'s entity (deals and leads both
  * carry the deal fields): a column must clash with none, so that a field has one column in every stream. */
 function reservedNames(stream: CarrierStream): Set<string> {
-  const entity = stream.customFields?.entity;
+  const { entity } = stream.customFields;
   const carriers = STREAMS.filter(
-    (other): other is CarrierStream =>
-      (other.kind === 'server_filtered' || other.kind === 'client_filtered') && other.customFields?.entity === entity,
+    (other): other is CarrierStream => isCarrier(other) && other.customFields.entity === entity,
   );
   return new Set([stream, ...carriers].flatMap((carrier) => Object.keys(standardProperties(carrier))));
 }
@@ -119,14 +118,14 @@ export class CustomFieldColumns {
 
   /** The JSON schema of a stream that carries custom fields: with a column per field in readable mode. */
   async schemaOf(stream: CarrierStream): Promise<JsonSchema> {
-    if (!this.readable || !stream.customFields) return streamSchema(stream.name);
+    if (!this.readable) return streamSchema(stream.name);
     const definitions = await this.definitionsOf(stream.customFields.entity, stream.name);
     return readableSchema(stream, definitions, this.settings.names);
   }
 
   /** The function that puts a carrier stream's custom fields into their columns, or none in raw mode. */
   async mapperOf(stream: CarrierStream): Promise<((record: ApiRecord) => void) | undefined> {
-    if (!this.readable || !stream.customFields) return undefined;
+    if (!this.readable) return undefined;
     const columns = await this.columnsOf(stream.customFields.entity, stream.name);
     return customFieldMapper(columns, stream.customFields.shape);
   }
@@ -151,7 +150,7 @@ export class CustomFieldColumns {
     for await (const page of listPages({
       client: this.client,
       list,
-      limit: 500,
+      limit: MAX_PAGE_SIZE,
       stream: countAs,
       signal: this.signal,
     })) {

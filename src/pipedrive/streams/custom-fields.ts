@@ -1,5 +1,6 @@
 // Custom fields as readable columns: the JSON schema properties each custom field is declared under, and the values
 // a record carries under them (from a v2 record's `custom_fields` object or a v1 record's top-level hash keys).
+import { isObject } from '../../airbyte/json.js';
 import type { ApiRecord } from '../http/pagination.js';
 import type { JsonSchema } from './catalog.js';
 import type { CustomColumn, FieldDefinition } from './fields.js';
@@ -133,9 +134,6 @@ export function annotatedColumns(schema: JsonSchema): CustomColumn[] {
     return [{ key: annotation.key, column, fieldType: String(annotation.field_type), options: new Map() }];
   });
 }
-
-const isObject = (value: unknown): value is Record<string, unknown> =>
-  typeof value === 'object' && value !== null && !Array.isArray(value);
 
 type Carrier = Record<string, unknown>;
 /** Reads a field's value, or one of its siblings (`currency`, `until`, an address part), from where the record

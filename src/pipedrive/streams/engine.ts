@@ -8,16 +8,17 @@ import { recordMessage } from '../../airbyte/messages.js';
 import type { MessageWriter } from '../../airbyte/output.js';
 import type { StreamOutcome } from '../../airbyte/source.js';
 import { clock } from '../clock.js';
-import { BudgetExhausted, HttpStatusError, type PipedriveClient, type Query } from '../http/client.js';
+import { HttpStatusError, type PipedriveClient, type Query } from '../http/client.js';
+import { BudgetExhausted } from '../http/ledger.js';
 import {
+  MAX_PAGE_SIZE,
   isPurged,
   listPages,
   type ApiRecord,
-  type ListDefinition,
   type Pages,
   type SortedList,
 } from '../http/pagination.js';
-import { formatRfc3339, toMillis, toRfc3339 } from '../time.js';
+import { floorToSecond, formatRfc3339, toMillis, toRfc3339 } from '../time.js';
 import { DELETED_AT, streamSchema, timestampNormaliser } from './catalog.js';
 import { Checkpoint } from './checkpoint.js';
 import type { CustomFieldColumns } from './columns.js';
@@ -25,12 +26,17 @@ import type { Range } from './ranges.js';
 import { slicedBatches, type SlicePool } from './slices.js';
 import type { ChildRead, StreamRead } from './state.js';
 import {
+  deletedMarkerOf,
+  deletionsOf,
   fieldsCarrier,
+  isCarrier,
+  isDistinct,
   isIncremental,
   parentOf,
-  type ChildStream,
+  recentOf,
   type FieldsStream,
   type StreamDefinition,
+  type StreamList,
 } from './table.js';
 
 export interface ReadContext {
@@ -54,8 +60,6 @@ export interface Family {
   children: ChildRead[];
 }
 
-const SECOND = 1000;
-const floorToSecond = (ms: number) => Math.floor(ms / SECOND) * SECOND;
 /** A record this far past Pipedrive's current time has a broken timestamp, which is worth a warning. (No state goes
  * past the time its read began, whatever the records say.) */
 const FUTURE_WARNING_MS = 5 * 60_000;
@@ -71,9 +75,8 @@ export async function readFamily(family: Family, context: ReadContext): Promise<
   const done = new AbortController();
   // Every request in flight listens to it: one per slice, and more while retrying.
   setMaxListeners(0, done.signal);
-  const member = (read: StreamRead) => new Member(read, context, done.signal, readStart);
-  const parent = family.parentRead && member(family.parentRead);
-  const children = family.children.map(member);
+  const parent = family.parentRead && new ParentMember(family.parentRead, context, done.signal, readStart);
+  const children = family.children.map((read) => new ChildMember(read, context, done.signal, readStart));
   const members = parent ? [parent, ...children] : children;
   let ordered = false;
   try {
@@ -100,7 +103,7 @@ export async function readFamily(family: Family, context: ReadContext): Promise<
  * the other; `ordered` when every batch is a checkpoint, `changesOnly` for lists of changes (deletions included). */
 type Listing =
   | { kind: 'sliced'; lists: readonly SortedList[]; lowerBound: number; done: readonly Range[]; ordered: true }
-  | { kind: 'listed'; lists: readonly ListDefinition[]; lowerBound?: number; ordered: boolean; changesOnly?: true };
+  | { kind: 'listed'; lists: readonly StreamList[]; lowerBound?: number; ordered: boolean; changesOnly?: true };
 
 /** A page of records (or a merge step), older than the listing's lower bound already dropped; for a sliced listing,
  * what the stream has covered once they are emitted. */
@@ -118,10 +121,11 @@ async function chooseListing({ parent, parentRead, children }: Family, context: 
   if (parent.kind === 'server_filtered' && children.length === 0 && lowerBound !== undefined && done)
     return { kind: 'sliced', lists: parent.lists, lowerBound, done, ordered: true };
   const complete = parentRead?.bounds?.completeBefore;
-  if (parent.kind === 'client_filtered' && parent.recent && complete !== undefined && children.length === 0) {
+  const recent = recentOf(parent);
+  if (recent && complete !== undefined && children.length === 0) {
     const now = await context.client.knownServerNow(parent.name);
-    if (complete >= now - parent.recent.reach.toMillis())
-      return { kind: 'listed', lists: parent.recent.lists, lowerBound: complete, ordered: false, changesOnly: true };
+    if (complete >= now - recent.reach.toMillis())
+      return { kind: 'listed', lists: recent.lists, lowerBound: complete, ordered: false, changesOnly: true };
   }
   // Children need the parent records they read from; the lowest bound of the family covers everyone.
   const bounds = [
@@ -156,7 +160,7 @@ async function* recordBatches(
   if (listing.kind === 'sliced' && isIncremental(stream)) {
     const { client, pageSize, slices: pool } = context;
     const { lists, lowerBound, done } = listing;
-    const limit = Math.min(pageSize, ...lists.map((list) => list.maxPageSize ?? 500));
+    const limit = Math.min(pageSize, ...lists.map((list) => list.maxPageSize ?? MAX_PAGE_SIZE));
     return yield* slicedBatches({
       client,
       pool,
@@ -170,7 +174,7 @@ async function* recordBatches(
     });
   }
   const read: ListRead = { stream, lowerBound: listing.lowerBound, countAs, signal };
-  const distinct = stream.kind !== 'server_filtered' && stream.kind !== 'child' && stream.distinct;
+  const distinct = isDistinct(stream);
   const seen = new Set<ApiRecord['id']>();
   for (const list of listing.lists) {
     for await (const page of boundedPages(read, list, context))
@@ -184,11 +188,11 @@ async function* recordBatches(
  * list's `older` says). `query` and `pathParams` are this request's (a parent's id, a batch of parents' ids). */
 function boundedPages(
   { stream, lowerBound, countAs, signal }: ListRead,
-  list: ListDefinition,
+  list: StreamList,
   context: ReadContext,
   parameters: { pathParams?: Record<string, number | string>; query?: Query } = {},
 ): Pages {
-  const limit = Math.min(context.pageSize, list.maxPageSize ?? 500);
+  const limit = Math.min(context.pageSize, list.maxPageSize ?? MAX_PAGE_SIZE);
   const pages = listPages({ client: context.client, list, limit, lowerBound, stream: countAs, signal, ...parameters });
   if (list.since || lowerBound === undefined || !isIncremental(stream) || list.older === 'keep') return pages;
   return list.older === 'stop'
@@ -219,10 +223,11 @@ async function* untilOlder(pages: Pages, cursor: string, lowerBound: number): Pa
 const parentGone = (error: unknown): error is HttpStatusError =>
   error instanceof HttpStatusError && (error.status === 404 || error.status === 410);
 
-/** One stream's part in a family read: its records, checkpoints and outcome. */
-class Member {
+/** One stream's part in a family read: its records, checkpoints and outcome. A parent member emits the records of
+ * the family's lists (and its deletions); a child member reads its own lists for them. */
+abstract class Member<R extends StreamRead = StreamRead> {
   readonly name: string;
-  private readonly checkpoint: Checkpoint;
+  protected readonly checkpoint: Checkpoint;
   private readonly normalise: (record: ApiRecord) => void;
   private error: { cause: unknown } | null = null;
   private futureSeen = false;
@@ -231,9 +236,9 @@ class Member {
   private customFieldMapper?: Promise<((record: ApiRecord) => void) | undefined>;
 
   constructor(
-    private readonly read: StreamRead,
-    private readonly context: ReadContext,
-    private readonly signal: AbortSignal,
+    protected readonly read: R,
+    protected readonly context: ReadContext,
+    protected readonly signal: AbortSignal,
     /** When the read began (Pipedrive's time, or the machine's if earlier): the latest instant a state may hold. */
     private readonly readStart: () => number,
   ) {
@@ -261,10 +266,99 @@ class Member {
     this.error ??= { cause };
   }
 
-  /** Emits this (parent) stream's own records of a listed batch: the listing may start below its bound. */
+  /** The final checkpoint of a read that went to the end (`ordered`: its records came in cursor order). No state
+   * passes the second the read began (the checkpoint's latest instant), so a change made while the lists were read
+   * is looked for again next time. */
+  async finish(ordered: boolean): Promise<void> {
+    try {
+      await this.checkpointEnd(ordered);
+    } catch (error) {
+      this.fail(error);
+    }
+  }
+
+  private async checkpointEnd(ordered: boolean): Promise<void> {
+    // What an ordered list emitted is covered; an unordered one's state stays where it was.
+    if (this.deferred) return this.checkpoint.emit({ cap: ordered ? Infinity : -Infinity });
+    if (this.failed) return;
+    const startedAt = this.readStart();
+    const saved = this.read.bounds?.saved?.cursor;
+    if (saved !== undefined && saved > startedAt) {
+      this.context.logger.warn(
+        `${this.name}: the saved state (${formatRfc3339(saved)}) is later than the time this read began (${formatRfc3339(startedAt)}), so this sync read nothing newer; the state is set back to that time. If the saved state came from a broken timestamp, reset this stream to read what was missed.`,
+      );
+    }
+    await this.checkpoint.emit({ cap: startedAt, syncedAt: startedAt });
+  }
+
+  /** Emits records, each normalised, its custom fields in their columns and a deletion marked as one; `cursor` false
+   * for records that do not say how far the stream's lists were read. */
+  protected async emit(records: ApiRecord[], cursor = true): Promise<void> {
+    const { stream } = this.read;
+    if (records.length === 0) return;
+    if (isCarrier(stream)) this.customFieldMapper ??= this.context.columns.mapperOf(stream);
+    const mapCustomFields = await this.customFieldMapper;
+    const cursorField = isIncremental(stream) ? stream.cursor : undefined;
+    const future = this.context.client.serverNow() + FUTURE_WARNING_MS;
+    const messages = records.map((record) => {
+      this.normalise(record);
+      const at = cursorField && cursor ? toMillis(record[cursorField]) : NaN;
+      if (isPurged(record)) this.markPurged(record);
+      else {
+        mapCustomFields?.(record);
+        const deletedAt = this.deletedAt(record);
+        if (deletedAt !== null) record[DELETED_AT] = deletedAt;
+      }
+      this.checkpoint.saw(at);
+      if (at > future && !this.futureSeen) this.warnOfFuture(record);
+      return recordMessage(this.name, record);
+    });
+    // One write a page: the checkpoint's next STATE follows these records.
+    await this.context.writer.write(...messages);
+  }
+
+  /** When a record was deleted, if it says it was: its last update (now, if it has none). */
+  protected deletedAt(record: ApiRecord): string | null {
+    const { stream } = this.read;
+    const deleted = deletedMarkerOf(stream);
+    if (!deleted || record[deleted.field] !== deleted.value) return null;
+    return (isIncremental(stream) ? toRfc3339(record[stream.cursor]) : null) ?? this.now();
+  }
+
+  /** An item purged for good, of which Pipedrive says only the id: a deletion now. Its cursor is that time too, since
+   * a destination that deduplicates keeps the version with the highest cursor, and a deletion without one would lose
+   * to the row it deletes. */
+  private markPurged(record: ApiRecord): void {
+    const now = this.now();
+    record[DELETED_AT] = now;
+    if (isIncremental(this.read.stream)) record[this.read.stream.cursor] = now;
+  }
+
+  /** Now, for a deletion without a time of its own: by the latest clock, so that it does not sort before the row. */
+  protected now(): string {
+    return formatRfc3339(floorToSecond(this.context.client.latestNow()));
+  }
+
+  /** A record whose cursor is in the future is emitted, but cannot move the state there: said once per stream. */
+  private warnOfFuture(record: ApiRecord): void {
+    const { stream } = this.read;
+    if (!isIncremental(stream)) return;
+    this.futureSeen = true;
+    this.context.logger.warn(
+      `${this.name}: record ${record.id} has ${stream.cursor} ${JSON.stringify(record[stream.cursor])}, later than the time this read began; it is emitted (and may be again by later syncs), but no state goes past the time its read began, so later changes are not missed.`,
+    );
+  }
+}
+
+/** The member of the stream whose lists the family reads. */
+class ParentMember extends Member {
+  /** Emits this stream's own records of a listed batch: the listing may start below its bound. */
   async emitParents({ records, covered }: Batch, ordered: boolean): Promise<void> {
     const { stream, bounds } = this.read;
-    const own = bounds ? records.filter((r) => !(toMillis(r[stream.cursor]) < bounds.lowerBound)) : records;
+    const own =
+      bounds && isIncremental(stream)
+        ? records.filter((r) => !(toMillis(r[stream.cursor]) < bounds.lowerBound))
+        : records;
     await this.emit(own);
     if (covered) this.checkpoint.cover(covered);
     if (ordered) await this.checkpoint.emit();
@@ -275,8 +369,7 @@ class Member {
    * none moves the cursor. */
   async readDeletions(): Promise<void> {
     const { stream, bounds } = this.read;
-    const deletions =
-      stream.kind === 'server_filtered' || stream.kind === 'client_filtered' ? stream.deletions : undefined;
+    const deletions = deletionsOf(stream);
     const since = bounds?.completeBefore;
     if (!deletions || !bounds || since === undefined) return;
     const reach = (await this.context.client.knownServerNow(this.name)) - deletions.reach.toMillis();
@@ -295,13 +388,15 @@ class Member {
       }
     }
   }
+}
 
-  /** Reads this (child) stream's lists for the parent records of a batch that changed since the previous sync: for
-   * each, or for groups of them at once. A parent asked for alone that vanished meanwhile is skipped; any other
-   * failure ends this stream. */
+/** The member of a stream read for the parent records of the family's lists. */
+class ChildMember extends Member<ChildRead> {
+  /** Reads this stream's lists for the parent records of a batch that changed since the previous sync: for each, or
+   * for groups of them at once. A parent asked for alone that vanished meanwhile is skipped; any other failure ends
+   * this stream. */
   async expand(parents: ApiRecord[]): Promise<void> {
     const { stream, bounds } = this.read;
-    if (stream.kind !== 'child' || !bounds) return;
     const parentCursor = parentOf(stream).cursor;
     const wanted = parents.filter((record) => {
       const changed = toMillis(record[parentCursor]);
@@ -312,7 +407,7 @@ class Member {
     if (request.per === 'record') {
       for (const parent of wanted) {
         const parameters = { pathParams: request.pathParams(parent) };
-        if (!(await this.readChildren(stream, parameters, () => parent, String(parent.id)))) return;
+        if (!(await this.readChildren(parameters, () => parent, String(parent.id)))) return;
       }
       return;
     }
@@ -320,24 +415,19 @@ class Member {
       const group = new Map(wanted.slice(i, i + request.size).map((parent) => [String(parent.id), parent]));
       const ids = [...group.keys()].join(',');
       const parentOfRecord = (record: ApiRecord) => group.get(String(record[request.parentKey]));
-      if (!(await this.readChildren(stream, { query: { [request.param]: ids } }, parentOfRecord, ids))) return;
+      if (!(await this.readChildren({ query: { [request.param]: ids } }, parentOfRecord, ids))) return;
     }
   }
 
-  /** Reads a child's lists for one request's parents (`parentOfRecord`: a record's parent; `which`: their ids, for
-   * the log); false once the stream failed. */
+  /** Reads the lists for one request's parents (`parentOfRecord`: a record's parent; `which`: their ids, for the
+   * log); false once the stream failed. */
   private async readChildren(
-    stream: ChildStream,
     parameters: { pathParams?: Record<string, number | string>; query?: Query },
     parentOfRecord: (record: ApiRecord) => ApiRecord | undefined,
     which: string,
   ): Promise<boolean> {
-    const read: ListRead = {
-      stream,
-      lowerBound: this.read.bounds?.lowerBound,
-      countAs: stream.name,
-      signal: this.signal,
-    };
+    const { stream, bounds } = this.read;
+    const read: ListRead = { stream, lowerBound: bounds.lowerBound, countAs: stream.name, signal: this.signal };
     for (const list of stream.lists) {
       try {
         for await (const page of boundedPages(read, list, this.context, parameters)) {
@@ -364,98 +454,10 @@ class Member {
 
   /** A child record of a deleted parent is deleted with it, at the parent's deletion time. */
   private markDeletedWithParent(record: ApiRecord, parent: ApiRecord): void {
-    const { stream } = this.read;
-    if (stream.kind !== 'child') return;
-    const parentStream = parentOf(stream);
-    const deleted = 'deleted' in parentStream ? parentStream.deleted : undefined;
+    const parentStream = parentOf(this.read.stream);
+    const deleted = deletedMarkerOf(parentStream);
     if (deleted && parent[deleted.field] === deleted.value)
       record[DELETED_AT] = toRfc3339(parent[parentStream.cursor]) ?? this.now();
-  }
-
-  /** The final checkpoint of a read that went to the end. No state passes the second the read began (the
-   * checkpoint's latest instant), so a change made while the lists were read is looked for again next time. */
-  async finish(ordered: boolean): Promise<void> {
-    try {
-      await this.checkpointEnd(ordered);
-    } catch (error) {
-      this.fail(error);
-    }
-  }
-
-  private async checkpointEnd(ordered: boolean): Promise<void> {
-    if (this.deferred) {
-      // What an ordered list emitted is covered; an unordered one's state stays where it was.
-      return this.checkpoint.emit({ cap: ordered && this.read.stream.kind !== 'child' ? Infinity : -Infinity });
-    }
-    if (this.failed) return;
-    const startedAt = this.readStart();
-    const saved = this.read.bounds?.saved?.cursor;
-    if (saved !== undefined && saved > startedAt) {
-      this.context.logger.warn(
-        `${this.name}: the saved state (${formatRfc3339(saved)}) is later than the time this read began (${formatRfc3339(startedAt)}), so this sync read nothing newer; the state is set back to that time. If the saved state came from a broken timestamp, reset this stream to read what was missed.`,
-      );
-    }
-    await this.checkpoint.emit({ cap: startedAt, syncedAt: startedAt });
-  }
-
-  /** Emits records, each normalised, its custom fields in their columns and a deletion marked as one; `cursor` false
-   * for records that do not say how far the stream's lists were read. */
-  private async emit(records: ApiRecord[], cursor = true): Promise<void> {
-    const { stream } = this.read;
-    if (records.length === 0) return;
-    if (stream.kind === 'server_filtered' || stream.kind === 'client_filtered')
-      this.customFieldMapper ??= this.context.columns.mapperOf(stream);
-    const mapCustomFields = await this.customFieldMapper;
-    const cursorField = isIncremental(stream) ? stream.cursor : undefined;
-    const future = this.context.client.serverNow() + FUTURE_WARNING_MS;
-    const messages = records.map((record) => {
-      this.normalise(record);
-      const at = cursorField && cursor ? toMillis(record[cursorField]) : NaN;
-      if (isPurged(record)) this.markPurged(record);
-      else {
-        mapCustomFields?.(record);
-        const deletedAt = this.deletedAt(record);
-        if (deletedAt !== null) record[DELETED_AT] = deletedAt;
-      }
-      this.checkpoint.saw(at);
-      if (at > future && !this.futureSeen) this.warnOfFuture(record);
-      return recordMessage(this.name, record);
-    });
-    // One write a page: the checkpoint's next STATE follows these records.
-    await this.context.writer.write(...messages);
-  }
-
-  /** When a record was deleted, if it says it was: its last update (now, if it has none). */
-  private deletedAt(record: ApiRecord): string | null {
-    const { stream } = this.read;
-    if (stream.kind !== 'server_filtered' && stream.kind !== 'client_filtered') return null;
-    const deleted = stream.deleted;
-    if (!deleted || record[deleted.field] !== deleted.value) return null;
-    return toRfc3339(record[stream.cursor]) ?? this.now();
-  }
-
-  /** An item purged for good, of which Pipedrive says only the id: a deletion now. Its cursor is that time too, since
-   * a destination that deduplicates keeps the version with the highest cursor, and a deletion without one would lose
-   * to the row it deletes. */
-  private markPurged(record: ApiRecord): void {
-    const now = this.now();
-    record[DELETED_AT] = now;
-    if (isIncremental(this.read.stream)) record[this.read.stream.cursor] = now;
-  }
-
-  /** Now, for a deletion without a time of its own: by the latest clock, so that it does not sort before the row. */
-  private now(): string {
-    return formatRfc3339(floorToSecond(this.context.client.latestNow()));
-  }
-
-  /** A record whose cursor is in the future is emitted, but cannot move the state there: said once per stream. */
-  private warnOfFuture(record: ApiRecord): void {
-    const { stream } = this.read;
-    if (!isIncremental(stream)) return;
-    this.futureSeen = true;
-    this.context.logger.warn(
-      `${this.name}: record ${record.id} has ${stream.cursor} ${JSON.stringify(record[stream.cursor])}, later than the time this read began; it is emitted (and may be again by later syncs), but no state goes past the time its read began, so later changes are not missed.`,
-    );
   }
 }
 

@@ -13,11 +13,10 @@
 import { clock } from '../clock.js';
 import type { PipedriveClient } from '../http/client.js';
 import { listPages, type ApiRecord, type Pages, type SortedList } from '../http/pagination.js';
-import { toMillis } from '../time.js';
+import { SECOND, floorToSecond, toMillis } from '../time.js';
 import { gaps, intersection, union, type Range } from './ranges.js';
 import { SETTLED_MS } from './state.js';
 
-const SECOND = 1000;
 /** A slice is split only when its rest looks like this many pages or more, so that a split saves more time than its
  * extra, partial page costs. */
 const MIN_PAGES_TO_SPLIT = 4;
@@ -111,7 +110,7 @@ class Slice {
 export async function* slicedBatches(read: SlicedRead): AsyncGenerator<SlicedBatch, void, undefined> {
   const begun = clock.now();
   /** When the read began, by the earliest clock known (see PipedriveClient.earliest). */
-  const readStart = () => Math.floor(read.client.earliest(begun) / SECOND) * SECOND;
+  const readStart = () => floorToSecond(read.client.earliest(begun));
   const lists: ListSlices[] = read.lists.map((list) => {
     const owner: ListSlices = { list, splittable: list.until !== undefined, slices: [], queued: [] };
     owner.slices = gaps(read.lowerBound, read.done).map((gap) => new Slice(owner, gap.start, gap.end));
@@ -216,10 +215,7 @@ export async function* slicedBatches(read: SlicedRead): AsyncGenerator<SlicedBat
     while (added < most && read.pool.take()) added++;
     if (added === 0) return;
     const width = rest / (added + 1);
-    const cuts = Array.from(
-      { length: added },
-      (_, i) => Math.floor((slice.reached + width * (i + 1)) / SECOND) * SECOND,
-    );
+    const cuts = Array.from({ length: added }, (_, i) => floorToSecond(slice.reached + width * (i + 1)));
     const ends = [...cuts, slice.end];
     let position = owner.slices.indexOf(slice);
     slice.end = cuts[0] ?? slice.end;

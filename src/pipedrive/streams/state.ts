@@ -4,11 +4,17 @@
 // whose read was cut short, `slices_done`: the ranges above the cursor whose records were all emitted.
 import type { StreamState } from '../../airbyte/messages.js';
 import type { SourceConfig } from '../config.js';
-import { toMillis } from '../time.js';
+import { SECOND, toMillis } from '../time.js';
 import { union, type Range } from './ranges.js';
-import { isIncremental, parentOf, type ChildStream, type IncrementalStream, type StreamDefinition } from './table.js';
+import {
+  isChild,
+  isIncremental,
+  parentOf,
+  type ChildStream,
+  type IncrementalStream,
+  type StreamDefinition,
+} from './table.js';
 
-const SECOND = 1000;
 /** The state key of the ranges a cut-short sliced read had emitted: `[{"start": …, "end": …}]`, end exclusive. */
 export const SLICES_DONE = 'slices_done';
 
@@ -70,7 +76,7 @@ export function parseSavedState(
   return {
     cursor: timestamp(stream.cursor),
     syncedAt: timestamp('synced_at'),
-    parentCursor: stream.kind === 'child' ? timestamp(parentCursorKey(stream)) : undefined,
+    parentCursor: isChild(stream) ? timestamp(parentCursorKey(stream)) : undefined,
     slicesDone: slicesDone(state[SLICES_DONE], (why) => invalid(`gives stream "${stream.name}" ${why}`)),
   };
 }

@@ -5,6 +5,11 @@ import { createHash } from 'node:crypto';
 import { Duration } from 'luxon';
 import type { Query } from '../http/client.js';
 import type { ApiRecord, FilteredList, ListDefinition, SortedList } from '../http/pagination.js';
+
+/** A list as a stream reads it: how to page through it (http/pagination.ts), and what the stream does with records
+ * older than its lower bound in a list the API cannot filter by time: `drop` them (default); `stop` at the first one
+ * (the list is newest first); `keep` them (a child stream whose parents' changes already chose what to read). */
+export type StreamList = ListDefinition & { older?: 'drop' | 'stop' | 'keep' };
 import { FIELD_LISTS, type FieldEntity } from './fields.js';
 
 export type CursorField = 'update_time' | 'modified' | 'time';
@@ -13,7 +18,7 @@ export type CursorField = 'update_time' | 'modified' | 'time';
 export interface FullTableStream {
   kind: 'full_table';
   name: string;
-  lists: readonly ListDefinition[];
+  lists: readonly StreamList[];
   distinct?: boolean;
 }
 
@@ -61,7 +66,7 @@ export interface ClientFilteredStream extends Deletable {
   kind: 'client_filtered';
   name: string;
   cursor: CursorField;
-  lists: readonly ListDefinition[];
+  lists: readonly StreamList[];
   recent?: { reach: Duration; lists: readonly FilteredList[] };
   distinct?: boolean;
   customFields?: CustomFieldsOf;
@@ -82,7 +87,7 @@ export interface ChildStream {
   name: string;
   cursor: CursorField;
   parent: { stream: string; request: ParentRequest };
-  lists: readonly ListDefinition[];
+  lists: readonly StreamList[];
   /** Adds to a record what it lacks and its parent knows (the parent's id, an id of its own). */
   derive?: (record: ApiRecord, parent: ApiRecord) => void;
   /** The records go with their parent: when the parent is a deletion, so are they (`_ab_cdc_deleted_at`). */
@@ -94,7 +99,6 @@ export interface ChildStream {
 export type StreamDefinition =
   FullTableStream | FieldsStream | ServerFilteredStream | ClientFilteredStream | ChildStream;
 export type IncrementalStream = Exclude<StreamDefinition, FullTableStream | FieldsStream>;
-export type FullRefreshStream = FullTableStream | FieldsStream;
 export const isIncremental = (stream: StreamDefinition): stream is IncrementalStream =>
   stream.kind !== 'full_table' && stream.kind !== 'fields';
 
@@ -104,7 +108,42 @@ export const primaryKeyOf = (stream: StreamDefinition): string =>
   stream.kind === 'fields' ? 'key' : stream.kind === 'full_table' ? (stream.lists[0]?.idField ?? 'id') : 'id';
 
 /** A stream whose records carry an entity's custom fields. */
-export type CarrierStream = ServerFilteredStream | ClientFilteredStream;
+export type CarrierStream = (ServerFilteredStream | ClientFilteredStream) & { customFields: CustomFieldsOf };
+
+// What a stream can do, asked of any stream: the engine, the catalog and the source ask these, never the kind.
+
+/** The stream's records carry custom fields. */
+export const isCarrier = (stream: StreamDefinition): stream is CarrierStream =>
+  (stream.kind === 'server_filtered' || stream.kind === 'client_filtered') && stream.customFields !== undefined;
+
+/** The stream is read for the records of a parent stream. */
+export const isChild = (stream: StreamDefinition): stream is ChildStream => stream.kind === 'child';
+
+/** The stream lists field definitions. */
+export const isFields = (stream: StreamDefinition): stream is FieldsStream => stream.kind === 'fields';
+
+/** How a record says it was deleted, if the stream's records can. */
+export const deletedMarkerOf = (stream: StreamDefinition): Deletable['deleted'] =>
+  stream.kind === 'server_filtered' || stream.kind === 'client_filtered' ? stream.deleted : undefined;
+
+/** The lists of changes that tell the deletions the stream's own lists leave out, if any. */
+export const deletionsOf = (stream: StreamDefinition): Deletable['deletions'] =>
+  stream.kind === 'server_filtered' || stream.kind === 'client_filtered' ? stream.deletions : undefined;
+
+/** Lists of only what changed, which replace the stream's lists when the previous sync is recent enough. */
+export const recentOf = (stream: StreamDefinition): ClientFilteredStream['recent'] =>
+  stream.kind === 'client_filtered' ? stream.recent : undefined;
+
+/** The stream's lists may return a record more than once: each id is emitted once. */
+export const isDistinct = (stream: StreamDefinition): boolean =>
+  (stream.kind === 'full_table' || stream.kind === 'client_filtered') && stream.distinct === true;
+
+/** Records of the stream can be deletions (`_ab_cdc_deleted_at`): their own marker, or their parent's. */
+export const carriesDeletions = (stream: StreamDefinition): boolean =>
+  deletedMarkerOf(stream) !== undefined || (isChild(stream) && stream.deletedWithParent === true);
+
+/** The stream is read only when a catalog selects it (it costs a request per changed parent). */
+export const isOptIn = (stream: StreamDefinition): boolean => isChild(stream) && stream.optIn === true;
 
 const V2_SINCE = { param: 'updated_since', format: 'rfc3339' } as const;
 /** A v2 list filtered on the server: `updated_since` (inclusive) and ascending `update_time`. */
@@ -360,12 +399,13 @@ export function parentOf(child: ChildStream): IncrementalStream {
 }
 export const INCREMENTAL_STREAMS = STREAMS.filter(isIncremental);
 /** The streams a catalog selects unless told otherwise: all but the opt-in ones. */
-export const DEFAULT_STREAMS = STREAMS.filter((stream) => !(stream.kind === 'child' && stream.optIn));
+export const DEFAULT_STREAMS = STREAMS.filter((stream) => !isOptIn(stream));
 
 /** The stream whose records carry an entity's custom fields (its standard properties are the field's neighbours). */
-export function fieldsCarrier(entity: FieldEntity): ServerFilteredStream {
+export function fieldsCarrier(entity: FieldEntity): CarrierStream {
   const carrier = STREAMS.find(
-    (s): s is ServerFilteredStream => s.kind === 'server_filtered' && s.customFields?.entity === entity,
+    (s): s is ServerFilteredStream & CarrierStream =>
+      isCarrier(s) && s.kind === 'server_filtered' && s.customFields.entity === entity,
   );
   if (!carrier) throw new Error(`no stream carries the custom fields of ${entity}`);
   return carrier;
@@ -374,11 +414,11 @@ export function fieldsCarrier(entity: FieldEntity): ServerFilteredStream {
 /** The endpoints a stream reads (with their alternatives: `recent` lists; a child's include its parent's, which it
  * reads when the parent is not selected). */
 export function endpointsOf(stream: StreamDefinition): string[] {
-  if (stream.kind === 'fields') return [FIELD_LISTS[stream.entity].endpoint];
-  if (stream.kind === 'child') return [...new Set([...endpointsOf(parentOf(stream)), ...listEndpoints(stream.lists)])];
-  const fields = stream.kind !== 'full_table' && stream.customFields ? [FIELD_LISTS[stream.customFields.entity]] : [];
-  const recent = stream.kind === 'client_filtered' ? (stream.recent?.lists ?? []) : [];
-  const deletions = stream.kind !== 'full_table' ? (stream.deletions?.lists ?? []) : [];
+  if (isFields(stream)) return [FIELD_LISTS[stream.entity].endpoint];
+  if (isChild(stream)) return [...new Set([...endpointsOf(parentOf(stream)), ...listEndpoints(stream.lists)])];
+  const fields = isCarrier(stream) ? [FIELD_LISTS[stream.customFields.entity]] : [];
+  const recent = recentOf(stream)?.lists ?? [];
+  const deletions = deletionsOf(stream)?.lists ?? [];
   return listEndpoints([...stream.lists, ...recent, ...deletions, ...fields]);
 }
 
