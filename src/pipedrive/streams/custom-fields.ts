@@ -70,60 +70,24 @@ const ADDRESS_PARTS = [
   'postal_code',
 ] as const;
 
-/** The columns beside its own that a field of each kind fills: `<column>_<sibling>`. */
-const SIBLINGS: Partial<Record<Kind, readonly string[]>> = {
-  monetary: ['currency'],
-  daterange: ['until'],
-  timerange: ['until'],
-  address: ADDRESS_PARTS,
-};
-
 /** Every column a custom field of `fieldType` emitted under `column` fills: its own and its siblings'. */
 export const filledColumns = (column: string, fieldType: string): string[] => [
   column,
-  ...(SIBLINGS[kindOf(fieldType)] ?? []).map((sibling) => `${column}_${sibling}`),
+  ...Object.keys(TYPES[kindOf(fieldType)].siblings ?? {}).map((sibling) => `${column}_${sibling}`),
 ];
-
-const nullable = (type: string, extra: JsonSchema = {}): JsonSchema => ({ type: [type, 'null'], ...extra });
 
 /** The properties a custom column is declared under: its own (annotated) and its siblings (`_currency`, `_until`,
  * address parts). */
 export function columnProperties(column: CustomColumn, definition?: FieldDefinition): Record<string, JsonSchema> {
-  const kind = kindOf(column.fieldType);
+  const { schema, siblings = {} } = TYPES[kindOf(column.fieldType)];
   const description = `Pipedrive custom field ${JSON.stringify(definition?.name ?? column.column)} (${column.fieldType})`;
   const annotation: FieldAnnotation = { key: column.key, field_type: column.fieldType };
-  const main = (schema: JsonSchema) => ({
+  return {
     [column.column]: { ...schema, description, [FIELD_ANNOTATION]: annotation },
-  });
-  const name = column.column;
-  switch (kind) {
-    case 'number':
-    case 'integer':
-    case 'boolean':
-      return main(nullable(kind));
-    case 'id':
-      return main(nullable('integer'));
-    case 'date':
-      return main(nullable('string', { format: 'date' }));
-    case 'monetary':
-      return { ...main(nullable('number')), [`${name}_currency`]: nullable('string') };
-    case 'daterange':
-      return {
-        ...main(nullable('string', { format: 'date' })),
-        [`${name}_until`]: nullable('string', { format: 'date' }),
-      };
-    case 'timerange':
-      return { ...main(nullable('string')), [`${name}_until`]: nullable('string') };
-    case 'set':
-      return main(nullable('array', { items: { type: 'string' } }));
-    case 'address':
-      return {
-        ...main(nullable('string')),
-        ...Object.fromEntries(ADDRESS_PARTS.map((part) => [`${name}_${part}`, nullable('string')])),
-      };
-    default:
-      return main(nullable('string'));
-  }
+    ...Object.fromEntries(
+      Object.entries(siblings).map(([sibling, property]) => [`${column.column}_${sibling}`, property]),
+    ),
+  };
 }
 
 /** The custom columns a schema declares, from the annotations on its properties. */
@@ -197,53 +161,62 @@ const labels = (value: unknown, options: ReadonlyMap<string, string>): string[] 
 /** Sets a column (and its siblings) on the record, from the carrier of the record's custom fields. */
 type ColumnSetter = (record: ApiRecord, carrier: Carrier) => void;
 
+const nullable = (type: string, extra: JsonSchema = {}): JsonSchema => ({ type: [type, 'null'], ...extra });
+const DATE = nullable('string', { format: 'date' });
+const STRING = nullable('string');
+
+/** What each kind of field becomes: its column's schema, the sibling columns it fills (`<column>_<sibling>`, read
+ * from the field's parts as text), and how its value is converted (given the field's options). */
+interface FieldType {
+  schema: JsonSchema;
+  siblings?: Readonly<Record<string, JsonSchema>>;
+  convert: (raw: unknown, options: ReadonlyMap<string, string>) => unknown;
+  /** Where the value is read, when not from the field itself (an address: its formatted form first). */
+  source?: (read: FieldReader) => (carrier: Carrier) => unknown;
+}
+
+const TYPES: Record<Kind, FieldType> = {
+  string: { schema: STRING, convert: text },
+  json: { schema: STRING, convert: text },
+  number: { schema: nullable('number'), convert: number },
+  integer: { schema: nullable('integer'), convert: integer },
+  boolean: { schema: nullable('boolean'), convert: bool },
+  id: { schema: nullable('integer'), convert: id },
+  date: { schema: DATE, convert: text },
+  monetary: { schema: nullable('number'), siblings: { currency: STRING }, convert: number },
+  daterange: { schema: DATE, siblings: { until: DATE }, convert: text },
+  timerange: { schema: STRING, siblings: { until: STRING }, convert: text },
+  enum: { schema: STRING, convert: label },
+  set: { schema: nullable('array', { items: { type: 'string' } }), convert: labels },
+  address: {
+    schema: STRING,
+    siblings: Object.fromEntries(ADDRESS_PARTS.map((part) => [part, STRING])),
+    convert: text,
+    source: (read) => {
+      const formatted = read.sibling('formatted_address');
+      return (carrier) => {
+        const address = formatted(carrier);
+        return empty(address) ? read.value(carrier) : address;
+      };
+    },
+  },
+};
+
 /** The setter of a custom column: its own value and its siblings', converted to the column's type. Built once per
  * read, so that a record's mapping is property reads and writes only. */
 function columnSetter(column: CustomColumn, read: FieldReader): ColumnSetter {
   const { column: name, options } = column;
-  const { value } = read;
-  const plain =
-    (convert: (raw: unknown) => unknown): ColumnSetter =>
-    (record, carrier) => {
-      record[name] = convert(value(carrier));
-    };
-  const withSibling = (sibling: string, convert: (raw: unknown) => unknown): ColumnSetter => {
-    const siblingValue = read.sibling(sibling);
-    const siblingName = `${name}_${sibling}`;
+  const { convert, siblings = {}, source } = TYPES[kindOf(column.fieldType)];
+  const value = source ? source(read) : read.value;
+  const parts = Object.keys(siblings).map((sibling) => ({ name: `${name}_${sibling}`, value: read.sibling(sibling) }));
+  if (parts.length === 0)
     return (record, carrier) => {
-      record[name] = convert(value(carrier));
-      record[siblingName] = text(siblingValue(carrier));
+      record[name] = convert(value(carrier), options);
     };
+  return (record, carrier) => {
+    record[name] = convert(value(carrier), options);
+    for (const part of parts) record[part.name] = text(part.value(carrier));
   };
-  switch (kindOf(column.fieldType)) {
-    case 'number':
-      return plain(number);
-    case 'integer':
-      return plain(integer);
-    case 'id':
-      return plain(id);
-    case 'boolean':
-      return plain(bool);
-    case 'monetary':
-      return withSibling('currency', number);
-    case 'daterange':
-    case 'timerange':
-      return withSibling('until', text);
-    case 'enum':
-      return plain((raw) => label(raw, options));
-    case 'set':
-      return plain((raw) => labels(raw, options));
-    case 'address': {
-      const formatted = read.sibling('formatted_address');
-      const parts = ADDRESS_PARTS.map((part) => ({ name: `${name}_${part}`, value: read.sibling(part) }));
-      return (record, carrier) => {
-        record[name] = text(formatted(carrier)) ?? text(value(carrier));
-        for (const part of parts) record[part.name] = text(part.value(carrier));
-      };
-    }
-    default:
-      return plain(text);
-  }
 }
 
 const HASH_KEY = /^[0-9a-f]{40}(_|$)/;

@@ -10,14 +10,7 @@ import type { StreamOutcome } from '../../airbyte/source.js';
 import { clock } from '../clock.js';
 import { HttpStatusError, type PipedriveClient, type Query } from '../http/client.js';
 import { BudgetExhausted } from '../http/ledger.js';
-import {
-  MAX_PAGE_SIZE,
-  isPurged,
-  listPages,
-  type ApiRecord,
-  type Pages,
-  type SortedList,
-} from '../http/pagination.js';
+import { MAX_PAGE_SIZE, isPurged, listPages, type ApiRecord, type Pages, type SortedList } from '../http/pagination.js';
 import { floorToSecond, formatRfc3339, toMillis, toRfc3339 } from '../time.js';
 import { DELETED_AT, streamSchema, timestampNormaliser } from './catalog.js';
 import { Checkpoint } from './checkpoint.js';
