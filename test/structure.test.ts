@@ -5,7 +5,7 @@ import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { expect } from 'chai';
 import { schemaFileOf } from '../src/pipedrive/streams/catalog.js';
-import { STREAMS, streamByName } from '../src/pipedrive/streams/table.js';
+import { STREAMS, isCarrier, streamByName } from '../src/pipedrive/streams/table.js';
 import { Dataset } from '../simulator/dataset.js';
 
 const SRC = fileURLToPath(new URL('../src/', import.meta.url));
@@ -86,6 +86,16 @@ describe('structure', () => {
           const parent = stream.parent.stream as 'deals' | 'persons' | 'organizations';
           expect(data.changelog(parent, 1).length, stream.name).to.be.at.least(2);
         } else if (stream.name !== 'email_messages') expect(data.table(stream.name).count, stream.name).to.be.above(0);
+      }
+    });
+
+    it('gives each entity whose custom fields streams carry exactly one server-filtered carrier (its columns are named after it)', () => {
+      const entities = new Set(STREAMS.filter(isCarrier).map((stream) => stream.customFields.entity));
+      for (const entity of entities) {
+        const carriers = STREAMS.filter(
+          (stream) => isCarrier(stream) && stream.kind === 'server_filtered' && stream.customFields.entity === entity,
+        );
+        expect(carriers, entity).to.have.length(1);
       }
     });
 

@@ -79,7 +79,9 @@ export const filledColumns = (column: string, fieldType: string): string[] => [
 /** The properties a custom column is declared under: its own (annotated) and its siblings (`_currency`, `_until`,
  * address parts). */
 export function columnProperties(column: CustomColumn, definition?: FieldDefinition): Record<string, JsonSchema> {
-  const { schema, siblings = {} } = TYPES[kindOf(column.fieldType)];
+  const type = TYPES[kindOf(column.fieldType)];
+  // Copies: the table's schemas are shared by every column of their kind.
+  const [schema, siblings] = structuredClone([type.schema, type.siblings ?? {}]);
   const description = `Pipedrive custom field ${JSON.stringify(definition?.name ?? column.column)} (${column.fieldType})`;
   const annotation: FieldAnnotation = { key: column.key, field_type: column.fieldType };
   return {
