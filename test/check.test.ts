@@ -71,7 +71,7 @@ describe('check', () => {
     });
     expect(status).to.equal('FAILED');
     expect(message).to.equal(
-      'Could not reach Pipedrive at http://127.0.0.1:9 (ECONNREFUSED; 2 attempts). Check company_domain or base_url, and that this machine can reach Pipedrive.',
+      'Could not reach Pipedrive at http://127.0.0.1:9 (ECONNREFUSED; 2 attempts). Check company_domain or base_url (set it to the address that answers directly), and that this machine can reach Pipedrive.',
     );
     expect(
       ofType(run, 'LOG')

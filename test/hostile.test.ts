@@ -53,7 +53,7 @@ describe('when the server misbehaves', function () {
         expect(status1.status).to.equal('FAILED');
         expect(status1.message)
           .to.include(`redirect (HTTP ${status}) to http://${target.host}`)
-          .and.include('Set company_domain or base_url');
+          .and.include('Check company_domain or base_url (set it to the address that answers directly)');
         const read = await sync(sim(), { streams: ['stages'], mode: 'full_refresh' });
         expect(read.run.exitCode).to.equal(1);
         expect(traceErrors(read.run)[0]).to.deep.include({

@@ -55,6 +55,11 @@ function createClient(config: SourceConfig, runtime: Runtime, options: Partial<C
     // A request each for the slices at most, and a page ahead for each stream that is not sliced.
     maxSockets: SlicePool.MAX + config.maxConcurrentStreams * 2,
     logger: runtime.logger,
+    advice: {
+      slow: 'Try again later, or raise request_timeout_seconds.',
+      address:
+        'Check company_domain or base_url (set it to the address that answers directly), and that this machine can reach Pipedrive.',
+    },
     ...options,
   });
   const { signal } = runtime;

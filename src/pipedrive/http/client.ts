@@ -50,7 +50,21 @@ export interface ClientOptions {
   onRateLimited?: (stream: string, resumeAt: number) => void;
   /** The most daily-budget tokens this client may spend: no request that would pass it is sent. */
   tokenBudget?: number;
+  /** What to tell the user to change, in the configuration's words (which this layer does not know). */
+  advice?: ClientAdvice;
 }
+
+export interface ClientAdvice {
+  /** When Pipedrive does not answer in time. */
+  slow: string;
+  /** When the address cannot be reached, or redirects to another host. */
+  address: string;
+}
+
+const GENERIC_ADVICE: ClientAdvice = {
+  slow: 'Try again later.',
+  address: 'Check the address the connector is configured with.',
+};
 
 /** An HTTP error status that a stream may want to tolerate (for example 404 for a mail thread deleted mid-sync). */
 export class HttpStatusError extends ConnectorError {
@@ -119,6 +133,10 @@ export class PipedriveClient {
     this.throttle = new Throttle(options.logger);
     this.serverClock = new ServerClock(options.logger);
     this.ledger = new TokenLedger(options.tokenBudget);
+  }
+
+  private get advice(): ClientAdvice {
+    return this.options.advice ?? GENERIC_ADVICE;
   }
 
   /** Requests sent whose response has not been read yet. */
@@ -356,19 +374,18 @@ export class PipedriveClient {
       return new Retryable(
         `no answer within ${timeoutMs / 1000} s`,
         (n) =>
-          `Pipedrive did not answer GET ${endpoint} within ${timeoutMs / 1000} s (${n} attempts). Try again later, or raise request_timeout_seconds.`,
+          `Pipedrive did not answer GET ${endpoint} within ${timeoutMs / 1000} s (${n} attempts). ${this.advice.slow}`,
       );
     }
     const reason = code ?? message ?? 'network error';
     return new Retryable(
       `connection failed (${reason})`,
-      (n) =>
-        `Could not reach Pipedrive at ${origin} (${reason}; ${n} attempts). Check company_domain or base_url, and that this machine can reach Pipedrive.`,
+      (n) => `Could not reach Pipedrive at ${origin} (${reason}; ${n} attempts). ${this.advice.address}`,
     );
   }
 
   /** A redirect is never followed, since the token would go with it: an error that names where it pointed. Another
-   * host is a configuration to fix (company_domain or base_url); the same host, a server that misbehaves. */
+   * host is a configuration to fix; the same host, a server that misbehaves. */
   private async redirectError(response: Response, url: string, endpoint: string): Promise<ConnectorError> {
     await response.text().catch(() => '');
     const origin = new URL(url);
@@ -382,13 +399,11 @@ export class PipedriveClient {
     const internalMessage = `HTTP ${response.status} on GET ${endpoint} to ${where}`;
     const told = `Pipedrive's address ${origin.protocol}//${origin.host} answered GET ${endpoint} with a redirect (HTTP ${response.status}) to ${where}. The connector never follows redirects, so that the API token goes nowhere but the configured address.`;
     if (target && target.host !== origin.host) {
-      return new ConnectorError(
-        `${told} Set company_domain or base_url to the address that answers directly.`,
-        'config_error',
-        { internalMessage },
-      );
+      return new ConnectorError(`${told} ${this.advice.address}`, 'config_error', { internalMessage });
     }
-    return new ConnectorError(`${told} Check base_url, or try again later.`, 'system_error', { internalMessage });
+    return new ConnectorError(`${told} ${this.advice.address} Or try again later.`, 'system_error', {
+      internalMessage,
+    });
   }
 
   private async parse(response: Response, request: Request): Promise<ApiBody> {

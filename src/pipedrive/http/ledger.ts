@@ -45,7 +45,7 @@ export class TokenLedger {
     if (this.cap !== undefined && this.committed + cost > this.cap) {
       throw new BudgetExhausted(
         'cap',
-        `This sync has spent ${this.committed} of the ${this.cap} tokens token_budget_per_sync allows; stopped before GET ${endpoint} (${cost} more). The next sync resumes what was left.`,
+        `This sync has spent ${this.committed} of the ${this.cap} tokens its cap allows; stopped before GET ${endpoint} (${cost} more). The next sync resumes what was left.`,
         `token budget ${this.cap} reached`,
       );
     }
