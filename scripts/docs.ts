@@ -7,7 +7,7 @@
 import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import { syncModesOf } from '../src/pipedrive/streams/catalog.js';
-import { FIELD_LISTS } from '../src/pipedrive/streams/fields.js';
+import { FIELD_LISTS } from '../src/pipedrive/streams/custom-fields/definitions.js';
 import {
   DEFAULT_STREAMS,
   STREAMS,

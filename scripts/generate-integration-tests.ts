@@ -5,8 +5,8 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { OAUTH_APP } from '../simulator/oauth.js';
 import { configuredCatalog } from '../src/pipedrive/streams/catalog.js';
-import { readableSchema } from '../src/pipedrive/streams/columns.js';
-import { fieldDefinition } from '../src/pipedrive/streams/fields.js';
+import { readableSchema } from '../src/pipedrive/streams/custom-fields/columns.js';
+import { fieldDefinition } from '../src/pipedrive/streams/custom-fields/definitions.js';
 import { INCREMENTAL_STREAMS, STREAMS, isCarrier, type StreamDefinition } from '../src/pipedrive/streams/table.js';
 import { Dataset } from '../simulator/dataset.js';
 import { v1Definition, v2StandardDefinition, type FieldEntity } from '../simulator/fields.js';

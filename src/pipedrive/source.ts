@@ -14,10 +14,10 @@ import {
 } from './http/client.js';
 import { tokenCost } from './http/ledger.js';
 import { discoverCatalog, syncModesOf, type JsonSchema } from './streams/catalog.js';
-import { CustomFieldColumns } from './streams/columns.js';
+import { CustomFieldColumns } from './streams/custom-fields/columns.js';
 import { readFamily, readFields, type Family, type ReadContext } from './streams/engine.js';
 import { SlicePool } from './streams/slices.js';
-import { FIELD_LISTS, type FieldEntity } from './streams/fields.js';
+import { FIELD_LISTS, type FieldEntity } from './streams/custom-fields/definitions.js';
 import { believable, bounds, parseSavedState, streamRead, type SavedState } from './streams/state.js';
 import {
   STREAMS,

@@ -14,7 +14,7 @@ import { MAX_PAGE_SIZE, isPurged, listPages, type ApiRecord, type Pages, type So
 import { floorToSecond, formatRfc3339, toMillis, toRfc3339 } from '../time.js';
 import { DELETED_AT, streamSchema, timestampNormaliser } from './catalog.js';
 import { Checkpoint } from './checkpoint.js';
-import type { CustomFieldColumns } from './columns.js';
+import type { CustomFieldColumns } from './custom-fields/columns.js';
 import type { Range } from './ranges.js';
 import { slicedBatches, type SlicePool } from './slices.js';
 import type { ChildRead, StreamRead } from './state.js';

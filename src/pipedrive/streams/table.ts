@@ -10,7 +10,7 @@ import type { ApiRecord, FilteredList, ListDefinition, SortedList } from '../htt
  * older than its lower bound in a list the API cannot filter by time: `drop` them (default); `stop` at the first one
  * (the list is newest first); `keep` them (a child stream whose parents' changes already chose what to read). */
 export type StreamList = ListDefinition & { older?: 'drop' | 'stop' | 'keep' };
-import { FIELD_LISTS, type FieldEntity } from './fields.js';
+import { FIELD_LISTS, type FieldEntity } from './custom-fields/definitions.js';
 
 export type CursorField = 'update_time' | 'modified' | 'time';
 

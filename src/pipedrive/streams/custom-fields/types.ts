@@ -1,9 +1,9 @@
 // Custom fields as readable columns: the JSON schema properties each custom field is declared under, and the values
 // a record carries under them (from a v2 record's `custom_fields` object or a v1 record's top-level hash keys).
-import { isObject } from '../../airbyte/json.js';
-import type { ApiRecord } from '../http/pagination.js';
-import type { JsonSchema } from './catalog.js';
-import type { CustomColumn, FieldDefinition } from './fields.js';
+import { isObject } from '../../../airbyte/json.js';
+import type { ApiRecord } from '../../http/pagination.js';
+import type { JsonSchema } from '../catalog.js';
+import type { CustomColumn, FieldDefinition } from './definitions.js';
 
 /** The annotation on a custom column's property in the discovered schema: which field it holds, so that a read maps
  * each field to the column the catalog has (a field renamed since discover keeps its column until the next one). */

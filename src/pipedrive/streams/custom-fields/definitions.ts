@@ -1,9 +1,9 @@
 // Pipedrive's field definitions (deals, persons, organizations, products, activities: the v2 Fields API; notes: v1)
 // and the columns this connector emits custom fields under: a custom field becomes a top-level property named after
 // the field, typed after its field type, with option labels instead of ids.
-import { configError } from '../../airbyte/errors.js';
-import type { ListDefinition, ApiRecord } from '../http/pagination.js';
-import { filledColumns } from './custom-fields.js';
+import { configError } from '../../../airbyte/errors.js';
+import type { ListDefinition, ApiRecord } from '../../http/pagination.js';
+import { filledColumns } from './types.js';
 
 /** The entities whose fields are defined, and the list each one's definitions come from. */
 export const FIELD_LISTS = {

@@ -1,10 +1,10 @@
 // The custom-field columns of each entity for one command (discover, or a read), shared by every stream that needs
 // them: the streams that carry the fields, and the field-definition streams that say which column each field has.
-import type { PipedriveClient } from '../http/client.js';
-import { MAX_PAGE_SIZE, listPages, type ApiRecord } from '../http/pagination.js';
-import { streamSchema, type JsonSchema } from './catalog.js';
-import { configError } from '../../airbyte/errors.js';
-import { annotatedColumns, columnProperties, customFieldMapper, filledColumns } from './custom-fields.js';
+import type { PipedriveClient } from '../../http/client.js';
+import { MAX_PAGE_SIZE, listPages, type ApiRecord } from '../../http/pagination.js';
+import { streamSchema, type JsonSchema } from '../catalog.js';
+import { configError } from '../../../airbyte/errors.js';
+import { annotatedColumns, columnProperties, customFieldMapper, filledColumns } from './types.js';
 import {
   FIELD_LISTS,
   customColumns,
@@ -12,8 +12,8 @@ import {
   type CustomColumn,
   type FieldDefinition,
   type FieldEntity,
-} from './fields.js';
-import { STREAMS, fieldsCarrier, isCarrier, type CarrierStream } from './table.js';
+} from './definitions.js';
+import { STREAMS, fieldsCarrier, isCarrier, type CarrierStream } from '../table.js';
 
 /** Marks a schema whose custom fields are columns (readable mode), so that a read can trust it has them all. */
 export const COLUMNS_MARK = 'x-pipedrive-custom-field-columns';
