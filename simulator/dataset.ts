@@ -43,7 +43,13 @@ const example = (endpoint: string): Json => {
 
 export type Counts = Record<EntityName, number>;
 /** The table whose records carry each entity's custom fields. */
-export const FIELD_CARRIERS: Record<FieldEntity, EntityName> = {
+export /** The history streams, and the tables whose records' changes they list. */
+const CHANGELOG_PARENTS: Record<string, 'deals' | 'persons' | 'organizations' | undefined> = {
+  deal_changelog: 'deals',
+  person_changelog: 'persons',
+  organization_changelog: 'organizations',
+};
+const FIELD_CARRIERS: Record<FieldEntity, EntityName> = {
   deal: 'deals',
   person: 'persons',
   organization: 'organizations',
@@ -251,6 +257,20 @@ export class Dataset {
   table(stream: string): Table<Json> {
     if (!(stream in this.tables)) throw new Error(`the simulator has no table ${stream}`);
     return this.tables[stream as MutableStream];
+  }
+
+  /** A few records of a stream of the connector's table, as the simulator serves them (a child's: of its first
+   * parents): what tells a test that the stream has simulated data. */
+  sampleOf(stream: string): Json[] {
+    const first = (table: Table<Json>, n: number) => [...table.order('index').slice(0, n)];
+    if (stream === 'deal_products') return first(this.tables.deals, 20).flatMap((deal) => this.dealProducts(deal));
+    const history = CHANGELOG_PARENTS[stream];
+    if (history) return [1, 2, 3].flatMap((index) => this.changelog(history, index));
+    const table = this.table(stream);
+    return first(table, 3).flatMap((index): Json[] => {
+      const record = table.get(index);
+      return record ? [record] : [];
+    });
   }
 
   /** Adds a custom field to an entity, as an admin does in Pipedrive's settings; records get values for it. */

@@ -81,11 +81,7 @@ describe('structure', () => {
         const file = schemaFileOf(stream);
         expect(existsSync(join(SRC, 'pipedrive/streams/schemas', file)), file).to.equal(true);
         if (stream.kind === 'fields') expect(data.fields[stream.entity], stream.name).to.not.have.length(0);
-        else if (stream.name === 'deal_products') expect(data.dealProducts(3), stream.name).to.not.have.length(0);
-        else if (stream.kind === 'child' && stream.name !== 'email_messages') {
-          const parent = stream.parent.stream as 'deals' | 'persons' | 'organizations';
-          expect(data.changelog(parent, 1).length, stream.name).to.be.at.least(2);
-        } else if (stream.name !== 'email_messages') expect(data.table(stream.name).count, stream.name).to.be.above(0);
+        else expect(data.sampleOf(stream.name), stream.name).to.not.have.length(0);
       }
     });
 
