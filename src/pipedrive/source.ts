@@ -46,6 +46,10 @@ export const pipedriveSource: Source<SourceConfig> = {
   read,
 };
 
+/** What to change when Pipedrive's address does not answer, or answers from elsewhere: the options that set it. */
+const ADDRESS_ADVICE =
+  'Check company_domain or base_url (set it to the address that answers directly), and that this machine can reach Pipedrive.';
+
 /** A client for one run: it stops with the run (runtime.signal). */
 function createClient(config: SourceConfig, runtime: Runtime, options: Partial<ClientOptions> = {}) {
   const client = new PipedriveClient({
@@ -55,11 +59,7 @@ function createClient(config: SourceConfig, runtime: Runtime, options: Partial<C
     // A request each for the slices at most, and a page ahead for each stream that is not sliced.
     maxSockets: SlicePool.MAX + config.maxConcurrentStreams * 2,
     logger: runtime.logger,
-    advice: {
-      slow: 'Try again later, or raise request_timeout_seconds.',
-      address:
-        'Check company_domain or base_url (set it to the address that answers directly), and that this machine can reach Pipedrive.',
-    },
+    advice: { slow: 'Try again later, or raise request_timeout_seconds.', address: ADDRESS_ADVICE },
     ...options,
   });
   const { signal } = runtime;
@@ -79,6 +79,7 @@ function authenticator(config: SourceConfig, runtime: Runtime): Authenticator {
   return new OAuthSession({
     ...credentials,
     timeoutMs: config.requestTimeoutMs,
+    addressAdvice: ADDRESS_ADVICE,
     signal: runtime.signal,
     mask: runtime.mask,
     onExchanged: async (tokens) => {

@@ -54,7 +54,10 @@ export interface OAuthOptions {
   /** Where a configured access token's calls go, without base_url: no `api_domain` came with it. */
   defaultOrigin: string;
   timeoutMs: number;
-  /** The run's: once it aborts, no token request is sent, and one in flight is cancelled. */
+  /** What to tell the user to change when the token endpoint's address or answer points elsewhere, in the
+   * configuration's words. */
+  addressAdvice: string;
+  /** The run's: once it aborts, no token request starts (one already on the wire is never cancelled). */
   signal: AbortSignal;
   /** Called with the tokens of each exchange: the old refresh token no longer works, so nothing else happens until
    * this has saved the new one (with the new access token, if the answer carried a usable one). */
@@ -152,7 +155,7 @@ export class OAuthSession implements Authenticator {
     this.refreshToken = refreshToken;
     try {
       if (typeof access === 'string') throw malformed(access, true);
-      const origin = apiOrigin(answer?.api_domain, this.options.origin);
+      const origin = apiOrigin(answer?.api_domain, this.options.origin, this.options.addressAdvice);
       this.grantedScopes = grantedScopes(answer?.scope);
       this.token = accessToken(access.token, origin, access.expiresAt, access.expiresAt - obtainedAt);
       return this.token;
@@ -185,7 +188,7 @@ export class OAuthSession implements Authenticator {
         continue;
       }
       if (response.ok) return parseJson(text);
-      if (!transient(response.status)) throw refusal(response.status, text, tokenUrl, lost);
+      if (!transient(response.status)) throw refusal(response.status, text, tokenUrl, lost, this.options.addressAdvice);
       if (attempt >= TOKEN_ATTEMPTS)
         throw new ConnectorError(
           `Pipedrive's OAuth server answered the token refresh with HTTP ${response.status} ${attempt} times in a row. Try again later.`,
@@ -262,7 +265,7 @@ const grantedScopes = (scope: unknown) =>
  * Where the token's calls go: base_url if configured; else the company's `api_domain`, which must be a Pipedrive
  * address (https://….pipedrive.com) or the configured base_url's origin, since the token travels to it.
  */
-function apiOrigin(value: unknown, configured: string | undefined): string {
+function apiOrigin(value: unknown, configured: string | undefined, advice: string): string {
   let url: URL | null = null;
   try {
     url = typeof value === 'string' ? new URL(value) : null;
@@ -273,7 +276,7 @@ function apiOrigin(value: unknown, configured: string | undefined): string {
   const ours = configured !== undefined && url?.origin === new URL(configured).origin;
   if (!url || !(pipedrive || ours))
     throw new ConnectorError(
-      `Pipedrive's OAuth server answered the token refresh with an api_domain that is not a Pipedrive address (https://….pipedrive.com): ${JSON.stringify(String(value)).slice(0, 100)}. Nothing was sent there; the new refresh token was saved. Check base_url (the OAuth server is at its origin), or set company_domain.`,
+      `Pipedrive's OAuth server answered the token refresh with an api_domain that is not a Pipedrive address (https://….pipedrive.com): ${JSON.stringify(String(value)).slice(0, 100)}. Nothing was sent there; the new refresh token was saved. ${advice}`,
       'system_error',
     );
   return configured ?? url.origin;
@@ -299,7 +302,13 @@ function parseJson(text: string): unknown {
 
 /** A refused refresh as what to do: only a refused grant or client is the configuration's fault. `lost`: why an
  * earlier attempt of this exchange may have used the token up without its answer arriving. */
-function refusal(status: number, text: string, tokenUrl: string, lost: string | undefined): ConnectorError {
+function refusal(
+  status: number,
+  text: string,
+  tokenUrl: string,
+  lost: string | undefined,
+  advice: string,
+): ConnectorError {
   const said = oauthError(text);
   const internalMessage = `HTTP ${status} from POST ${new URL(tokenUrl).pathname}: ${said.slice(0, 200)}`;
   if (/invalid.?grant/i.test(said) && lost)
@@ -323,7 +332,7 @@ function refusal(status: number, text: string, tokenUrl: string, lost: string | 
   const redirect = status >= 300 && status < 400;
   return new ConnectorError(
     redirect
-      ? `Pipedrive's OAuth server at ${new URL(tokenUrl).origin} answered with a redirect (HTTP ${status}); the connector never follows one with the client secret. Check base_url.`
+      ? `Pipedrive's OAuth server at ${new URL(tokenUrl).origin} answered with a redirect (HTTP ${status}); the connector never follows one with the client secret. ${advice}`
       : `Pipedrive's OAuth server answered the token refresh with HTTP ${status}${said ? ` ("${said.slice(0, 200)}")` : ''}, which the connector does not expect. Try again later; if it persists, re-authorise the source.`,
     'system_error',
     { internalMessage },
