@@ -10,6 +10,7 @@ import {
   HttpStatusError,
   PipedriveClient,
   objectData,
+  type ClientAdvice,
   type ClientOptions,
 } from './http/client.js';
 import { tokenCost } from './http/ledger.js';
@@ -50,6 +51,14 @@ export const pipedriveSource: Source<SourceConfig> = {
 const ADDRESS_ADVICE =
   'Check company_domain or base_url (set it to the address that answers directly), and that this machine can reach Pipedrive.';
 
+const CLIENT_ADVICE: ClientAdvice = {
+  slow: 'Try again later, or raise request_timeout_seconds.',
+  address: ADDRESS_ADVICE,
+  hugePage: 'Lower page_size, or check base_url.',
+  spend:
+    'To spend less, sync less often, set token_budget_per_sync, or deselect streams you do not need (email_messages costs one request per mail thread).',
+};
+
 /** A client for one run: it stops with the run (runtime.signal). */
 function createClient(config: SourceConfig, runtime: Runtime, options: Partial<ClientOptions> = {}) {
   const client = new PipedriveClient({
@@ -59,7 +68,7 @@ function createClient(config: SourceConfig, runtime: Runtime, options: Partial<C
     // A request each for the slices at most, and a page ahead for each stream that is not sliced.
     maxSockets: SlicePool.MAX + config.maxConcurrentStreams * 2,
     logger: runtime.logger,
-    advice: { slow: 'Try again later, or raise request_timeout_seconds.', address: ADDRESS_ADVICE },
+    advice: CLIENT_ADVICE,
     ...options,
   });
   const { signal } = runtime;

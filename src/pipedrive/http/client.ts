@@ -59,11 +59,17 @@ export interface ClientAdvice {
   slow: string;
   /** When the address cannot be reached, or redirects to another host. */
   address: string;
+  /** When a page is too big to read. */
+  hugePage: string;
+  /** When the company's daily token budget is spent. */
+  spend: string;
 }
 
 const GENERIC_ADVICE: ClientAdvice = {
   slow: 'Try again later.',
   address: 'Check the address the connector is configured with.',
+  hugePage: 'Ask for smaller pages, or check the address the connector is configured with.',
+  spend: 'To spend less, sync less often or read fewer streams.',
 };
 
 /** An HTTP error status that a stream may want to tolerate (for example 404 for a mail thread deleted mid-sync). */
@@ -419,7 +425,7 @@ export class PipedriveClient {
     } catch (error) {
       if ((error as { type?: string }).type === 'max-size') {
         throw new ConnectorError(
-          `Pipedrive's answer to GET ${endpoint} was larger than ${MAX_BODY_BYTES / 1024 / 1024} MiB; stopped reading it. No Pipedrive page is that big unless its records are huge (notes with very long content): lower page_size, or check base_url.`,
+          `Pipedrive's answer to GET ${endpoint} was larger than ${MAX_BODY_BYTES / 1024 / 1024} MiB; stopped reading it. No Pipedrive page is that big unless its records are huge (notes with very long content). ${this.advice.hugePage}`,
           'system_error',
           { internalMessage: `body over ${MAX_BODY_BYTES} bytes on GET ${endpoint}` },
         );
@@ -501,7 +507,7 @@ export class PipedriveClient {
       daily || retryAfter !== undefined
         ? new BudgetExhausted(
             'daily',
-            `Pipedrive's daily API token budget for this company is used up (429 on GET ${endpoint}). It resets ${when}; the next sync continues from the saved state. To spend less, sync less often, set token_budget_per_sync, or deselect streams you do not need (email_messages costs one request per mail thread).`,
+            `Pipedrive's daily API token budget for this company is used up (429 on GET ${endpoint}). It resets ${when}; the next sync continues from the saved state. ${this.advice.spend}`,
             `HTTP 429 daily budget; retry-after ${retryAfter ?? 'absent'}`,
           )
         : new ConnectorError(

@@ -91,7 +91,6 @@ export class CustomFieldColumns {
     private readonly client: PipedriveClient,
     private readonly settings: CustomFieldSettings,
     private readonly configured: ReadonlyMap<FieldEntity, JsonSchema> = new Map(),
-    private readonly signal?: AbortSignal,
   ) {}
 
   get readable(): boolean {
@@ -147,13 +146,7 @@ export class CustomFieldColumns {
   private async fetch(entity: FieldEntity, countAs: string): Promise<FieldDefinition[]> {
     const definitions: FieldDefinition[] = [];
     const list = FIELD_LISTS[entity];
-    for await (const page of listPages({
-      client: this.client,
-      list,
-      limit: MAX_PAGE_SIZE,
-      stream: countAs,
-      signal: this.signal,
-    })) {
+    for await (const page of listPages({ client: this.client, list, limit: MAX_PAGE_SIZE, stream: countAs })) {
       definitions.push(...page.map(fieldDefinition));
     }
     return definitions;
