@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { latestStates, parseMessageLine } from '../acceptance/protocol.js';
 import type { AirbyteCatalog, AirbyteMessage } from '../src/generated/airbyte-protocol.js';
 import { configuredCatalog } from '../src/pipedrive/streams/catalog.js';
+import { STREAMS, isOptIn } from '../src/pipedrive/streams/table.js';
 import { PipedriveSimulator, TOKENS } from '../simulator/server.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
@@ -57,11 +58,15 @@ const sizes = [
   ['large', 200],
 ] as const;
 const HISTORY = ['deal_changelog', 'person_changelog', 'organization_changelog'];
+/** The other opt-in streams: those that ask once per changed parent, or re-read a whole list every sync. */
+const OTHER_OPT_IN = STREAMS.filter((stream) => isOptIn(stream) && !HISTORY.includes(stream.name)).map((s) => s.name);
 const rows: { size: string; records: number; discover: number; first: number; none: number; typical: number }[] = [];
 const history: typeof rows = [];
+const others: typeof rows = [];
 for (const [size, changes] of sizes) {
   rows.push(await measure(size, changes));
   if (size !== 'large') history.push(await measure(size, changes, HISTORY));
+  if (size !== 'large') others.push(await measure(size, changes, OTHER_OPT_IN));
   console.error(`${size}: done`);
 }
 
@@ -121,6 +126,12 @@ console.log(
 );
 console.log('|---|---|---|---|---|---|');
 table(history);
+console.log(`\nThe other opt-in streams (${OTHER_OPT_IN.join(', ')}) alone:\n`);
+console.log(
+  '| company | records in a first sync | discover | first sync | incremental, nothing changed | incremental, 30 minutes of work |',
+);
+console.log('|---|---|---|---|---|---|');
+table(others);
 // How often each plan can sync, every stream selected, spending at most half its daily budget on this connector.
 const plans = [
   ['Lite / Essential', 1],

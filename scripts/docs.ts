@@ -7,23 +7,54 @@
 import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import { syncModesOf } from '../src/pipedrive/streams/catalog.js';
-import { FIELD_LISTS } from '../src/pipedrive/streams/custom-fields/definitions.js';
+import { tokenCost } from '../src/pipedrive/http/ledger.js';
+import { MAX_PAGE_SIZE, type ListDefinition } from '../src/pipedrive/http/pagination.js';
 import {
   DEFAULT_STREAMS,
   STREAMS,
+  fieldListOf,
   isIncremental,
   primaryKeyOf,
   type StreamDefinition,
+  type StreamList,
 } from '../src/pipedrive/streams/table.js';
 
 const root = new URL('../', import.meta.url);
 const code = (text: string) => `\`${text}\``;
 const get = (endpoint: string) => code(`GET ${endpoint}`);
 
+/** A list as the stream table shows it: fanned out over another list, or alone. */
+const listed = (list: StreamList) =>
+  list.each ? `${get(list.endpoint)} per record of ${get(list.each.of.endpoint)}` : get(list.endpoint);
+
+/** What a request of a list costs, and for how many records at most. */
+function requestCost(list: ListDefinition): string {
+  const cost = tokenCost(list.endpoint);
+  return list.paging === 'single' ? `${cost}` : `${cost} per ${list.maxPageSize ?? MAX_PAGE_SIZE}`;
+}
+
+/** The tokens a sync of a stream spends, by what it reads: a whole response, a page of records, a parent. */
+function cost(stream: StreamDefinition): string {
+  if (stream.kind === 'fields') return requestCost(fieldListOf(stream));
+  const [first] = stream.lists;
+  if (stream.kind === 'child' && first) {
+    const { request, stream: parent } = stream.parent;
+    return request.per === 'record'
+      ? `${tokenCost(first.endpoint)} per changed record of ${parent}`
+      : `${tokenCost(first.endpoint)} per ${request.size} changed ${parent}`;
+  }
+  const lists: readonly StreamList[] = stream.lists;
+  return lists
+    .map((list) =>
+      list.each ? `${requestCost(list.each.of)}, then ${tokenCost(list.endpoint)} per record` : requestCost(list),
+    )
+    .join(' + ');
+}
+
 /** What a stream asks Pipedrive for, in a few words. */
 function reads(stream: StreamDefinition): string {
-  if (stream.kind === 'fields') return get(FIELD_LISTS[stream.entity].endpoint);
-  const lists = stream.lists.map((list) => get(list.endpoint)).join(' and ');
+  if (stream.kind === 'fields') return get(fieldListOf(stream).endpoint);
+  const lists = [...new Set(stream.lists.map(listed))].join(' and ');
   if (stream.kind === 'full_table') return lists;
   if (stream.kind === 'child') {
     const { request, stream: parent } = stream.parent;
@@ -44,15 +75,18 @@ function reads(stream: StreamDefinition): string {
 const optIn = (stream: StreamDefinition) => !DEFAULT_STREAMS.includes(stream);
 
 function streamTable(): string {
-  const rows = STREAMS.map((stream) => {
-    const modes = syncModesOf(stream)
-      .map((mode) => mode.replace('_', ' '))
-      .join(', ');
-    const cursor = isIncremental(stream) ? code(stream.cursor) : '';
-    const name = optIn(stream) ? `${stream.name} (opt-in)` : stream.name;
-    return `| ${name} | ${reads(stream)} | ${modes} | ${cursor} | ${code(primaryKeyOf(stream))} |`;
-  });
-  return ['| stream | reads | sync modes | cursor | primary key |', '|---|---|---|---|---|', ...rows].join('\n');
+  const rows = [...STREAMS]
+    .sort((a, b) => a.name.localeCompare(b.name))
+    .map((stream) => {
+      const modes = syncModesOf(stream)
+        .map((mode) => mode.replace('_', ' '))
+        .join(', ');
+      const cursor = isIncremental(stream) ? code(stream.cursor) : '';
+      const name = optIn(stream) ? `${stream.name} (opt-in)` : stream.name;
+      return `| ${name} | ${reads(stream)} | ${modes} | ${cursor} | ${code(primaryKeyOf(stream))} | ${cost(stream)} |`;
+    });
+  const head = '| stream | reads | sync modes | cursor | primary key | tokens a sync (per records read) |';
+  return [head, '|---|---|---|---|---|---|', ...rows].join('\n');
 }
 
 function streamCounts(): string {

@@ -7,11 +7,18 @@ import { OAUTH_APP } from '../simulator/oauth.js';
 import { configuredCatalog } from '../src/pipedrive/streams/catalog.js';
 import { readableSchema } from '../src/pipedrive/streams/custom-fields/columns.js';
 import { fieldDefinition } from '../src/pipedrive/streams/custom-fields/definitions.js';
-import { INCREMENTAL_STREAMS, STREAMS, isCarrier, type StreamDefinition } from '../src/pipedrive/streams/table.js';
+import {
+  INCREMENTAL_STREAMS,
+  STREAMS,
+  isCarrier,
+  type FieldsStream,
+  type StreamDefinition,
+  type StreamList,
+} from '../src/pipedrive/streams/table.js';
 import { Dataset } from '../simulator/dataset.js';
-import { v1Definition, v2StandardDefinition, type FieldEntity } from '../simulator/fields.js';
+import { v1Definition, v2StandardDefinition } from '../simulator/fields.js';
 import { ACCEPTANCE } from '../simulator/presets.js';
-import { TOKENS } from '../simulator/server.js';
+import { TOKENS, projectField } from '../simulator/server.js';
 
 const root = new URL('../', import.meta.url);
 const json = (value: unknown) => `${JSON.stringify(value, null, 2)}\n`;
@@ -32,14 +39,24 @@ function standardProperties(stream: string): Set<string> {
   return new Set(Object.keys(schema.properties).filter((key) => key !== 'custom_fields'));
 }
 
-/** The first definitions of an entity as its field-definition stream must emit them (standard fields come first). */
-function fieldRecords(entity: FieldEntity): Record<string, unknown>[] {
+/** The first definitions of a field-definition stream as it must emit them (standard fields come first). */
+function fieldRecords(stream: FieldsStream): Record<string, unknown>[] {
+  const { entity } = stream;
+  if (stream.list)
+    return data
+      .leadFields()
+      .slice(0, 3)
+      .map((field) => ({ ...field, is_custom_field: false, column_name: null }));
   return data
     .standardFields(entity)
     .slice(0, 3)
     .map((key, i) => {
       const definition =
-        entity === 'note' ? v1Definition({ key, name: key, type: 'varchar' }, i + 1) : v2StandardDefinition(key);
+        entity === 'note'
+          ? v1Definition({ key, name: key, type: 'varchar' }, i + 1)
+          : entity === 'project'
+            ? projectField(v2StandardDefinition(key))
+            : v2StandardDefinition(key);
       const name = entity === 'note' ? key : definition.field_name;
       return { ...definition, key, name, field_type: 'varchar', is_custom_field: false, column_name: null };
     });
@@ -63,14 +80,15 @@ function expectedRecords(): string {
   const line = (stream: string, record: Record<string, unknown>) =>
     lines.push(JSON.stringify({ stream, data: record, emitted_at: ACCEPTANCE.anchor }));
   for (const stream of STREAMS) {
+    const normalised = (raw: Record<string, unknown>) =>
+      Object.fromEntries(Object.entries(raw).map(([key, value]) => [key, rfc3339(value)]));
     if (stream.kind === 'fields') {
-      for (const record of fieldRecords(stream.entity)) line(stream.name, record);
+      for (const record of fieldRecords(stream)) line(stream.name, normalised(record));
       continue;
     }
-    const entity =
-      stream.kind === 'server_filtered' || stream.kind === 'client_filtered' ? stream.customFields?.entity : undefined;
+    const entity = isCarrier(stream) ? stream.customFields.entity : undefined;
     for (const [index, raw] of sampleRecords(stream)) {
-      const record = Object.fromEntries(Object.entries(raw).map(([key, value]) => [key, rfc3339(value)]));
+      const record = normalised(raw);
       line(stream.name, entity ? data.readable(entity, record, reservedNames(entity), index) : record);
     }
   }
@@ -80,14 +98,20 @@ function expectedRecords(): string {
 /** The first three records of a stream, as the API returns them, each with the row it comes from. */
 function sampleRecords(stream: StreamDefinition): [number, Record<string, unknown>][] {
   const copy = (record: object) => JSON.parse(JSON.stringify(record)) as Record<string, unknown>;
-  if (stream.name === 'deal_products') {
-    // Products of deals that are not deleted (those of a deleted deal are deletions).
-    const deals = Array.from(data.tables.deals.order('index')).filter(
-      (deal) => (data.tables.deals.facet(deal) & 3) !== 3,
-    );
-    return deals
-      .flatMap((deal) =>
-        data.dealProducts(deal).map((product): [number, Record<string, unknown>] => [deal, copy(product)]),
+  const parentTable = data.parentTableOf(stream.name);
+  if (parentTable) {
+    // The records of the first parents that are not deleted (those of a deleted one are deletions).
+    const parents = data.tables[parentTable];
+    const lists: readonly StreamList[] = stream.kind === 'fields' ? [] : stream.lists;
+    const derive = stream.kind === 'child' ? stream.derive : lists.find((list) => list.each)?.each?.derive;
+    return Array.from(parents.order('index'))
+      .map((index) => [index, parents.get(index)!] as const)
+      .filter(([, parent]) => parent.is_deleted !== true && parent.status !== 'deleted')
+      .flatMap(([index, parent]) =>
+        data.childrenOf(stream.name, parent.id as number).map((record): [number, Record<string, unknown>] => {
+          derive?.(record, parent);
+          return [index, copy(record)];
+        }),
       )
       .slice(0, 3);
   }
@@ -115,11 +139,9 @@ function sampleRecords(stream: StreamDefinition): [number, Record<string, unknow
 /** The standard properties of every stream that carries an entity's custom fields: no column may take their names. */
 function reservedNames(entity: string): Set<string> {
   return new Set(
-    STREAMS.filter(
-      (stream) =>
-        (stream.kind === 'server_filtered' || stream.kind === 'client_filtered') &&
-        stream.customFields?.entity === entity,
-    ).flatMap((stream) => [...standardProperties(stream.name)]),
+    STREAMS.filter((stream) => isCarrier(stream) && stream.customFields.entity === entity).flatMap((stream) => [
+      ...standardProperties(stream.name),
+    ]),
   );
 }
 

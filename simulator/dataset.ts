@@ -16,6 +16,7 @@ import {
   expectedColumn,
   expectedValues,
   initialFields,
+  v1Definition,
   v1Values,
   v2Value,
   type FieldEntity,
@@ -41,14 +42,9 @@ const example = (endpoint: string): Json => {
   return template;
 };
 
-export type Counts = Record<EntityName, number>;
+/** How many records of each entity (project phases: 3 to 6 per board, counted from the boards). */
+export type Counts = Record<Exclude<EntityName, 'project_phases'>, number>;
 /** The table whose records carry each entity's custom fields. */
-export /** The history streams, and the tables whose records' changes they list. */
-const CHANGELOG_PARENTS: Record<string, 'deals' | 'persons' | 'organizations' | undefined> = {
-  deal_changelog: 'deals',
-  person_changelog: 'persons',
-  organization_changelog: 'organizations',
-};
 const FIELD_CARRIERS: Record<FieldEntity, EntityName> = {
   deal: 'deals',
   person: 'persons',
@@ -56,8 +52,10 @@ const FIELD_CARRIERS: Record<FieldEntity, EntityName> = {
   product: 'products',
   activity: 'activities',
   note: 'notes',
+  project: 'projects',
 };
-export type EntityName =
+/** The entities of the first releases (the generated company's records of these must not change). */
+type CoreEntity =
   | 'activities'
   | 'activity_types'
   | 'currencies'
@@ -76,9 +74,21 @@ export type EntityName =
   | 'products'
   | 'stages'
   | 'users';
+export type EntityName =
+  | CoreEntity
+  | 'call_logs'
+  | 'legacy_teams'
+  | 'permission_sets'
+  | 'projects'
+  | 'project_boards'
+  | 'project_phases'
+  | 'project_templates'
+  | 'roles'
+  | 'tasks';
 
 /** `small` is the demo and test account (several pages per big stream at page size 500); `large` is the benchmark's
- * half a million records. Mail messages come on top: 1 to 4 per thread. */
+ * half a million records. On top: mail messages (1 to 4 per thread), project phases (3 to 6 per board), and the lists
+ * each record has (a deal's products, installments, participants and followers, …). */
 export const SIZES: Record<'small' | 'medium' | 'large', Counts> = {
   small: {
     users: 8,
@@ -99,6 +109,14 @@ export const SIZES: Record<'small' | 'medium' | 'large', Counts> = {
     notes: 700,
     files: 250,
     email_threads: 120,
+    call_logs: 400,
+    legacy_teams: 4,
+    permission_sets: 8,
+    projects: 300,
+    project_boards: 4,
+    project_templates: 12,
+    roles: 5,
+    tasks: 450,
   },
   medium: {
     users: 15,
@@ -119,6 +137,14 @@ export const SIZES: Record<'small' | 'medium' | 'large', Counts> = {
     notes: 8_000,
     files: 2_000,
     email_threads: 300,
+    call_logs: 3_000,
+    legacy_teams: 6,
+    permission_sets: 8,
+    projects: 2_000,
+    project_boards: 8,
+    project_templates: 30,
+    roles: 8,
+    tasks: 8_000,
   },
   large: {
     users: 40,
@@ -139,6 +165,14 @@ export const SIZES: Record<'small' | 'medium' | 'large', Counts> = {
     notes: 80_000,
     files: 20_000,
     email_threads: 800,
+    call_logs: 15_000,
+    legacy_teams: 10,
+    permission_sets: 8,
+    projects: 10_000,
+    project_boards: 20,
+    project_templates: 60,
+    roles: 12,
+    tasks: 40_000,
   },
 };
 
@@ -174,6 +208,11 @@ const CURSORS: Partial<Record<MutableStream, { field: string; format: (ms: numbe
   email_threads: { field: 'update_time', format: mailTime },
   leads: { field: 'update_time', format: mailTime },
   email_messages: { field: 'update_time', format: mailTime },
+  projects: { field: 'update_time', format: v2Time },
+  project_boards: { field: 'update_time', format: v2Time },
+  project_phases: { field: 'update_time', format: v2Time },
+  project_templates: { field: 'update_time', format: v2Time },
+  tasks: { field: 'update_time', format: v2Time },
 };
 
 /** The counts of persons and organizations (v2 returns them only when `include_fields` names them). */
@@ -208,6 +247,76 @@ export const MAIL_FOLDERS = ['inbox', 'drafts', 'sent', 'archive'] as const;
 export const ARCHIVED_BIT = 4;
 /** A v1 record deleted (active_flag false): its list no longer returns it. */
 export const DELETED_BIT = 8;
+/** A project's status (facet bits 0-1; bit 2: archived). Deleted projects are listed only when asked for. */
+export const PROJECT_STATUSES = ['open', 'completed', 'canceled', 'deleted'] as const;
+
+/** The lists the simulator derives from another table's rows, one list per row (a deal's products, a role's
+ * assignments), by the connector's stream name. */
+export type ChildName =
+  | 'deal_products'
+  | 'deal_installments'
+  | 'deal_participants'
+  | 'deal_followers'
+  | 'person_followers'
+  | 'organization_followers'
+  | 'product_followers'
+  | 'product_variations'
+  | 'deal_changelog'
+  | 'person_changelog'
+  | 'organization_changelog'
+  | 'role_assignments'
+  | 'permission_set_assignments';
+
+/** How a child list is made: its parent table, its generated records for a parent row, the property naming the
+ * parent (set on records a test gives), and whether its records have ids of their own (given one if they lack it). */
+interface ChildList {
+  parent: MutableStream;
+  generate: (parent: number) => Json[];
+  parentKey?: string;
+  ownIds?: boolean;
+}
+
+/** Standard fields of leads, as /v1/leadFields lists them before the deal custom fields leads carry. */
+const LEAD_STANDARD_FIELDS = [
+  { key: 'title', name: 'Title', type: 'varchar' },
+  { key: 'owner_id', name: 'Owner', type: 'user' },
+  { key: 'value', name: 'Value', type: 'monetary' },
+  { key: 'expected_close_date', name: 'Expected close date', type: 'date' },
+  { key: 'person_id', name: 'Person', type: 'people' },
+  { key: 'organization_id', name: 'Organization', type: 'org' },
+  { key: 'label_ids', name: 'Labels', type: 'set' },
+  { key: 'source_name', name: 'Source', type: 'varchar' },
+  { key: 'visible_to', name: 'Visible to', type: 'visible_to' },
+];
+
+/** Permission sets: Pipedrive's five default ones (the documented example), and custom ones; `who` gets each. */
+const PERMISSION_SETS: { who: 'admins' | 'users' | 'owner' | 'nobody'; set: Json }[] = [
+  { who: 'admins', set: {} },
+  { who: 'users', set: {} },
+  { who: 'admins', set: {} },
+  { who: 'users', set: {} },
+  { who: 'owner', set: {} },
+  {
+    who: 'owner',
+    set: {
+      name: 'Projects admin',
+      description: 'See and edit all projects, boards and templates',
+      app: 'projects',
+      type: 'admin',
+    },
+  },
+  {
+    who: 'nobody',
+    set: { name: 'Campaigns manager', description: 'Create and send campaigns', app: 'campaigns', type: 'manager' },
+  },
+  {
+    who: 'nobody',
+    set: { name: 'Partner access', description: 'Read-only access for partners', app: 'partnership', type: 'custom' },
+  },
+];
+const ROLE_NAMES = ['(Unassigned users)', 'Admins', 'Sales managers', 'Account executives', 'Support', 'Partners'];
+/** A role's parent (roles 1 and 2 are at the top). */
+const parentRole = (role: number): number | null => (role <= 2 ? null : role === 4 ? 3 : 2);
 
 export interface DatasetOptions {
   seed?: number;
@@ -228,6 +337,14 @@ export class Dataset {
   readonly fields: Record<FieldEntity, SimField[]>;
   /** messageOffsets[t] = index of thread t's first message (threads own consecutive message indexes). */
   private readonly messageOffsets: number[];
+  /** phaseOffsets[b] = index of board b's first phase (boards own consecutive phase indexes). */
+  private readonly phaseOffsets: number[];
+  /** The lists derived from another table's rows, by stream name. */
+  private readonly children: Record<ChildName, ChildList>;
+  /** Child lists a test set (setChildren): stream → parent row → its records. */
+  private readonly childOverrides = new Map<ChildName, Map<number, Json[]>>();
+  /** Ids given to child records a test adds without one (above every generated id). */
+  private nextChildId = 900_000_001;
 
   constructor(options: DatasetOptions = {}) {
     this.seed = options.seed ?? 42;
@@ -242,11 +359,17 @@ export class Dataset {
       product: initialFields(this.seed, 'product'),
       activity: initialFields(this.seed, 'activity'),
       note: initialFields(this.seed, 'note'),
+      project: initialFields(this.seed, 'project'),
     };
     this.messageOffsets = [0, 1];
     for (let thread = 1; thread <= this.counts.email_threads; thread++) {
       this.messageOffsets.push(this.messageOffsets[thread]! + this.messagesPerThread(thread));
     }
+    this.phaseOffsets = [0, 1];
+    for (let board = 1; board <= this.counts.project_boards; board++) {
+      this.phaseOffsets.push(this.phaseOffsets[board]! + 3 + (hash(this.seed, 'board-phases', board) % 4));
+    }
+    this.children = this.childLists();
     const specs = this.specs();
     this.tables = Object.fromEntries(
       Object.entries(specs).map(([name, spec]) => [name, new Table(name, spec as EntitySpec<Json>)]),
@@ -263,14 +386,139 @@ export class Dataset {
    * parents): what tells a test that the stream has simulated data. */
   sampleOf(stream: string): Json[] {
     const first = (table: Table<Json>, n: number) => [...table.order('index').slice(0, n)];
-    if (stream === 'deal_products') return first(this.tables.deals, 20).flatMap((deal) => this.dealProducts(deal));
-    const history = CHANGELOG_PARENTS[stream];
-    if (history) return [1, 2, 3].flatMap((index) => this.changelog(history, index));
+    const child = this.childList(stream);
+    if (child) return first(this.tables[child.parent], 20).flatMap((parent) => this.childRecords(stream, parent));
     const table = this.table(stream);
     return first(table, 3).flatMap((index): Json[] => {
       const record = table.get(index);
       return record ? [record] : [];
     });
+  }
+
+  /** The table whose rows a child list belongs to (`deal_installments`: `deals`), or undefined for a stream that is
+   * not such a list. */
+  parentTableOf(stream: string): MutableStream | undefined {
+    return this.childList(stream)?.parent;
+  }
+
+  /** The records of a child list (`deal_installments`, `product_variations`, `deal_followers`, `role_assignments`,
+   * …) of one parent, by the parent's id, as the simulator serves them; none if the parent does not exist. Copies:
+   * the caller may change them. */
+  childrenOf(stream: ChildName | (string & {}), parent: number | string): Json[] {
+    const list = this.childList(stream);
+    if (!list) throw new Error(`${stream} is not a list of another table's rows`);
+    const index = this.findIndex(list.parent, parent);
+    return index === undefined ? [] : this.childRecords(stream, index);
+  }
+
+  /** Every record the simulator holds for a stream: a table's rows (deleted ones too, until purged), or a child
+   * list's records of every parent row, in the parents' order. */
+  recordsOf(stream: string): Json[] {
+    const child = this.childList(stream);
+    if (child)
+      return Array.from(this.tables[child.parent].order('index')).flatMap((parent) =>
+        this.childRecords(stream, parent),
+      );
+    const table = this.table(stream);
+    return Array.from(table.order('index'), (index) => table.get(index)!);
+  }
+
+  /**
+   * Replaces the records of a parent's child list (a deal's installments, a product's variations, a record's
+   * followers, …) and returns them. Each record gets the parent's id under the list's parent property, and, in lists
+   * whose records have ids, an id of its own if it has none. The parent is touched at `at` (its update_time moves):
+   * in Pipedrive, changing a deal's installments or products, a product's variations, or who follows a record is a
+   * change of the deal, product or record; that is how the connector, which reads children only for parents changed
+   * since its last sync, sees the change.
+   */
+  setChildren(stream: ChildName, parent: number | string, records: Json[], at = this.nowSecond()): Json[] {
+    const list = this.children[stream];
+    const index = this.findIndex(list.parent, parent);
+    if (index === undefined) throw new Error(`${list.parent} ${parent} does not exist`);
+    const parentId = this.tables[list.parent].get(index)!.id;
+    const set = records.map((record) => ({
+      ...record,
+      ...(list.parentKey ? { [list.parentKey]: record[list.parentKey] ?? parentId } : {}),
+      ...(list.ownIds ? { id: record.id ?? this.nextChildId++ } : {}),
+    }));
+    let overrides = this.childOverrides.get(stream);
+    if (!overrides) this.childOverrides.set(stream, (overrides = new Map()));
+    overrides.set(index, set);
+    this.update(list.parent, index, {}, at);
+    return structuredClone(set);
+  }
+
+  /** Replaces a deal's installments (`{amount, billing_date, description}`; ids given if missing) and touches the
+   * deal: its update_time moves to `at`, as Pipedrive's does. */
+  setInstallments(deal: number, installments: Json[], at = this.nowSecond()): Json[] {
+    return this.setChildren('deal_installments', deal, installments, at);
+  }
+
+  /** Replaces a product's variations (`{name, prices}`; ids given if missing) and touches the product. */
+  setVariations(product: number, variations: Json[], at = this.nowSecond()): Json[] {
+    return this.setChildren('product_variations', product, variations, at);
+  }
+
+  /** Replaces who follows a deal, person, organization or product (user ids; followed since `at`) and touches it. */
+  setFollowers(
+    stream: 'deal_followers' | 'person_followers' | 'organization_followers' | 'product_followers',
+    parent: number,
+    users: number[],
+    at = this.nowSecond(),
+  ): Json[] {
+    const since = new Map(this.childrenOf(stream, parent).map((f) => [f.user_id, f.add_time]));
+    const followers = users.map((user) => ({ user_id: user, add_time: since.get(user) ?? v2Time(at) }));
+    return this.setChildren(stream, parent, followers, at);
+  }
+
+  /** The field definitions /v1/leadFields lists: the leads' standard fields, then the deal custom fields (leads carry
+   * the deals' fields, under the same keys). */
+  leadFields(): Json[] {
+    const template = example('/v1/leadFields');
+    const time = v1Time(this.anchor - HISTORY);
+    return [...LEAD_STANDARD_FIELDS, ...this.fields.deal].map((field, i) => ({
+      ...template,
+      ...v1Definition(field, i + 1),
+      order_nr: i + 1,
+      add_time: time,
+      update_time: time,
+      mandatory_flag: field.key === 'title',
+    }));
+  }
+
+  /** The keys of the field definitions a fields stream lists: an entity's (standard, then custom), or `lead`'s
+   * (/v1/leadFields). */
+  fieldKeys(of: FieldEntity | 'lead'): string[] {
+    if (of === 'lead') return this.leadFields().map((field) => field.key as string);
+    return [...this.standardFields(of), ...this.fields[of].map((field) => field.key)];
+  }
+
+  /** The phase indexes of a project board. */
+  phasesOf(board: number): number[] {
+    const first = this.phaseOffsets[board];
+    const end = this.phaseOffsets[board + 1];
+    if (first === undefined || end === undefined) return [];
+    return Array.from({ length: end - first }, (_, i) => first + i).filter((p) => this.tables.project_phases.exists(p));
+  }
+
+  private childList(stream: string): ChildList | undefined {
+    return Object.hasOwn(this.children, stream) ? this.children[stream as ChildName] : undefined;
+  }
+
+  /** A parent row's child records: a test's, or generated. */
+  private childRecords(stream: string, parent: number): Json[] {
+    const list = this.childList(stream)!;
+    if (!this.tables[list.parent].exists(parent)) return [];
+    const set = this.childOverrides.get(stream as ChildName)?.get(parent);
+    return set ? structuredClone(set) : list.generate(parent);
+  }
+
+  /** The row of a record by its id (numeric ids are row indexes), or undefined if there is none. */
+  private findIndex(stream: MutableStream, id: number | string): number | undefined {
+    const table = this.tables[stream];
+    if (typeof id === 'number') return table.exists(id) ? id : undefined;
+    for (const index of table.order('index')) if (table.get(index)?.id === id) return index;
+    return undefined;
   }
 
   /** Adds a custom field to an entity, as an admin does in Pipedrive's settings; records get values for it. */
@@ -376,11 +624,13 @@ export class Dataset {
     const fields: Json =
       stream === 'deals'
         ? { status: 'deleted', is_deleted: true }
-        : stream === 'email_threads' || stream === 'email_messages'
-          ? { deleted_flag: 1 }
-          : 'is_deleted' in (this.tables[stream].get(this.indexOf(stream, id)) ?? {})
-            ? { is_deleted: true }
-            : { active_flag: false };
+        : stream === 'projects'
+          ? { status: 'deleted' }
+          : stream === 'email_threads' || stream === 'email_messages'
+            ? { deleted_flag: 1 }
+            : 'is_deleted' in (this.tables[stream].get(this.indexOf(stream, id)) ?? {})
+              ? { is_deleted: true }
+              : { active_flag: false };
     return this.update(stream, id, fields, at);
   }
 
@@ -404,12 +654,253 @@ export class Dataset {
     throw new Error(`no ${stream} ${id}`);
   }
 
-  // ---- Lists derived from their parents' records: a deal's products, an entity's field history. ----
+  // ---- Lists derived from their parents' records: a deal's products, an entity's field history, … ----
 
-  /** The products attached to a deal (0 to 3), ids unique across deals; they change with the deal, never after. */
+  /** The products attached to a deal (0 to 3, or what a test set), ids unique across deals. */
   dealProducts(deal: number): Json[] {
-    const record = this.tables.deals.get(deal);
-    if (!record) return [];
+    return this.childrenOf('deal_products', deal);
+  }
+
+  private childLists(): Record<ChildName, ChildList> {
+    const followers = (parent: 'deals' | 'persons' | 'organizations' | 'products'): ChildList => ({
+      parent,
+      generate: (index) => this.followers(parent, index),
+    });
+    return {
+      deal_products: {
+        parent: 'deals',
+        generate: (deal) => this.generatedDealProducts(deal),
+        parentKey: 'deal_id',
+        ownIds: true,
+      },
+      deal_installments: {
+        parent: 'deals',
+        generate: (deal) => this.installments(deal),
+        parentKey: 'deal_id',
+        ownIds: true,
+      },
+      deal_participants: { parent: 'deals', generate: (deal) => this.participants(deal), ownIds: true },
+      deal_followers: followers('deals'),
+      person_followers: followers('persons'),
+      organization_followers: followers('organizations'),
+      product_followers: followers('products'),
+      product_variations: {
+        parent: 'products',
+        generate: (product) => this.variations(product),
+        parentKey: 'product_id',
+        ownIds: true,
+      },
+      deal_changelog: { parent: 'deals', generate: (index) => this.changelog('deals', index) },
+      person_changelog: { parent: 'persons', generate: (index) => this.changelog('persons', index) },
+      organization_changelog: { parent: 'organizations', generate: (index) => this.changelog('organizations', index) },
+      role_assignments: { parent: 'roles', generate: (role) => this.roleAssignments(role), parentKey: 'role_id' },
+      permission_set_assignments: {
+        parent: 'permission_sets',
+        generate: (set) => this.permissionSetAssignments(set),
+        parentKey: 'permission_set_id',
+      },
+    };
+  }
+
+  /** A deal's installments: about two deals in five have 1 to 4, billed monthly from when the deal was added; ids
+   * unique across deals. Pipedrive gives them no time of their own. */
+  private installments(deal: number): Json[] {
+    const r = this.rng('deal-installments', deal);
+    if (!r.chance(0.4)) return [];
+    const added = this.lifetime('deals', deal).added;
+    return Array.from({ length: r.int(1, 4) }, (_, k) => ({
+      ...example('/api/v2/deals/installments'),
+      id: deal * 5 + k,
+      amount: r.int(1, 80) * 125,
+      billing_date: date(added + (k + 1) * 30 * DAY),
+      deal_id: deal,
+      description: r.pick(['Setup fee', 'Delivery Fee', 'Licence instalment', 'Training', 'Support retainer']),
+    }));
+  }
+
+  /** A product's variations: three products in five have 1 to 3, priced in euros (some in dollars too); ids unique
+   * across products. */
+  private variations(product: number): Json[] {
+    const r = this.rng('product-variations', product);
+    if (!r.chance(0.6)) return [];
+    const template = example('/api/v2/products/{id}/variations');
+    const editions = ['Basic', 'Plus', 'Premium', 'Annual', 'Reseller', 'Education'];
+    return Array.from({ length: r.int(1, 3) }, (_, k) => {
+      const id = product * 4 + k;
+      return {
+        ...template,
+        id,
+        name: `${r.pick(editions)} edition ${k + 1}`,
+        product_id: product,
+        prices: (r.chance(0.3) ? ['EUR', 'USD'] : ['EUR']).map((currency) => ({
+          ...(template.prices as Json[])[0],
+          product_variation_id: id,
+          price: r.int(10, 900),
+          currency,
+          cost: r.int(1, 9),
+          direct_cost: r.chance(0.5) ? r.int(1, 5) : null,
+          notes: r.chance(0.3) ? 'Volume discount from 10 seats' : '',
+        })),
+      };
+    });
+  }
+
+  /** Who follows a deal, person, organization or product: 1 to 3 users (by user id), since between when the record
+   * was added and its last generated update. */
+  private followers(entity: 'deals' | 'persons' | 'organizations' | 'products', index: number): Json[] {
+    const r = this.rng(`${entity}-followers`, index);
+    const users = this.counts.users;
+    const { added, updated } = this.lifetime(entity, index);
+    const first = r.int(1, users);
+    const chosen = new Set(
+      Array.from({ length: Math.min(users, r.int(1, 3)) }, (_, k) => ((first + 3 * k - 1) % users) + 1),
+    );
+    return [...chosen]
+      .sort((a, b) => a - b)
+      .map((user) => ({
+        ...example(`/api/v2/${entity}/{id}/followers`),
+        user_id: user,
+        add_time: v2Time(toSecond(added + r.next() * (updated - added))),
+      }));
+  }
+
+  /** A user as v1 nests one (`added_by_user_id`, a person's `owner_id`). */
+  private nestedUser(id: number): Json {
+    const user = this.tables.users.get(id);
+    return {
+      id,
+      name: user?.name ?? `User ${id}`,
+      email: user?.email ?? `user${id}@example.com`,
+      has_pic: 0,
+      pic_hash: null,
+      active_flag: user?.active_flag !== false,
+      value: id,
+    };
+  }
+
+  /** A deal's participants: its person and up to two more, v1's way (the person nested whole, lighter than
+   * Pipedrive's: the same keys, fewer real values); ids unique across deals. */
+  private participants(index: number): Json[] {
+    const deal = this.tables.deals.get(index)!;
+    const r = this.rng('deal-participants', index);
+    const { added, updated } = this.lifetime('deals', index);
+    const template = example('/v1/deals/{id}/participants');
+    const ids = new Set<number>();
+    if (typeof deal.person_id === 'number') ids.add(deal.person_id);
+    for (let k = r.int(1, 3) - ids.size; k > 0; k--) ids.add(r.int(1, this.counts.persons));
+    return [...ids].map((personId, k) => {
+      const person = this.tables.persons.get(personId);
+      const name = String(person?.name ?? `Person ${personId}`);
+      const [first = name, last = ''] = name.split(' ');
+      const email = (person?.emails as Json[] | undefined) ?? [];
+      const phone = (person?.phones as Json[] | undefined) ?? [];
+      const owner = this.nestedUser(Number(person?.owner_id ?? 1));
+      const orgId = typeof person?.org_id === 'number' ? person.org_id : null;
+      const org = orgId === null ? undefined : this.tables.organizations.get(orgId);
+      const nested: Json = { ...(template.person as Json) };
+      for (const key of Object.keys(nested)) if (key.endsWith('_count')) nested[key] = person?.[key] ?? 0;
+      const since = toSecond(added + ((updated - added) * k) / 4);
+      const personTime = person ? String(person.update_time).replace('T', ' ').replace('Z', '') : v1Time(since);
+      return {
+        ...template,
+        id: index * 4 + k,
+        person_id: { active_flag: true, name, email, phone, value: personId },
+        add_time: v1Time(since),
+        active_flag: true,
+        related_item_data: { deal_id: index, title: deal.title },
+        person: {
+          ...nested,
+          id: personId,
+          company_id: 7_001,
+          owner_id: owner,
+          org_id: org
+            ? {
+                name: org.name,
+                people_count: org.people_count ?? 1,
+                owner_id: org.owner_id,
+                address: (org.address as Json | null)?.value ?? null,
+                active_flag: true,
+                cc_email: null,
+                value: orgId,
+              }
+            : null,
+          name,
+          first_name: first,
+          last_name: last,
+          active_flag: true,
+          phone,
+          email,
+          first_char: name.charAt(0).toLowerCase(),
+          update_time: personTime,
+          add_time: person ? String(person.add_time).replace('T', ' ').replace('Z', '') : v1Time(since),
+          visible_to: String(person?.visible_to ?? 3),
+          picture_id: null,
+          next_activity_date: null,
+          next_activity_time: null,
+          next_activity_id: person?.next_activity_id ?? null,
+          last_activity_id: person?.last_activity_id ?? null,
+          last_activity_date: null,
+          last_incoming_mail_time: null,
+          last_outgoing_mail_time: null,
+          label: null,
+          label_ids: person?.label_ids ?? [],
+          org_name: org?.name ?? null,
+          owner_name: owner.name,
+          cc_email: `acme+person${personId}@pipedrivemail.com`,
+        },
+        added_by_user_id: this.nestedUser(Number(deal.owner_id ?? 1)),
+        related_item_type: 'deal',
+        related_item_id: index,
+      };
+    });
+  }
+
+  /** The role a user is in (each user in exactly one): user 1 in Admins, the others spread over the roles. */
+  private roleOf(user: number): number {
+    return user === 1 ? 2 : 1 + (hash(this.seed, 'user-role', user) % this.counts.roles);
+  }
+
+  private roleAssignments(role: number): Json[] {
+    const record = this.tables.roles.get(role)!;
+    const users = this.tables.users;
+    return Array.from(users.order('index'))
+      .filter((user) => this.roleOf(user) === role)
+      .map((user) => ({
+        ...example('/v1/roles/{id}/assignments'),
+        user_id: user,
+        role_id: role,
+        parent_role_id: record.parent_role_id,
+        name: record.name,
+        active_flag: users.get(user)?.active_flag !== false,
+        type: '1',
+      }));
+  }
+
+  /** The users a permission set is assigned to: sales and global sets by whether the user is an admin, account
+   * settings and the projects set to user 1 only; two custom sets to nobody (Pipedrive answers those 404). */
+  private permissionSetMembers(set: number): number[] {
+    const users = this.tables.users;
+    const who = PERMISSION_SETS[(set - 1) % PERMISSION_SETS.length]!.who;
+    const isAdmin = (user: Json) =>
+      user.is_admin === 1 || ((user.access as { admin: boolean }[] | undefined) ?? []).some((a) => a.admin);
+    return Array.from(users.order('index')).filter((user) => {
+      if (who === 'owner') return user === 1;
+      if (who === 'nobody') return false;
+      return isAdmin(users.get(user)!) === (who === 'admins');
+    });
+  }
+
+  private permissionSetAssignments(set: number): Json[] {
+    const record = this.tables.permission_sets.get(set)!;
+    return this.permissionSetMembers(set).map((user) => ({
+      ...example('/v1/permissionSets/{id}/assignments'),
+      user_id: user,
+      permission_set_id: record.id,
+      name: record.name,
+    }));
+  }
+
+  private generatedDealProducts(deal: number): Json[] {
     const r = this.rng('deal-products', deal);
     const added = this.lifetime('deals', deal).added;
     return Array.from({ length: r.int(0, 3) }, (_, k) => {
@@ -509,6 +1000,47 @@ export class Dataset {
   }
 
   private dealArchived = (index: number) => hash(this.seed, 'deal-archived', index) % 100 < 5;
+  /** 60 % of projects are open, 25 % completed, 15 % canceled; a third of the closed ones are archived. */
+  private projectStatus(index: number): number {
+    const roll = hash(this.seed, 'project-status', index) % 100;
+    return roll < 60 ? 0 : roll < 85 ? 1 : 2;
+  }
+  private projectArchived = (index: number) =>
+    this.projectStatus(index) > 0 && hash(this.seed, 'project-archived', index) % 3 === 0;
+
+  /** The board a phase belongs to. */
+  private boardOf(phase: number): number {
+    let low = 1;
+    let high = this.phaseOffsets.length - 2;
+    while (low < high) {
+      const mid = (low + high + 1) >> 1;
+      if (this.phaseOffsets[mid]! <= phase) low = mid;
+      else high = mid - 1;
+    }
+    return low;
+  }
+
+  /** Tasks: one in five is a subtask of the nearest root task before it (in that task's project); the rest belong to
+   * a project each. */
+  private isSubtask = (task: number) => task > 1 && hash(this.seed, 'subtask', task) % 5 === 0;
+  private parentTask(task: number): number | null {
+    if (!this.isSubtask(task)) return null;
+    let parent = task - 1;
+    while (this.isSubtask(parent)) parent--;
+    return parent;
+  }
+  private projectOfTask(task: number): number {
+    const root = this.parentTask(task) ?? task;
+    return 1 + (hash(this.seed, 'task-project', root) % this.counts.projects);
+  }
+
+  /** Call logs cover the year before the anchor, evenly, oldest first. */
+  private callTime(index: number): number {
+    const year = 365 * DAY;
+    const step = year / this.counts.call_logs;
+    const jitter = (hash(this.seed, 'call-time', index) % 1000) / 1000;
+    return toSecond(this.anchor - year + (index - 1 + jitter) * step);
+  }
   private leadArchived = (index: number) => hash(this.seed, 'lead-archived', index) % 100 < 15;
 
   private folderBits(thread: number): number {
@@ -517,6 +1049,231 @@ export class Dataset {
   }
 
   private specs(): { [K in EntityName | 'email_messages']: EntitySpec<Json> } {
+    return { ...this.coreSpecs(), ...this.moreSpecs() };
+  }
+
+  /** Projects and their boards, phases, templates and tasks; call logs; roles, permission sets and teams. */
+  private moreSpecs(): { [K in Exclude<EntityName, CoreEntity>]: EntitySpec<Json> } {
+    const c = this.counts;
+    const v2Simple = (
+      entity: string,
+      count: number,
+      build: (index: number, added: number, updated: number) => Json,
+    ) => ({
+      count,
+      meta: (index: number) => ({ updated: this.lifetime(entity, index).updated }),
+      build: (index: number, updated: number) =>
+        build(index, Math.min(this.lifetime(entity, index).added, updated), updated),
+    });
+    const userId = (entity: string, index: number) => 1 + (hash(this.seed, entity, 'user', index) % c.users);
+    const fixed = () => ({ updated: this.anchor - HISTORY });
+    return {
+      projects: {
+        count: c.projects,
+        meta: (id) => ({
+          updated: this.lifetime('projects', id).updated,
+          facet: this.projectStatus(id) | (this.projectArchived(id) ? ARCHIVED_BIT : 0),
+        }),
+        facet: (project) =>
+          PROJECT_STATUSES.indexOf(project.status as never) | (project.archive_time ? ARCHIVED_BIT : 0),
+        build: (id, updated) => {
+          const r = this.rng('projects', id);
+          const added = Math.min(this.lifetime('projects', id).added, updated);
+          const status = PROJECT_STATUSES[this.projectStatus(id)]!;
+          const board = r.int(1, c.project_boards);
+          const phases = this.phasesOf(board);
+          const start = added + r.int(0, 14) * DAY;
+          return {
+            ...example('/api/v2/projects'),
+            id,
+            title: `${r.pick(COMPANY_WORDS)} ${r.pick(['onboarding', 'rollout', 'migration', 'implementation', 'audit'])} ${id}`,
+            description: r.chance(0.6) ? `${r.pick(DEAL_WORDS)} project for ${r.pick(COMPANY_WORDS)}` : null,
+            status,
+            board_id: board,
+            phase_id: phases.length ? r.pick(phases) : null,
+            owner_id: userId('projects', id),
+            start_date: date(start),
+            end_date: r.chance(0.8) ? date(start + r.int(14, 180) * DAY) : null,
+            deal_ids: r.chance(0.6) ? [r.int(1, c.deals)] : [],
+            person_ids: r.chance(0.5) ? [r.int(1, c.persons)] : [],
+            org_ids: r.chance(0.5) ? [r.int(1, c.organizations)] : [],
+            label_ids: r.chance(0.3) ? [r.int(1, 5)] : [],
+            health_status: r.pick([null, 10, 20, 30]),
+            add_time: v2Time(added),
+            update_time: v2Time(updated),
+            status_change_time: status === 'open' ? v2Time(added) : v2Time(updated),
+            archive_time: this.projectArchived(id) ? v2Time(updated) : null,
+            custom_fields: this.customFields('project', id),
+          };
+        },
+      },
+      project_boards: v2Simple('project_boards', c.project_boards, (id, added, updated) => ({
+        ...example('/api/v2/boards'),
+        id,
+        name: ['Client projects', 'Onboarding', 'Internal', 'Implementation'][(id - 1) % 4] + (id > 4 ? ` ${id}` : ''),
+        order_nr: id,
+        add_time: v2Time(added),
+        update_time: v2Time(updated),
+      })),
+      project_phases: v2Simple('project_phases', this.phaseOffsets[c.project_boards + 1]! - 1, (id, added, updated) => {
+        const board = this.boardOf(id);
+        const order = id - this.phaseOffsets[board]! + 1;
+        return {
+          ...example('/api/v2/phases'),
+          id,
+          name: ['Planning', 'Kick-off', 'In progress', 'Review', 'Delivery', 'Closing'][order - 1],
+          board_id: board,
+          order_nr: order,
+          add_time: v2Time(added),
+          update_time: v2Time(updated),
+        };
+      }),
+      project_templates: v2Simple('project_templates', c.project_templates, (id, added, updated) => {
+        const r = this.rng('project_templates', id);
+        const kind = r.pick(['Customer onboarding', 'Office renovation', 'Product launch', 'Data migration', 'Audit']);
+        return {
+          ...example('/api/v2/projectTemplates'),
+          id,
+          title: `${kind} ${id}`,
+          description: `Template for ${kind.toLowerCase()} projects`,
+          projects_board_id: r.int(1, c.project_boards),
+          owner_id: userId('project_templates', id),
+          add_time: v2Time(added),
+          update_time: v2Time(updated),
+        };
+      }),
+      tasks: v2Simple('tasks', c.tasks, (id, added, updated) => {
+        const r = this.rng('tasks', id);
+        const parent = this.parentTask(id);
+        const done = r.chance(0.45);
+        const start = r.chance(0.6) ? added + r.int(0, 10) * DAY : null;
+        return {
+          ...example('/api/v2/tasks'),
+          id,
+          title: `${r.pick(['Prepare', 'Review', 'Send', 'Schedule', 'Configure'])} ${r.pick(['kick-off', 'contract', 'data import', 'training', 'report'])}`,
+          creator_id: userId('task-creator', id),
+          description: r.chance(0.5) ? 'See the project brief' : null,
+          project_id: this.projectOfTask(id),
+          is_done: done,
+          is_milestone: parent === null && r.chance(0.1),
+          due_date: r.chance(0.7) ? date(added + r.int(5, 60) * DAY) : null,
+          start_date: start === null ? null : date(start),
+          parent_task_id: parent,
+          assignee_ids: [...new Set([userId('task-assignee', id), r.int(1, c.users)])].slice(0, r.int(0, 2)),
+          priority: r.pick([null, 1, 2, 3]),
+          add_time: v2Time(added),
+          update_time: v2Time(updated),
+          marked_as_done_time: done ? v2Time(updated) : null,
+        };
+      }),
+      call_logs: {
+        count: c.call_logs,
+        meta: (index) => ({ updated: this.callTime(index) }),
+        build: (index, start) => {
+          const r = this.rng('call_logs', index);
+          const outcome = r.pick([
+            'connected',
+            'connected',
+            'connected',
+            'no_answer',
+            'left_message',
+            'left_voicemail',
+            'wrong_number',
+            'busy',
+          ]);
+          const seconds = outcome === 'connected' ? r.int(20, 2400) : outcome.startsWith('left') ? r.int(10, 90) : 0;
+          const hex = (part: string, length: number) =>
+            hash(this.seed, 'call-id', part, index).toString(16).padStart(8, '0').slice(0, length);
+          const record: Json = {
+            ...example('/v1/callLogs'),
+            id: `CA${hex('a', 8)}${hex('b', 8)}${hex('c', 5)}${index.toString(16).padStart(6, '0')}`,
+            activity_id: r.int(1, c.activities),
+            person_id: r.int(1, c.persons),
+            org_id: r.int(1, c.organizations),
+            deal_id: r.int(1, c.deals),
+            subject: `${r.pick(['Follow-up', 'Discovery', 'Check-in', 'Pricing'])} call`,
+            duration: String(seconds),
+            outcome,
+            from_phone_number: `+37255${r.int(100000, 999999)}`,
+            to_phone_number: `+4930${r.int(1000000, 9999999)}`,
+            has_recording: outcome === 'connected' && r.chance(0.4),
+            start_time: mailTime(start),
+            end_time: mailTime(start + seconds * SECOND),
+            user_id: userId('call_logs', index),
+            company_id: 7_001,
+            note: r.chance(0.5)
+              ? `<p>${r.pick(['Asked for a quote', 'Call back next week', 'Interested in the demo'])}</p>`
+              : '',
+          };
+          // As in Pipedrive's second example, a call need not name an organization, a deal, a subject or a caller id.
+          if (r.chance(0.3)) delete record.org_id;
+          if (r.chance(0.4)) delete record.deal_id;
+          if (r.chance(0.2)) delete record.subject;
+          if (r.chance(0.2)) delete record.from_phone_number;
+          return record;
+        },
+      },
+      roles: {
+        count: c.roles,
+        meta: fixed,
+        build: (id) => {
+          let level = 1;
+          for (let role = parentRole(id); role !== null; role = parentRole(role)) level++;
+          const users = Array.from(this.tables.users.order('index'));
+          const roles = Array.from({ length: c.roles }, (_, i) => i + 1);
+          return {
+            ...example('/v1/roles'),
+            id,
+            parent_role_id: parentRole(id),
+            name: ROLE_NAMES[id - 1] ?? `Team role ${id}`,
+            active_flag: true,
+            assignment_count: String(users.filter((user) => this.roleOf(user) === id).length),
+            sub_role_count: String(roles.filter((role) => parentRole(role) === id).length),
+            level,
+          };
+        },
+      },
+      permission_sets: {
+        count: c.permission_sets,
+        meta: fixed,
+        build: (index) => {
+          const documented = examples['/v1/permissionSets']!.data as Json[];
+          const { set } = PERMISSION_SETS[(index - 1) % PERMISSION_SETS.length]!;
+          return {
+            ...documented[0],
+            ...(documented[index - 1] ?? set),
+            ...(index > documented.length ? { id: uuid(hash(this.seed, 'permission-set', index), index) } : {}),
+            assignment_count: this.permissionSetMembers(index).length,
+          };
+        },
+      },
+      legacy_teams: {
+        count: c.legacy_teams,
+        meta: (id) => ({ updated: this.lifetime('legacy_teams', id).added }),
+        build: (id, added) => {
+          const r = this.rng('legacy_teams', id);
+          const manager = userId('team-manager', id);
+          const members = new Set([manager]);
+          for (let k = r.int(1, 4); k > 0; k--) members.add(r.int(1, c.users));
+          const [city] = r.pick(CITIES);
+          return {
+            ...example('/v1/legacyTeams'),
+            id,
+            name: ['Closers', 'Hunters', 'Farmers', 'Partners'][(id - 1) % 4] + (id > 4 ? ` ${id}` : ''),
+            description: `${city} office Sales Team`,
+            manager_id: manager,
+            users: [...members].sort((a, b) => a - b),
+            active_flag: id % 4 === 0 ? 0 : 1,
+            deleted_flag: 0,
+            add_time: v1Time(added),
+            created_by_user_id: 1,
+          };
+        },
+      },
+    };
+  }
+
+  private coreSpecs(): { [K in CoreEntity | 'email_messages']: EntitySpec<Json> } {
     const c = this.counts;
     const simple = (
       entity: string,

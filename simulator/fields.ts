@@ -2,12 +2,13 @@
 // products have a custom field of every type Pipedrive knows, with an enum and a set option deleted since (but still
 // in use), a field named like a standard one ("Value" on deals), a non-ASCII name, two names that normalise alike, one
 // that starts with a digit and one that normalises to nothing. Activities have a few; notes (v1 records, their values
-// at the top level) have some too, so that v1's shapes are exercised. Tests add and rename fields.
+// at the top level) have some too, so that v1's shapes are exercised; projects have a dozen, one named like a standard
+// property ("Status"). Tests add and rename fields.
 import { createHash } from 'node:crypto';
 import { Random } from './random.js';
 
 type Json = Record<string, unknown>;
-export type FieldEntity = 'deal' | 'person' | 'organization' | 'product' | 'activity' | 'note';
+export type FieldEntity = 'deal' | 'person' | 'organization' | 'product' | 'activity' | 'note' | 'project';
 
 export interface SimField {
   key: string;
@@ -66,6 +67,23 @@ const BY_ENTITY: Record<FieldEntity, Omit<SimField, 'key'>[]> = {
   product: ALL,
   activity: SOME(['Customer type', 'Background', 'Renewal date', 'Contract value']),
   note: SOME(['Lead source', 'Contract value', 'Customer type', 'Product lines', 'Trial period', 'Billing address']),
+  // Projects (v2 records, `custom_fields`): a few of every kind, and "Status", named like a standard property.
+  project: [
+    ...SOME([
+      'Customer type',
+      'Product lines',
+      'Background',
+      'Contract value',
+      'Renewal date',
+      'Trial period',
+      'Account manager',
+      'Related deal',
+      'Größe des Kunden',
+      'Region',
+      'Region!',
+    ]),
+    { name: 'Status', type: 'varchar' },
+  ],
 };
 
 /** A field's key: 40 hexadecimal characters, as Pipedrive generates them. */

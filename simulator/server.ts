@@ -14,7 +14,9 @@ import {
   MAIL_FOLDERS,
   ORGANIZATION_COUNTS,
   PERSON_COUNTS,
+  PROJECT_STATUSES,
   v1Time,
+  type ChildName,
   type DatasetOptions,
 } from './dataset.js';
 import { v1Definition, v2Definition, v2StandardDefinition, type FieldEntity } from './fields.js';
@@ -82,7 +84,34 @@ export interface SimulatorOptions extends DatasetOptions {
   /** `/v1/goals/find`'s filters that mean "everyone's goals" (`assignee.type`, `expected_outcome.tracking_metric`)
    * filter by their value (default), or, as the documentation's wording also allows, only widen to everyone's. */
   goalFiltersIgnored?: boolean;
+  /** The plan features and add-ons the company has (default: all). Without one, its endpoints answer 403 with
+   * Pipedrive's JSON error body. Also settable later, on `simulator.features`. */
+  features?: PlanFeatures;
 }
+
+/** Features a Pipedrive company may lack: the Projects add-on (projects, boards, phases, project fields and
+ * templates, tasks), installments (Growth plan and above), call logs (a calling integration). */
+export interface PlanFeatures {
+  projects?: boolean;
+  installments?: boolean;
+  callLogs?: boolean;
+}
+
+/** The endpoints of each plan feature, and what Pipedrive says to a company without it. */
+const FEATURE_ENDPOINTS: Record<keyof PlanFeatures, { path: RegExp; refusal: string }> = {
+  projects: {
+    path: /^\/api\/v2\/(projects|projects\/archived|boards|phases|projectFields|projectTemplates|tasks)$/,
+    refusal: 'Projects are not available for this company: the Projects add-on is not enabled.',
+  },
+  installments: {
+    path: /^\/api\/v2\/deals\/installments$/,
+    refusal: 'Installments are only available in Growth and above plans.',
+  },
+  callLogs: {
+    path: /^\/v1\/callLogs$/,
+    refusal: 'Call logs are not available for this company.',
+  },
+};
 
 export interface LoggedRequest {
   path: string;
@@ -188,6 +217,8 @@ export class PipedriveSimulator {
   accountClosed: boolean;
   /** How far the `Date` header is off the company's clock, in ms (a server or proxy whose clock is wrong). */
   dateSkewMs = 0;
+  /** The plan features the company has; a test may switch one off (`simulator.features.projects = false`). */
+  readonly features: Required<PlanFeatures>;
   private readonly faults: (Fault & { seen: number; left: number })[] = [];
   private readonly windows = new Map<string, number[]>();
   private readonly rejections = new Map<string, number[]>();
@@ -205,6 +236,7 @@ export class PipedriveSimulator {
     this.dailyBudget = options.dailyBudget ?? 600_000;
     this.latencyMs = options.latencyMs ?? 0;
     this.accountClosed = options.accountClosed ?? false;
+    this.features = { projects: true, installments: true, callLogs: true, ...options.features };
     this.random = new Random(this.dataset.seed);
     this.oauth = new OAuthServer(this.dataset.clock, () => this.origin);
   }
@@ -404,9 +436,7 @@ export class PipedriveSimulator {
     if (window.length > this.limitOf(token)) return this.burstRejection(token, now);
     if (this.accountClosed) return error(402, 'Company account is not open');
     if (RETIRED.test(path)) return error(410, `${path} is no longer supported; use the API v2 endpoint instead.`);
-    const endpoint = path
-      .replace(/^\/v1\/mailbox\/mailThreads\/[^/]+\/mailMessages$/, '/v1/mailbox/mailThreads/{id}/mailMessages')
-      .replace(CHANGELOG, '/v1/$1/{id}/changelog');
+    const endpoint = endpointOf(path);
     // Pipedrive answers an OAuth token without a scope the endpoint accepts with 403 (as Airbyte's users have seen).
     const accepted = OAUTH_SCOPES[`GET ${endpoint}`];
     if (grant && accepted && !accepted.some((scope) => grant.scopes.includes(scope)))
@@ -548,10 +578,29 @@ export class PipedriveSimulator {
       const keep = pipeline ? (id: number) => stages.get(id)?.pipeline_id === Number(pipeline) : undefined;
       return this.v2List(stages, params, { sinceAllowed: false, keep });
     },
+    '/api/v2/deals/installments': (params) => this.installments(params),
+    '/api/v2/projects': (params) => this.projects(params, false),
+    '/api/v2/projects/archived': (params) => this.projects(params, true),
+    // Boards and phases are not paged: everything in one response, `additional_data` null.
+    '/api/v2/boards': () =>
+      ok(list(rows(this.table('project_boards')).map((id) => this.recordJson('project_boards', id))), null),
+    '/api/v2/phases': (params) => this.phases(params),
+    '/api/v2/projectTemplates': (params) =>
+      this.v2List(this.table('project_templates'), params, { sinceAllowed: false }),
+    '/api/v2/tasks': (params) => this.tasks(params),
+    '/v1/callLogs': (params) => this.callLogs(params),
+    '/v1/leadFields': (params) => this.offsetList(this.dataset.leadFields(), params),
+    '/v1/roles': (params) =>
+      this.offsetPage(rows(this.table('roles')), params, 500, (id) => this.recordJson('roles', id)),
+    '/v1/permissionSets': (params) =>
+      this.whole('permission_sets', (set) => !params.has('app') || set.app === params.get('app')),
+    '/v1/legacyTeams': (params) => this.legacyTeams(params),
   };
 
   private route(path: string, params: URLSearchParams, user: number): Reply {
-    const fields = /^\/api\/v2\/(deal|person|organization|product|activity)Fields$/.exec(path);
+    for (const [feature, { path: endpoints, refusal }] of Object.entries(FEATURE_ENDPOINTS))
+      if (!this.features[feature as keyof PlanFeatures] && endpoints.test(path)) throw new HttpError(403, refusal);
+    const fields = /^\/api\/v2\/(deal|person|organization|product|activity|project)Fields$/.exec(path);
     if (fields) return this.v2Fields(fields[1] as FieldEntity, params);
     const route = this.routes[path];
     if (route) return route(params, user);
@@ -560,7 +609,165 @@ export class PipedriveSimulator {
     const changelog = CHANGELOG.exec(path);
     if (changelog)
       return this.changelog(changelog[1] as 'deals' | 'persons' | 'organizations', Number(changelog[2]), params);
+    const followers = /^\/api\/v2\/(deal|person|organization|product)s\/([^/]+)\/followers$/.exec(path);
+    if (followers)
+      return cursorPage(this.childrenOf(`${followers[1]}_followers` as ChildName, followers[2]!), params, 100);
+    const variations = /^\/api\/v2\/products\/([^/]+)\/variations$/.exec(path);
+    if (variations) return cursorPage(this.childrenOf('product_variations', variations[1]!), params, 100);
+    const participants = /^\/v1\/deals\/([^/]+)\/participants$/.exec(path);
+    if (participants) return this.participants(this.childrenOf('deal_participants', participants[1]!), params);
+    const roleAssignments = /^\/v1\/roles\/([^/]+)\/assignments$/.exec(path);
+    if (roleAssignments) return this.offsetList(this.childrenOf('role_assignments', roleAssignments[1]!), params);
+    const setAssignments = /^\/v1\/permissionSets\/([^/]+)\/assignments$/.exec(path);
+    if (setAssignments) {
+      // One response, however many (start and limit are taken, and ignored); a set without any is "not found".
+      const assignments = this.childrenOf('permission_set_assignments', setAssignments[1]!, false);
+      if (assignments.length === 0) throw new HttpError(404, 'Not found');
+      return ok(JSON.stringify(assignments));
+    }
     throw new HttpError(404, 'Unknown method .');
+  }
+
+  /** A parent's child list (its id from the path: a number, or a permission set's UUID); 404 if there is no such
+   * parent. */
+  private childrenOf(stream: ChildName, id: string, numeric = true): Json[] {
+    const parent = this.dataset.parentTableOf(stream)!;
+    const key = numeric ? Number(id) : id;
+    if (numeric && !(Number.isInteger(key) && this.table(parent).exists(key as number)))
+      throw new HttpError(404, `${parent} ${id} not found`);
+    const records = this.dataset.childrenOf(stream, key);
+    if (!numeric && records.length === 0 && !this.dataset.recordsOf(parent).some((record) => record.id === id))
+      throw new HttpError(404, `${parent} ${id} not found`);
+    return records;
+  }
+
+  private recordJson(name: string, id: number): string {
+    return this.table(name).json(id, '', JSON.stringify);
+  }
+
+  /** A list held whole, in v1 offset pages of up to `max`. */
+  private offsetList(items: Json[], params: URLSearchParams, max = 500): Reply {
+    return this.offsetPage(Int32Array.from(items.keys()), params, max, (i) => JSON.stringify(items[i]));
+  }
+
+  /** `/api/v2/deals/installments?deal_ids=1,2,…` (1 to 100 deals, comma-joined or repeated): their installments, in
+   * cursor pages of up to 500, by `sort_by` (id, billing_date or deal_id; then id) and `sort_direction`. */
+  private installments(params: URLSearchParams): Reply {
+    const deals = params
+      .getAll('deal_ids')
+      .flatMap((ids) => ids.split(','))
+      .filter(Boolean)
+      .map(Number);
+    if (deals.length === 0 || deals.length > 100 || deals.some((id) => !Number.isInteger(id)))
+      throw new HttpError(400, 'deal_ids must list from 1 to 100 deal ids');
+    const sortBy = params.get('sort_by') ?? 'id';
+    if (!['id', 'billing_date', 'deal_id'].includes(sortBy)) throw new HttpError(400, `Invalid sort_by: ${sortBy}`);
+    const direction = params.get('sort_direction') === 'desc' ? -1 : 1;
+    const key = (record: Json) => record[sortBy] as number | string;
+    const installments = [...new Set(deals)]
+      .flatMap((deal) => this.dataset.childrenOf('deal_installments', deal))
+      .sort((a, b) => direction * (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : Number(a.id) - Number(b.id)));
+    return cursorPage(installments, params, 100);
+  }
+
+  /** `/api/v2/projects` (not archived) and `/api/v2/projects/archived`: by `status` (default all but deleted), by
+   * id, in cursor pages. Projects take no time filter. */
+  private projects(params: URLSearchParams, archived: boolean): Reply {
+    const statuses = (params.get('status') ?? 'open,completed,canceled').split(',').map((status) => {
+      const bits = PROJECT_STATUSES.indexOf(status as never);
+      if (bits < 0) throw new HttpError(400, `Invalid status: ${status}`);
+      return bits;
+    });
+    const keep = (id: number, table: Table<Json>) => {
+      const facet = table.facet(id);
+      return Boolean(facet & ARCHIVED_BIT) === archived && statuses.includes(facet & 3);
+    };
+    return this.v2List(this.table('projects'), params, { sinceAllowed: false, keep });
+  }
+
+  /** `/api/v2/phases?board_id=`: the board's phases (board_id is required), in one response. */
+  private phases(params: URLSearchParams): Reply {
+    const board = Number(params.get('board_id') ?? NaN);
+    if (!Number.isInteger(board)) throw new HttpError(400, 'board_id is required');
+    if (!this.table('project_boards').exists(board)) throw new HttpError(404, `Board ${board} not found`);
+    return ok(list(this.dataset.phasesOf(board).map((id) => this.recordJson('project_phases', id))), null);
+  }
+
+  /** `/api/v2/tasks`, by id in cursor pages, filtered by project_id, assignee_id, is_done, is_milestone and
+   * parent_task_id (`null`: root tasks only). */
+  private tasks(params: URLSearchParams): Reply {
+    const filters: ((task: Json) => boolean)[] = [];
+    const project = params.get('project_id');
+    if (project !== null) filters.push((task) => task.project_id === Number(project));
+    const assignee = params.get('assignee_id');
+    if (assignee !== null) filters.push((task) => (task.assignee_ids as number[]).includes(Number(assignee)));
+    for (const flag of ['is_done', 'is_milestone']) {
+      const value = params.get(flag);
+      if (value !== null) filters.push((task) => task[flag] === (value === 'true' || value === '1'));
+    }
+    const parent = params.get('parent_task_id');
+    if (parent !== null) filters.push((task) => task.parent_task_id === (parent === 'null' ? null : Number(parent)));
+    const keep = filters.length
+      ? (id: number, table: Table<Json>) => {
+          const task = table.get(id)!;
+          return filters.every((filter) => filter(task));
+        }
+      : undefined;
+    return this.v2List(this.table('tasks'), params, { sinceAllowed: false, keep });
+  }
+
+  /** `/v1/callLogs`: v1 offset pages of at most 50 (a larger limit is served as 50). As Pipedrive's example shows,
+   * the last page has a `next_start` too. */
+  private callLogs(params: URLSearchParams): Reply {
+    const capped = new URLSearchParams(params);
+    capped.set('limit', String(Math.min(50, pageSize(params, 50, Number.MAX_SAFE_INTEGER))));
+    const reply = this.offsetPage(rows(this.table('call_logs')), capped, 50, (id) => this.recordJson('call_logs', id));
+    const body = JSON.parse(reply.body) as { data: unknown[]; additional_data: { pagination: Json } };
+    const pagination = body.additional_data.pagination;
+    pagination.next_start ??= Number(pagination.start) + body.data.length;
+    return { ...reply, body: JSON.stringify(body) };
+  }
+
+  /** `/v1/deals/{id}/participants`: v1 offset pages, with the users, persons and organizations they name under
+   * `related_objects`. */
+  private participants(participants: Json[], params: URLSearchParams): Reply {
+    const reply = this.offsetList(participants, params);
+    const body = JSON.parse(reply.body) as { data: Json[] };
+    const related: Record<'user' | 'person' | 'organization', Json> = { user: {}, person: {}, organization: {} };
+    for (const participant of body.data) {
+      const person = participant.person as Json;
+      for (const user of [participant.added_by_user_id as Json, person.owner_id as Json])
+        related.user[String(user.id)] = omit(user, ['value']);
+      const summary = participant.person_id as Json;
+      related.person[String(person.id)] = {
+        active_flag: true,
+        id: person.id,
+        name: person.name,
+        email: summary.email,
+        phone: summary.phone,
+        owner_id: (person.owner_id as Json).id,
+      };
+      const org = person.org_id as Json | null;
+      if (org) related.organization[String(org.value)] = { id: org.value, ...omit(org, ['value']) };
+    }
+    return { ...reply, body: JSON.stringify({ ...body, related_objects: related }) };
+  }
+
+  /** `/v1/legacyTeams`, in one response: by `order_by` (id, name, manager_id, active_flag), without the member ids
+   * if `skip_users=1`. */
+  private legacyTeams(params: URLSearchParams): Reply {
+    const orderBy = params.get('order_by') ?? 'id';
+    if (!['id', 'name', 'manager_id', 'active_flag'].includes(orderBy))
+      throw new HttpError(400, `Invalid order_by: ${orderBy}`);
+    const skipUsers = params.get('skip_users') === '1';
+    const teams = this.dataset
+      .recordsOf('legacy_teams')
+      .sort((a, b) => {
+        const [x, y] = [a[orderBy] as number | string, b[orderBy] as number | string];
+        return x < y ? -1 : x > y ? 1 : Number(a.id) - Number(b.id);
+      })
+      .map((team) => (skipUsers ? omit(team, ['users']) : team));
+    return ok(JSON.stringify(teams));
   }
 
   /** An entity's field definitions, standard (named after its records' properties) and custom, v2's way: cursor
@@ -569,7 +776,7 @@ export class PipedriveSimulator {
     const all = [
       ...this.dataset.standardFields(entity).map(v2StandardDefinition),
       ...this.dataset.fields[entity].map(v2Definition),
-    ];
+    ].map((definition) => (entity === 'project' ? projectField(definition) : definition));
     const limit = pageSize(params, 100, 500);
     const start = params.get('cursor') ? Number(Buffer.from(params.get('cursor') ?? '', 'base64url').toString()) : 0;
     if (!Number.isInteger(start) || start < 0) throw new HttpError(400, 'Invalid cursor');
@@ -849,6 +1056,33 @@ function flood(response: http.ServerResponse, bytes: number | 'endless', gzip: b
 
 const list = (items: string[]) => `[${items.join(',')}]`;
 const CHANGELOG = /^\/v1\/(deals|persons|organizations)\/(\d+)\/changelog$/;
+
+/** The lists of one record, and the endpoint template Pipedrive documents each under (its token cost and scopes). */
+const TEMPLATES: [RegExp, string][] = [
+  [/^\/v1\/mailbox\/mailThreads\/[^/]+\/mailMessages$/, '/v1/mailbox/mailThreads/{id}/mailMessages'],
+  [CHANGELOG, '/v1/$1/{id}/changelog'],
+  [/^\/v1\/deals\/[^/]+\/participants$/, '/v1/deals/{id}/participants'],
+  [/^\/api\/v2\/(deals|persons|organizations|products)\/[^/]+\/followers$/, '/api/v2/$1/{id}/followers'],
+  [/^\/api\/v2\/products\/[^/]+\/variations$/, '/api/v2/products/{id}/variations'],
+  [/^\/v1\/(roles|permissionSets)\/[^/]+\/assignments$/, '/v1/$1/{id}/assignments'],
+];
+/** The endpoint a path is documented under: itself, or its template (`/v1/roles/2/assignments` →
+ * `/v1/roles/{id}/assignments`). */
+export function endpointOf(path: string): string {
+  for (const [pattern, template] of TEMPLATES) if (pattern.test(path)) return path.replace(pattern, template);
+  return path;
+}
+
+/** A field definition as /api/v2/projectFields lists it: no `description`; `ui_visibility`, `important_fields` and
+ * `required_fields` included (its only parameters are `limit` and `cursor`). */
+export function projectField(definition: Json): Json {
+  return {
+    ...omit(definition, ['description']),
+    ui_visibility: { add_visible_flag: true, details_visible_flag: true },
+    important_fields: { enabled: false, stage_ids: [] },
+    required_fields: { enabled: definition.field_code === 'title' },
+  };
+}
 
 /** One page of a list held whole, by an opaque cursor (a position) and `limit` (default `fallback`, at most 500). */
 function cursorPage(items: Json[], params: URLSearchParams, fallback: number): Reply {

@@ -8,7 +8,9 @@ import { ALL, INCREMENTAL, configuredCatalog, expectedIds, idsOf, sync, type Syn
 import { STREAMS } from '../src/pipedrive/streams/table.js';
 
 const DAY = 86_400_000;
-const FULL_TABLE = STREAMS.filter((s) => s.kind === 'full_table' || s.kind === 'fields').map((s) => s.name);
+const FULL_TABLE = STREAMS.filter((s) => (s.kind === 'full_table' || s.kind === 'fields') && ALL.includes(s.name)).map(
+  (s) => s.name,
+);
 const config = { page_size: 100 };
 
 /** What a first sync of every stream costs, measured on a simulator of its own. */

@@ -8,7 +8,7 @@ import { expectedColumn, fieldKey, type FieldEntity, type SimField } from '../si
 import type { PipedriveSimulator } from '../simulator/server.js';
 import { runCli, tempFile, traceErrors } from './helpers/cli.js';
 import { configFor, useSimulator } from './helpers/simulator.js';
-import { configuredFrom, discover, expectValidRecords, sync, type Sync } from './helpers/sync.js';
+import { ALL, configuredFrom, discover, expectValidRecords, sync, type Sync } from './helpers/sync.js';
 
 type Schema = { type?: string[]; format?: string; items?: Schema; properties?: Record<string, Schema> } & Record<
   string,
@@ -16,7 +16,7 @@ type Schema = { type?: string[]; format?: string; items?: Schema; properties?: R
 >;
 
 const HASH = /^[0-9a-f]{40}/;
-const ENTITIES: FieldEntity[] = ['deal', 'person', 'organization', 'product', 'activity', 'note'];
+const ENTITIES: FieldEntity[] = ['deal', 'person', 'organization', 'product', 'activity', 'project', 'note'];
 
 /** A stream's standard properties, from its schema file. */
 function standardProperties(stream: string): Set<string> {
@@ -90,9 +90,9 @@ describe('custom fields', function () {
   describe('discover', () => {
     const sim = useSimulator({}, true);
 
-    it('declares every custom field as a typed, nullable column named after the field, from six definition lists', async () => {
+    it('declares every custom field as a typed, nullable column named after the field, from seven definition lists', async () => {
       const catalog = await discover(sim());
-      // One list per entity: five v2 Fields lists at 10 tokens, /v1/noteFields at 20.
+      // One list per entity: six v2 Fields lists at 10 tokens, /v1/noteFields at 20.
       expect(
         sim()
           .requests.map((r) => r.path)
@@ -104,10 +104,11 @@ describe('custom fields', function () {
           '/api/v2/organizationFields',
           '/api/v2/personFields',
           '/api/v2/productFields',
+          '/api/v2/projectFields',
           '/v1/noteFields',
         ].sort(),
       );
-      expect(sim().stats.tokensSpent).to.equal(70);
+      expect(sim().stats.tokensSpent).to.equal(80);
       for (const entity of ENTITIES) {
         const stream = fieldsCarrier(entity).name;
         const properties = schemaOf(catalog, stream).properties ?? {};
@@ -178,7 +179,9 @@ describe('custom fields', function () {
     let full: Sync;
     before(async () => {
       catalog = await discover(sim());
-      full = await sync(sim(), { catalog: configuredFrom(catalog, 'full_refresh') });
+      // The default streams, and the opt-in projects with their field definitions.
+      const streams = [...ALL, 'projects', 'project_fields'];
+      full = await sync(sim(), { catalog: configuredFrom(catalog, 'full_refresh', streams) });
     });
 
     it('emits every custom field under its column, with labels for options (a deleted one as its id), and no 40-character key', () => {
@@ -210,7 +213,7 @@ describe('custom fields', function () {
       expectValidRecords(full.records, catalog);
     });
 
-    it('the six field-definition streams give every definition, with the column of each custom field', () => {
+    it('the field-definition streams of each entity give every definition, with the column of each custom field', () => {
       for (const entity of ENTITIES) {
         const stream = STREAMS.find((s) => s.kind === 'fields' && s.entity === entity)?.name ?? '';
         const definitions = full.records.get(stream) ?? [];

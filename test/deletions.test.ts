@@ -11,6 +11,13 @@ const RFC3339 = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/;
 const DELETABLE = [
   'deals',
   'deal_products',
+  'deal_installments',
+  'deal_participants',
+  'deal_followers',
+  'person_followers',
+  'organization_followers',
+  'product_followers',
+  'product_variations',
   'persons',
   'organizations',
   'activities',
@@ -74,12 +81,27 @@ describe('deletions', function () {
     expect(productsOfDeleted.map((r) => r.id)).to.deep.equal(data.dealProducts(deleted.deals!).map((p) => p.id));
     for (const product of productsOfDeleted)
       expect(product).to.have.property(DELETED_AT, deletedAt('deals', deleted.deals!));
+    // So are its installments, and a deleted product's variations.
+    const childrenOfDeleted = [
+      ['deal_installments', 'deal_id', 'deals'],
+      ['product_variations', 'product_id', 'products'],
+    ] as const;
+    for (const [stream, key, parent] of childrenOfDeleted) {
+      const children = (second.records.get(stream) ?? []).filter((r) => r[key] === deleted[parent]);
+      expect(
+        children.map((r) => r.id),
+        stream,
+      ).to.deep.equal(data.childrenOf(stream, deleted[parent]!).map((r) => r.id));
+      for (const child of children)
+        expect(child, stream).to.have.property(DELETED_AT, deletedAt(parent, deleted[parent]!));
+    }
     const others = [...second.records].flatMap(([stream, records]) =>
       records.filter(
         (r) =>
           DELETED_AT in r &&
           !(deleted[stream] === r.id || (stream === 'notes' && r.id === 21)) &&
-          !(stream === 'deal_products' && r.deal_id === deleted.deals),
+          !(stream === 'deal_products' && r.deal_id === deleted.deals) &&
+          !childrenOfDeleted.some(([child, key, parent]) => stream === child && r[key] === deleted[parent]),
       ),
     );
     expect(others, 'records that are not deletions').to.deep.equal([]);

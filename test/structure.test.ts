@@ -5,7 +5,8 @@ import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { expect } from 'chai';
 import { schemaFileOf } from '../src/pipedrive/streams/catalog.js';
-import { STREAMS, isCarrier, streamByName } from '../src/pipedrive/streams/table.js';
+import { FIELD_LISTS } from '../src/pipedrive/streams/custom-fields/definitions.js';
+import { STREAMS, isCarrier, isOptIn, streamByName } from '../src/pipedrive/streams/table.js';
 import { Dataset } from '../simulator/dataset.js';
 
 const SRC = fileURLToPath(new URL('../src/', import.meta.url));
@@ -85,14 +86,18 @@ describe('structure', () => {
       }
     });
 
-    it('gives each entity whose custom fields streams carry exactly one server-filtered carrier (its columns are named after it)', () => {
-      const entities = new Set(STREAMS.filter(isCarrier).map((stream) => stream.customFields.entity));
-      for (const entity of entities) {
-        const carriers = STREAMS.filter(
-          (stream) => isCarrier(stream) && stream.kind === 'server_filtered' && stream.customFields.entity === entity,
-        );
-        expect(carriers, entity).to.have.length(1);
+    it('names for each entity with field definitions a stream that carries its custom fields (its columns are named after it)', () => {
+      for (const [entity, { carrier }] of Object.entries(FIELD_LISTS)) {
+        const stream = streamByName.get(carrier);
+        expect(stream && isCarrier(stream) && stream.customFields.entity, entity).to.equal(entity);
       }
+      for (const stream of STREAMS.filter(isCarrier))
+        expect(FIELD_LISTS, stream.name).to.have.property(stream.customFields.entity);
+    });
+
+    it('makes every stream that needs a plan feature opt-in, so that the ready-made catalogs sync on every plan', () => {
+      for (const stream of STREAMS.filter((s) => s.planFeature !== undefined))
+        expect(isOptIn(stream), stream.name).to.equal(true);
     });
 
     it("names an incremental stream of the table as each child stream's parent", () => {

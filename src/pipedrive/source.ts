@@ -18,11 +18,12 @@ import { discoverCatalog, syncModesOf, type JsonSchema } from './streams/catalog
 import { CustomFieldColumns } from './streams/custom-fields/columns.js';
 import { readFamily, readFields, type Family, type ReadContext } from './streams/engine.js';
 import { SlicePool } from './streams/slices.js';
-import { FIELD_LISTS, type FieldEntity } from './streams/custom-fields/definitions.js';
+import type { FieldEntity } from './streams/custom-fields/definitions.js';
 import { believable, bounds, parseSavedState, streamRead, type SavedState } from './streams/state.js';
 import {
   STREAMS,
   endpointsOf,
+  fieldListOf,
   fieldsCarrier,
   isCarrier,
   isChild,
@@ -54,6 +55,7 @@ const ADDRESS_ADVICE =
 const CLIENT_ADVICE: ClientAdvice = {
   slow: 'Try again later, or raise request_timeout_seconds.',
   address: ADDRESS_ADVICE,
+  misbehaving: 'Check base_url, or try again later.',
   hugePage: 'Lower page_size, or check base_url.',
   spend:
     'To spend less, sync less often, set token_budget_per_sync, or deselect streams you do not need (email_messages costs one request per mail thread).',
@@ -88,7 +90,7 @@ function authenticator(config: SourceConfig, runtime: Runtime): Authenticator {
   return new OAuthSession({
     ...credentials,
     timeoutMs: config.requestTimeoutMs,
-    addressAdvice: ADDRESS_ADVICE,
+    addressAdvice: 'Check base_url (the OAuth server is at its origin), or set company_domain.',
     signal: runtime.signal,
     mask: runtime.mask,
     onExchanged: async (tokens) => {
@@ -115,8 +117,8 @@ function exchangedCredentials(config: SourceConfig, { refreshToken, accessToken 
 const customFieldSettings = (config: SourceConfig) => ({ mode: config.customFields, names: config.customFieldNames });
 
 /** The catalog: in readable mode, each stream that carries custom fields declares a column per field, from the field
- * definitions (one list per entity: 6 requests, 70 tokens); in raw mode, no request. A stream the grant's scopes
- * cannot read is left out, with a warning. A field list Pipedrive refuses (403) leaves its streams in, with the API's
+ * definitions (one list per entity); in raw mode, no request. A stream the grant's scopes cannot read is left out,
+ * with a warning. A field list Pipedrive refuses (403, or a plan that lacks the feature) leaves its streams in, with the API's
  * shape of custom fields and a warning: their reads then fail loudly, where a stream left out would stop syncing
  * unnoticed. */
 async function discover(config: SourceConfig, runtime: Runtime) {
@@ -129,9 +131,11 @@ async function discover(config: SourceConfig, runtime: Runtime) {
       try {
         return await columns.schemaOf(stream);
       } catch (error) {
-        if (!(error instanceof HttpStatusError && error.status === 403)) throw error;
+        const refused = error instanceof HttpStatusError && (error.status === 403 || stream.planFeature !== undefined);
+        if (!refused || ![402, 403, 404].includes(error.status)) throw error;
+        const feature = stream.planFeature ? ` (the company may lack Pipedrive's ${stream.planFeature})` : '';
         runtime.logger.warn(
-          `${stream.name}: its custom fields are declared as the API returns them, as Pipedrive refused their definitions. ${error.message}`,
+          `${stream.name}: its custom fields are declared as the API returns them, as Pipedrive refused their definitions${feature}. ${error.message}`,
         );
         return undefined;
       }
@@ -270,7 +274,7 @@ function budgetedTasks(
   const tasks = [
     ...fields.map((stream) => ({
       streams: [stream.name],
-      estimate: tokenCost(FIELD_LISTS[stream.entity].endpoint),
+      estimate: tokenCost(fieldListOf(stream).endpoint),
       run: () => readFields(stream, context),
     })),
     ...families.map((family) => ({

@@ -9,7 +9,7 @@
 // Scenarios are fast-check values: a seed gives the same scenario again, and a failing one can be shrunk.
 import fc from 'fast-check';
 import type { AirbyteMessage, ConfiguredAirbyteCatalog } from '../../src/generated/airbyte-protocol.js';
-import { primaryKeyOf, streamByName } from '../../src/pipedrive/streams/table.js';
+import { isChild, primaryKeyOf, streamByName } from '../../src/pipedrive/streams/table.js';
 import type { Counts, MutableStream } from '../../simulator/dataset.js';
 import { PipedriveSimulator, type Fault } from '../../simulator/server.js';
 import { parseMessageLine } from '../../acceptance/protocol.js';
@@ -586,9 +586,19 @@ function expectedRows(sim: PipedriveSimulator, stream: string): Map<string | num
       for (const message of data.messagesOf(thread)) add(data.tables.email_messages.get(message)!);
     return rows;
   }
-  if (stream === 'deal_products') {
-    for (const deal of data.tables.deals.order('index'))
-      if (!isDeleted(data.tables.deals.get(deal))) data.dealProducts(deal).forEach(add);
+  // A child's rows: those of each parent still there, with what the connector derives from the parent.
+  const parentTable = data.parentTableOf(stream);
+  const definition = streamByName.get(stream);
+  if (parentTable && definition && isChild(definition)) {
+    const parents = data.tables[parentTable];
+    for (const index of parents.order('index')) {
+      const parent = parents.get(index)!;
+      if (isDeleted(parent)) continue;
+      for (const record of data.childrenOf(stream, parent.id as number)) {
+        definition.derive?.(record, parent);
+        add(record);
+      }
+    }
     return rows;
   }
   const table = data.table(stream);

@@ -165,14 +165,17 @@ export function expectValidRecords(records: Map<string, Record<string, unknown>[
   }
 }
 
-/** The ids the simulator holds for a stream, updated at or after `since` (epoch ms) for incremental streams. */
+/** The ids the simulator holds for a stream, updated at or after `since` (epoch ms) for incremental streams: a table's
+ * rows; a field-definition stream's keys; a list derived from another table's rows (a child stream, or a full table
+ * read per record of another list) with ids made as the connector makes them, of the parents changed since (and, for
+ * a list the connector reads down to its saved point, such as a changelog, only the records since). */
 export function expectedIds(simulator: PipedriveSimulator, stream: string, since = -Infinity): (number | string)[] {
   const data = simulator.dataset;
   const definition = streamByName.get(stream);
-  if (definition?.kind === 'fields') {
-    const entity = definition.entity;
-    return [...data.standardFields(entity), ...data.fields[entity].map((field) => field.key)].sort();
-  }
+  const sorted = (ids: (number | string)[]) =>
+    ids.sort((a, b) => (typeof a === 'number' && typeof b === 'number' ? a - b : String(a) < String(b) ? -1 : 1));
+  if (definition?.kind === 'fields')
+    return data.fieldKeys(definition.list?.endpoint === '/v1/leadFields' ? 'lead' : definition.entity).sort();
   if (stream === 'goals') {
     return Array.from(data.tables.goals.order('index'), (i) => String(data.tables.goals.get(i)?.id)).sort();
   }
@@ -184,30 +187,44 @@ export function expectedIds(simulator: PipedriveSimulator, stream: string, since
       .filter((message) => data.tables.email_messages.time(message) >= since)
       .sort((a, b) => a - b);
   }
-  if (definition?.kind === 'child' && definition.parent.stream !== 'email_threads') {
-    // Derived from the parent's rows: a deal's products, an entity's changes (ids made as the connector makes them).
-    const parent = definition.parent.stream as 'deals' | 'persons' | 'organizations';
-    const rows = Array.from(data.tables[parent].order('index'));
-    if (definition.name === 'deal_products')
-      return rows.flatMap((deal) => data.dealProducts(deal).map((p) => p.id as number)).sort((a, b) => a - b);
-    return rows
-      .flatMap((index) =>
-        data.changelog(parent, index).map((change) => {
-          definition.derive!(change, data.tables[parent].get(index)!);
-          return change;
-        }),
-      )
-      .filter((change) => Date.parse(`${String(change.time).replace(' ', 'T')}Z`) >= since)
-      .map((change) => change.id as string)
-      .sort();
+  const parentTable = data.parentTableOf(stream);
+  if (definition && parentTable) {
+    const parents = data.tables[parentTable];
+    const cursor = cursorFieldOf(stream);
+    const lists = definition.kind === 'child' || definition.kind === 'full_table' ? definition.lists : [];
+    const derive = definition.kind === 'child' ? definition.derive : lists[0]?.each?.derive;
+    // A list whose older records the connector keeps is read whole for each parent changed since; any other (a
+    // changelog) down to the stream's saved point.
+    const whole = lists.every((list) => list.older === 'keep');
+    const millis = (value: unknown) => {
+      const text = String(value);
+      return Date.parse(/^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d$/.test(text) ? `${text.replace(' ', 'T')}Z` : text);
+    };
+    return sorted(
+      Array.from(parents.order('index'))
+        .filter((index) => cursor === undefined || !whole || parents.time(index) >= since)
+        .flatMap((index) => {
+          const parent = parents.get(index)!;
+          return data.childrenOf(stream, parent.id as number | string).map((record) => {
+            derive?.(record, parent);
+            return record;
+          });
+        })
+        .filter((record) => cursor === undefined || whole || !(millis(record[cursor]) < since))
+        .map((record) => record[primaryKeyOf(definition)] as number | string),
+    );
   }
   const table = data.table(stream);
   const incremental = cursorFieldOf(stream) !== undefined;
   const indexes = Array.from(table.order('index')).filter((id) => !incremental || table.time(id) >= since);
   if (definition?.kind !== 'full_table' && stream !== 'leads') return indexes;
-  // Rows whose ids are not their indexes: leads and lead labels (UUIDs), lead sources (names).
+  // Rows whose ids are not their indexes: leads and lead labels (UUIDs), lead sources (names), call logs, permission
+  // sets. A full table's lists leave deleted rows out (projects a test deleted: status deleted).
   const key = primaryKeyOf(definition!);
-  const ids = indexes.map((index) => table.get(index)![key] as number | string);
+  const ids = indexes
+    .map((index) => table.get(index)!)
+    .filter((record) => definition?.kind !== 'full_table' || record.status !== 'deleted')
+    .map((record) => record[key] as number | string);
   return typeof ids[0] === 'string' ? ids.sort() : ids;
 }
 

@@ -59,6 +59,8 @@ export interface ClientAdvice {
   slow: string;
   /** When the address cannot be reached, or redirects to another host. */
   address: string;
+  /** When the configured address itself misbehaves (redirects to itself). */
+  misbehaving: string;
   /** When a page is too big to read. */
   hugePage: string;
   /** When the company's daily token budget is spent. */
@@ -68,6 +70,7 @@ export interface ClientAdvice {
 const GENERIC_ADVICE: ClientAdvice = {
   slow: 'Try again later.',
   address: 'Check the address the connector is configured with.',
+  misbehaving: 'Check the address the connector is configured with, or try again later.',
   hugePage: 'Ask for smaller pages, or check the address the connector is configured with.',
   spend: 'To spend less, sync less often or read fewer streams.',
 };
@@ -126,7 +129,7 @@ export class PipedriveClient {
   /** Aborted by close(): requests in flight end, and no retry or wait outlives the client. */
   private readonly closing = new AbortController();
   /** Pipedrive's clock beside this machine's. */
-  readonly serverClock: ServerClock;
+  private readonly serverClock: ServerClock;
   /** The tokens spent, against `tokenBudget`. */
   private readonly ledger: TokenLedger;
   private requestsInFlight = 0;
@@ -407,7 +410,7 @@ export class PipedriveClient {
     if (target && target.host !== origin.host) {
       return new ConnectorError(`${told} ${this.advice.address}`, 'config_error', { internalMessage });
     }
-    return new ConnectorError(`${told} ${this.advice.address} Or try again later.`, 'system_error', {
+    return new ConnectorError(`${told} ${this.advice.misbehaving}`, 'system_error', {
       internalMessage,
     });
   }

@@ -35,10 +35,6 @@ export class TokenLedger {
     return (this.cap ?? Infinity) - this.committed;
   }
 
-  get spent(): number {
-    return this.committed;
-  }
-
   /** Counts a request before it is sent and returns its cost; one that would pass the cap is refused instead. */
   commit(endpoint: string): number {
     const cost = tokenCost(endpoint);

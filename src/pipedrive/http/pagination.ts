@@ -247,6 +247,9 @@ async function* offsetPages(page: PageRequest): Pages {
   const limit = Math.max(2, page.limit);
   const request = filtered(page);
   const validate = pageValidator(list, 'offset');
+  // What identifies a record: its id field, which a caller may not change (it may add an `id` of its own).
+  const field = list.idField ?? 'id';
+  const idOf = (record: ApiRecord | undefined) => record?.[field];
   const read = async (start: number) => {
     const body = await client.get({ ...request, query: { ...request.query, start, limit }, validate });
     return {
@@ -260,22 +263,24 @@ async function* offsetPages(page: PageRequest): Pages {
     const overlap = previous.length > 0 ? 1 : 0;
     const { records, more } = await read(position - overlap);
     let page = records;
-    if (overlap && records[0]?.id !== previous.at(-1)?.id) {
+    if (overlap && idOf(records[0]) !== idOf(previous.at(-1))) {
       const before = await read(Math.max(0, position - limit));
-      const seen = new Set(previous.map((record) => record.id));
-      if (before.records.length > 0 && !before.records.some((record) => seen.has(record.id))) {
+      const seen = new Set(previous.map(idOf));
+      if (before.records.length > 0 && !before.records.some((record) => seen.has(idOf(record)))) {
         throw new ConnectorError(
           `The list ${request.endpoint} changed by more than a page while it was read; stopped so that no record is silently skipped. The next sync reads it again.`,
           'transient_error',
         );
       }
-      page = [...before.records, ...records].filter((record) => !seen.has(record.id) && (seen.add(record.id), true));
+      page = [...before.records, ...records].filter(
+        (record) => !seen.has(idOf(record)) && (seen.add(idOf(record)), true),
+      );
     } else if (overlap) {
       page = records.slice(1);
     }
     // Only records of the page before, however far the offset moved: the list is not moving on.
-    const known = new Set(previous.map((record) => record.id));
-    if (overlap && more && page.every((record) => known.has(record.id)))
+    const known = new Set(previous.map(idOf));
+    if (overlap && more && page.every((record) => known.has(idOf(record))))
       throw stuck(request, `answered the records of offset ${position - overlap} again`);
     yield page;
     if (!more) return;

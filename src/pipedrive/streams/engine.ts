@@ -8,6 +8,7 @@ import { recordMessage } from '../../airbyte/messages.js';
 import type { MessageWriter } from '../../airbyte/output.js';
 import type { StreamOutcome } from '../../airbyte/source.js';
 import { clock } from '../clock.js';
+import { ConnectorError } from '../../airbyte/errors.js';
 import { HttpStatusError, type PipedriveClient, type Query } from '../http/client.js';
 import { BudgetExhausted } from '../http/ledger.js';
 import { MAX_PAGE_SIZE, isPurged, listPages, type ApiRecord, type Pages, type SortedList } from '../http/pagination.js';
@@ -25,7 +26,10 @@ import {
   isCarrier,
   isDistinct,
   isIncremental,
+  fieldListOf,
   parentOf,
+  parentParameters,
+  type FanOut,
   recentOf,
   type FieldsStream,
   type StreamDefinition,
@@ -169,8 +173,10 @@ async function* recordBatches(
   const read: ListRead = { stream, lowerBound: listing.lowerBound, countAs, signal };
   const distinct = isDistinct(stream);
   const seen = new Set<ApiRecord['id']>();
-  for (const list of listing.lists) {
-    for await (const page of boundedPages(read, list, context))
+  const lists: readonly StreamList[] = listing.lists;
+  for (const list of lists) {
+    const pages = list.each ? fannedOutPages(read, list, list.each, context) : boundedPages(read, list, context);
+    for await (const page of pages)
       yield {
         records: distinct ? page.filter((record) => !seen.has(record.id) && Boolean(seen.add(record.id))) : page,
       };
@@ -193,6 +199,26 @@ function boundedPages(
     : dropOlder(pages, stream.cursor, lowerBound);
 }
 
+/** The pages of a list asked for each record of the list it fans out over; a parent that answers 404 adds none where
+ * the API documents that as its answer for nothing to list. */
+async function* fannedOutPages(read: ListRead, list: StreamList, each: FanOut, context: ReadContext): Pages {
+  const limit = Math.min(context.pageSize, each.of.maxPageSize ?? MAX_PAGE_SIZE);
+  const { client, logger } = context;
+  for await (const parents of listPages({ client, list: each.of, limit, stream: read.countAs, signal: read.signal })) {
+    for (const parent of parents) {
+      try {
+        for await (const page of boundedPages(read, list, context, parentParameters(each.request, parent))) {
+          for (const record of page) each.derive?.(record, parent);
+          yield page;
+        }
+      } catch (error) {
+        if (!(each.emptyIs404 && error instanceof HttpStatusError && error.status === 404)) throw error;
+        logger.info(`${read.stream.name}: nothing listed for ${each.of.endpoint} ${String(parent.id)} (HTTP 404)`);
+      }
+    }
+  }
+}
+
 /** Client-side lower bound, for lists the API cannot filter. A record without a cursor value is kept. */
 async function* dropOlder(pages: Pages, cursor: string, lowerBound: number): Pages {
   for await (const page of pages) yield page.filter((record) => !(toMillis(record[cursor]) < lowerBound));
@@ -210,6 +236,19 @@ async function* untilOlder(pages: Pages, cursor: string, lowerBound: number): Pa
     yield page.slice(0, older);
     return;
   }
+}
+
+/** A stream that needs a plan feature, refused (402, 403) or answered that its list does not exist (404): the
+ * company may lack the feature, which the error names beside what Pipedrive said. */
+function featureRefusal(stream: StreamDefinition, error: unknown): unknown {
+  const { planFeature } = stream;
+  if (planFeature === undefined || !(error instanceof HttpStatusError) || ![402, 403, 404].includes(error.status))
+    return error;
+  return new ConnectorError(
+    `${stream.name} needs Pipedrive's ${planFeature}, which this company's plan may not include: if so, add it to the plan (Company settings → Billing) or deselect ${stream.name}. ${error.message}`,
+    'config_error',
+    { cause: error, internalMessage: error.internalMessage },
+  );
 }
 
 /** Only these say that a parent asked for alone is gone; a 403 is a permission the stream lacks. */
@@ -256,7 +295,7 @@ abstract class Member<R extends StreamRead = StreamRead> {
   }
 
   fail(cause: unknown): void {
-    this.error ??= { cause };
+    this.error ??= { cause: featureRefusal(this.read.stream, cause) };
   }
 
   /** The final checkpoint of a read that went to the end (`ordered`: its records came in cursor order). No state
@@ -399,8 +438,7 @@ class ChildMember extends Member<ChildRead> {
     const { request } = stream.parent;
     if (request.per === 'record') {
       for (const parent of wanted) {
-        const parameters = { pathParams: request.pathParams(parent) };
-        if (!(await this.readChildren(parameters, () => parent, String(parent.id)))) return;
+        if (!(await this.readChildren(parentParameters(request, parent), () => parent, String(parent.id)))) return;
       }
       return;
     }
@@ -461,9 +499,11 @@ export async function readFields(stream: FieldsStream, context: ReadContext): Pr
   const checkpoint = new Checkpoint(read, context.writer, () => Infinity);
   try {
     const { columns } = context;
-    const definitions = await columns.definitionsOf(stream.entity, stream.name);
+    const definitions = await columns.definitionsFrom(fieldListOf(stream), stream.name);
     const named = columns.readable ? await columns.columnsOf(stream.entity, fieldsCarrier(stream.entity).name) : [];
     const columnOf = new Map(named.map((column) => [column.key, column.column]));
+    // v1 definitions carry v1 timestamps.
+    const normalise = timestampNormaliser(streamSchema(stream.name));
     for (const definition of definitions) {
       const record = {
         ...definition.record,
@@ -473,12 +513,15 @@ export async function readFields(stream: FieldsStream, context: ReadContext): Pr
         is_custom_field: definition.isCustom,
         column_name: columnOf.get(definition.key) ?? null,
       };
+      normalise(record);
       await context.writer.write(recordMessage(stream.name, record));
       checkpoint.saw(NaN);
     }
     await checkpoint.emit({ cap: Infinity, syncedAt: context.client.serverNow() });
     return new Map([[stream.name, { records: checkpoint.total }]]);
   } catch (error) {
-    return new Map([[stream.name, error instanceof BudgetExhausted ? { records: 0, deferred: true } : { error }]]);
+    const outcome =
+      error instanceof BudgetExhausted ? { records: 0, deferred: true } : { error: featureRefusal(stream, error) };
+    return new Map([[stream.name, outcome]]);
   }
 }

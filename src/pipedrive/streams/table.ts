@@ -5,26 +5,53 @@ import { createHash } from 'node:crypto';
 import { Duration } from 'luxon';
 import type { Query } from '../http/client.js';
 import type { ApiRecord, FilteredList, ListDefinition, SortedList } from '../http/pagination.js';
+import { FIELD_LISTS, type FieldEntity } from './custom-fields/definitions.js';
 
 /** A list as a stream reads it: how to page through it (http/pagination.ts), and what the stream does with records
  * older than its lower bound in a list the API cannot filter by time: `drop` them (default); `stop` at the first one
  * (the list is newest first); `keep` them (a child stream whose parents' changes already chose what to read). */
-export type StreamList = ListDefinition & { older?: 'drop' | 'stop' | 'keep' };
-import { FIELD_LISTS, type FieldEntity } from './custom-fields/definitions.js';
+export type StreamList = ListDefinition & { older?: 'drop' | 'stop' | 'keep'; each?: FanOut };
 
 export type CursorField = 'update_time' | 'modified' | 'time';
 
+/** How a request names one parent record: its id as the path's `{id}`, or in a query parameter. */
+export type RecordRequest = { per: 'record'; in: 'path' } | { per: 'record'; in: 'query'; param: string };
+
+/** The list is asked once for each record of another list (a board's phases, a role's assignments). `emptyIs404`:
+ * a parent with nothing to list answers 404 (Pipedrive documents it for permission sets without assignments); any
+ * other error fails the stream. `derive` gives a record what it lacks. */
+export interface FanOut {
+  of: ListDefinition;
+  request: RecordRequest;
+  emptyIs404?: true;
+  derive?: (record: ApiRecord, parent: ApiRecord) => void;
+}
+
+/** What any stream may have on top of how its lists are read. */
+export interface Capabilities {
+  /** Costs requests every sync that a sync with nothing changed would not otherwise make (one per record of another
+   * list, a list read whole for want of a filter): read only when a catalog selects it, left out of the ready-made
+   * catalogs. */
+  optIn?: true;
+  /** The Pipedrive feature (a plan or add-on) its lists need: a company without it gets a config_error naming it.
+   * Such a stream is opt-in, so that the ready-made catalogs sync on every plan. */
+  planFeature?: string;
+}
+
 /** Read whole every sync (the list may return a record more than once if `distinct`: each id is emitted once). */
-export interface FullTableStream {
+export interface FullTableStream extends Capabilities {
   kind: 'full_table';
   name: string;
   lists: readonly StreamList[];
   distinct?: boolean;
+  /** The property that identifies a record, when not `id` (lead sources: `name`). */
+  primaryKey?: string;
+  customFields?: CustomFieldsOf;
 }
 
 /** Filtered and sorted by its cursor on the server: a sync reads only what changed, and every page is a checkpoint.
  * A list that also takes an upper bound (`until`) is read in time slices, several at once (slices.ts). */
-export interface ServerFilteredStream extends Deletable {
+export interface ServerFilteredStream extends Deletable, Capabilities {
   kind: 'server_filtered';
   name: string;
   cursor: CursorField;
@@ -50,11 +77,13 @@ export interface CustomFieldsOf {
   shape: 'v1' | 'v2';
 }
 
-/** The field definitions of an entity, each with the column this connector emits it under (read whole). */
-export interface FieldsStream {
+/** The field definitions of an entity, each with the column this connector emits it under (read whole): from the
+ * entity's own list, or from `list` (lead fields: the deal fields leads carry, named as the deals' columns). */
+export interface FieldsStream extends Capabilities {
   kind: 'fields';
   name: string;
   entity: FieldEntity;
+  list?: ListDefinition;
 }
 
 /**
@@ -62,7 +91,7 @@ export interface FieldsStream {
  * every list is in ascending cursor order, else at the end). `recent` lists return only what changed but reach back no
  * further than `reach`: they replace `lists` when the previous sync completed within it.
  */
-export interface ClientFilteredStream extends Deletable {
+export interface ClientFilteredStream extends Deletable, Capabilities {
   kind: 'client_filtered';
   name: string;
   cursor: CursorField;
@@ -75,14 +104,19 @@ export interface ClientFilteredStream extends Deletable {
 /** How a child's lists are asked for its parents: once per parent (its id in the path), or for a batch of up to
  * `size` parents at once (their ids, comma-separated, in the query parameter `param`; each record names its parent in
  * `parentKey`). */
-export type ParentRequest =
-  | { per: 'record'; pathParams: (parent: ApiRecord) => Record<string, number | string> }
-  | { per: 'batch'; param: string; size: number; parentKey: string };
+export type ParentRequest = RecordRequest | { per: 'batch'; param: string; size: number; parentKey: string };
+
+/** The parameters of a request for one parent's records. */
+export const parentParameters = (
+  request: RecordRequest,
+  parent: ApiRecord,
+): { pathParams?: Record<string, string>; query?: Query } =>
+  request.in === 'path' ? { pathParams: { id: String(parent.id) } } : { query: { [request.param]: String(parent.id) } };
 
 /** Read for the records of its parent stream, riding along on the parent's lists when both are selected; only parents
  * changed since the previous sync are visited. A parent asked for alone that vanished meanwhile (404 or 410) is
  * skipped; any other answer fails the stream (a 403 is a permission it lacks, not a parent gone). */
-export interface ChildStream {
+export interface ChildStream extends Capabilities {
   kind: 'child';
   name: string;
   cursor: CursorField;
@@ -92,8 +126,6 @@ export interface ChildStream {
   derive?: (record: ApiRecord, parent: ApiRecord) => void;
   /** The records go with their parent: when the parent is a deletion, so are they (`_ab_cdc_deleted_at`). */
   deletedWithParent?: boolean;
-  /** Costs a request per changed parent: read only when a catalog selects it, left out of the ready-made ones. */
-  optIn?: boolean;
 }
 
 export type StreamDefinition =
@@ -105,16 +137,18 @@ export const isIncremental = (stream: StreamDefinition): stream is IncrementalSt
 /** The property that identifies a stream's records: `id`; a full table's lists may name another (lead sources: `name`).
  * (A child's `idField` only checks its pages: a change gets its `id` from `derive`.) */
 export const primaryKeyOf = (stream: StreamDefinition): string =>
-  stream.kind === 'fields' ? 'key' : stream.kind === 'full_table' ? (stream.lists[0]?.idField ?? 'id') : 'id';
+  stream.kind === 'fields' ? 'key' : stream.kind === 'full_table' ? (stream.primaryKey ?? 'id') : 'id';
 
 /** A stream whose records carry an entity's custom fields. */
-export type CarrierStream = (ServerFilteredStream | ClientFilteredStream) & { customFields: CustomFieldsOf };
+export type CarrierStream = (FullTableStream | ServerFilteredStream | ClientFilteredStream) & {
+  customFields: CustomFieldsOf;
+};
 
 // What a stream can do, asked of any stream: the engine, the catalog and the source ask these, never the kind.
 
 /** The stream's records carry custom fields. */
 export const isCarrier = (stream: StreamDefinition): stream is CarrierStream =>
-  (stream.kind === 'server_filtered' || stream.kind === 'client_filtered') && stream.customFields !== undefined;
+  stream.kind !== 'fields' && stream.kind !== 'child' && stream.customFields !== undefined;
 
 /** The stream is read for the records of a parent stream. */
 export const isChild = (stream: StreamDefinition): stream is ChildStream => stream.kind === 'child';
@@ -142,8 +176,11 @@ export const isDistinct = (stream: StreamDefinition): boolean =>
 export const carriesDeletions = (stream: StreamDefinition): boolean =>
   deletedMarkerOf(stream) !== undefined || (isChild(stream) && stream.deletedWithParent === true);
 
-/** The stream is read only when a catalog selects it (it costs a request per changed parent). */
-export const isOptIn = (stream: StreamDefinition): boolean => isChild(stream) && stream.optIn === true;
+/** The stream is read only when a catalog selects it. */
+export const isOptIn = (stream: StreamDefinition): boolean => stream.optIn === true;
+
+/** Where a field-definition stream's definitions come from. */
+export const fieldListOf = (stream: FieldsStream): ListDefinition => stream.list ?? FIELD_LISTS[stream.entity];
 
 const V2_SINCE = { param: 'updated_since', format: 'rfc3339' } as const;
 /** A v2 list filtered on the server: `updated_since` (inclusive) and ascending `update_time`. */
@@ -220,7 +257,7 @@ function changelog(parent: 'deals' | 'persons' | 'organizations', parentKey: str
     kind: 'child',
     name,
     cursor: 'time',
-    parent: { stream: parent, request: { per: 'record', pathParams: (record) => ({ id: String(record.id) }) } },
+    parent: { stream: parent, request: { per: 'record', in: 'path' } },
     lists: [{ endpoint: `/v1/${parent}/{id}/changelog`, paging: 'cursor', idField: 'field_key', older: 'stop' }],
     optIn: true,
     derive: (change, record) => {
@@ -228,6 +265,36 @@ function changelog(parent: 'deals' | 'persons' | 'organizations', parentKey: str
       const identity = [record.id, change.time, change.field_key, change.old_value, change.new_value];
       change.id = createHash('sha1').update(JSON.stringify(identity)).digest('hex').slice(0, 24);
     },
+  };
+}
+
+/**
+ * For records with no time or id of their own (installments, variations, participants, followers): the time of the
+ * parent's version they were read with as their `update_time` (so that a destination keeps the latest read), the
+ * parent's id under `parentKey`, and, given `idOf`, an id made of what identifies the record within its parent.
+ */
+function fromParent(parentKey: string, idOf?: (record: ApiRecord) => unknown) {
+  return (record: ApiRecord, parent: ApiRecord): void => {
+    record[parentKey] = parent.id;
+    record.update_time = parent.update_time;
+    if (idOf) record.id = `${String(parent.id)}:${String(idOf(record))}`;
+  };
+}
+
+/** Projects are an add-on; Pipedrive answers the lists of a company without it with an error. */
+const PROJECTS = 'Projects add-on';
+
+/** Who follows each record of an entity: one request per changed parent (Pipedrive keeps no company-wide list). */
+function followers(parent: 'deals' | 'persons' | 'organizations' | 'products', parentKey: string): ChildStream {
+  return {
+    kind: 'child',
+    name: `${parent.replace(/s$/, '')}_followers`,
+    cursor: 'update_time',
+    parent: { stream: parent, request: { per: 'record', in: 'path' } },
+    lists: [{ endpoint: `/api/v2/${parent}/{id}/followers`, paging: 'cursor', idField: 'user_id', older: 'keep' }],
+    derive: fromParent(parentKey, (follower) => follower.user_id),
+    deletedWithParent: true,
+    optIn: true,
   };
 }
 
@@ -242,6 +309,14 @@ export const STREAMS: readonly StreamDefinition[] = [
   },
   { kind: 'fields', name: 'activity_fields', entity: 'activity' },
   { kind: 'full_table', name: 'activity_types', lists: [single('/v1/activityTypes')] },
+  {
+    kind: 'full_table',
+    name: 'call_logs',
+    // No filter and no documented order: read whole (50 a page, its most), opt-in for what that costs every sync.
+    lists: [{ endpoint: '/v1/callLogs', paging: 'offset', maxPageSize: 50 }],
+    optIn: true,
+    planFeature: 'call logging (Caller or a calling integration)',
+  },
   { kind: 'full_table', name: 'currencies', lists: [single('/v1/currencies')] },
   {
     kind: 'server_filtered',
@@ -265,6 +340,29 @@ export const STREAMS: readonly StreamDefinition[] = [
     lists: [{ endpoint: '/api/v2/deals/products', paging: 'cursor', older: 'keep' }],
     deletedWithParent: true,
   },
+  {
+    kind: 'child',
+    name: 'deal_installments',
+    cursor: 'update_time',
+    // The installments of up to 100 changed deals a request; installments carry no time: their deal's is used.
+    parent: { stream: 'deals', request: { per: 'batch', param: 'deal_ids', size: 100, parentKey: 'deal_id' } },
+    lists: [{ endpoint: '/api/v2/deals/installments', paging: 'cursor', older: 'keep' }],
+    derive: fromParent('deal_id'),
+    deletedWithParent: true,
+    planFeature: 'installments (Growth plan and above)',
+    optIn: true,
+  },
+  {
+    kind: 'child',
+    name: 'deal_participants',
+    cursor: 'update_time',
+    parent: { stream: 'deals', request: { per: 'record', in: 'path' } },
+    lists: [{ endpoint: '/v1/deals/{id}/participants', paging: 'offset', older: 'keep' }],
+    derive: fromParent('deal_id'),
+    deletedWithParent: true,
+    optIn: true,
+  },
+  followers('deals', 'deal_id'),
   changelog('deals', 'deal_id', 'deal_changelog'),
   {
     kind: 'child',
@@ -272,7 +370,7 @@ export const STREAMS: readonly StreamDefinition[] = [
     cursor: 'update_time',
     parent: {
       stream: 'email_threads',
-      request: { per: 'record', pathParams: (thread) => ({ id: String(thread.id) }) },
+      request: { per: 'record', in: 'path' },
     },
     lists: [{ endpoint: '/v1/mailbox/mailThreads/{id}/mailMessages', paging: 'offset' }],
   },
@@ -332,8 +430,22 @@ export const STREAMS: readonly StreamDefinition[] = [
     // Leads carry the deals' custom fields, v1's way.
     customFields: { entity: 'deal', shape: 'v1' },
   },
+  {
+    kind: 'fields',
+    name: 'lead_fields',
+    // Leads carry the deal fields: their column names are the deals'.
+    entity: 'deal',
+    list: { endpoint: '/v1/leadFields', paging: 'offset', idField: 'key' },
+  },
   { kind: 'full_table', name: 'lead_labels', lists: [single('/v1/leadLabels')] },
-  { kind: 'full_table', name: 'lead_sources', lists: [{ ...single('/v1/leadSources'), idField: 'name' }] },
+  {
+    kind: 'full_table',
+    name: 'lead_sources',
+    lists: [{ ...single('/v1/leadSources'), idField: 'name' }],
+    primaryKey: 'name',
+  },
+  // Deprecated by Pipedrive for a Teams API still to come: opt-in, so that its retirement fails no ready-made catalog.
+  { kind: 'full_table', name: 'legacy_teams', lists: [single('/v1/legacyTeams')], optIn: true },
   {
     kind: 'server_filtered',
     name: 'notes',
@@ -363,6 +475,7 @@ export const STREAMS: readonly StreamDefinition[] = [
     deleted: IS_DELETED,
   },
   { kind: 'fields', name: 'organization_fields', entity: 'organization' },
+  followers('organizations', 'org_id'),
   changelog('organizations', 'organization_id', 'organization_changelog'),
   {
     kind: 'server_filtered',
@@ -373,6 +486,26 @@ export const STREAMS: readonly StreamDefinition[] = [
     deleted: IS_DELETED,
   },
   { kind: 'fields', name: 'person_fields', entity: 'person' },
+  followers('persons', 'person_id'),
+  { kind: 'full_table', name: 'permission_sets', lists: [single('/v1/permissionSets')] },
+  {
+    kind: 'full_table',
+    name: 'permission_set_assignments',
+    lists: [
+      {
+        endpoint: '/v1/permissionSets/{id}/assignments',
+        paging: 'offset',
+        idField: 'user_id',
+        each: {
+          of: single('/v1/permissionSets'),
+          request: { per: 'record', in: 'path' },
+          emptyIs404: true,
+          derive: (record) => (record.id = `${String(record.permission_set_id)}:${String(record.user_id)}`),
+        },
+      },
+    ],
+    optIn: true,
+  },
   changelog('persons', 'person_id', 'person_changelog'),
   { kind: 'full_table', name: 'pipelines', lists: [{ endpoint: '/api/v2/pipelines', paging: 'cursor' }] },
   {
@@ -384,8 +517,79 @@ export const STREAMS: readonly StreamDefinition[] = [
     customFields: { entity: 'product', shape: 'v2' },
     deleted: IS_DELETED,
   },
+  {
+    kind: 'child',
+    name: 'product_variations',
+    cursor: 'update_time',
+    parent: { stream: 'products', request: { per: 'record', in: 'path' } },
+    lists: [{ endpoint: '/api/v2/products/{id}/variations', paging: 'cursor', older: 'keep' }],
+    derive: fromParent('product_id'),
+    deletedWithParent: true,
+  },
+  followers('products', 'product_id'),
+  {
+    kind: 'full_table',
+    name: 'projects',
+    // Deleted projects are left out (a full table drops them); archived ones come only from their own list.
+    lists: [
+      { endpoint: '/api/v2/projects', paging: 'cursor' },
+      { endpoint: '/api/v2/projects/archived', paging: 'cursor' },
+    ],
+    // A project archived between the two lists is in both: it is emitted once.
+    distinct: true,
+    customFields: { entity: 'project', shape: 'v2' },
+    planFeature: PROJECTS,
+    optIn: true,
+  },
+  { kind: 'full_table', name: 'project_boards', lists: [single('/api/v2/boards')], planFeature: PROJECTS, optIn: true },
+  { kind: 'fields', name: 'project_fields', entity: 'project', planFeature: PROJECTS, optIn: true },
+  {
+    kind: 'full_table',
+    name: 'project_phases',
+    // Phases are listed per board.
+    lists: [
+      {
+        ...single('/api/v2/phases'),
+        each: { of: single('/api/v2/boards'), request: { per: 'record', in: 'query', param: 'board_id' } },
+      },
+    ],
+    planFeature: PROJECTS,
+    optIn: true,
+  },
+  {
+    kind: 'full_table',
+    name: 'project_templates',
+    lists: [{ endpoint: '/api/v2/projectTemplates', paging: 'cursor' }],
+    planFeature: PROJECTS,
+    optIn: true,
+  },
+  { kind: 'full_table', name: 'roles', lists: [{ endpoint: '/v1/roles', paging: 'offset' }] },
+  {
+    kind: 'full_table',
+    name: 'role_assignments',
+    lists: [
+      {
+        endpoint: '/v1/roles/{id}/assignments',
+        paging: 'offset',
+        idField: 'user_id',
+        each: {
+          of: { endpoint: '/v1/roles', paging: 'offset' },
+          request: { per: 'record', in: 'path' },
+          derive: (record) => (record.id = `${String(record.role_id)}:${String(record.user_id)}`),
+        },
+      },
+    ],
+    optIn: true,
+  },
   { kind: 'fields', name: 'product_fields', entity: 'product' },
   { kind: 'full_table', name: 'stages', lists: [{ endpoint: '/api/v2/stages', paging: 'cursor' }] },
+  {
+    kind: 'full_table',
+    name: 'tasks',
+    lists: [{ endpoint: '/api/v2/tasks', paging: 'cursor' }],
+    planFeature: PROJECTS,
+    optIn: true,
+  },
   { kind: 'client_filtered', name: 'users', cursor: 'modified', lists: [single('/v1/users')] },
 ];
 
@@ -401,25 +605,26 @@ export const INCREMENTAL_STREAMS = STREAMS.filter(isIncremental);
 /** The streams a catalog selects unless told otherwise: all but the opt-in ones. */
 export const DEFAULT_STREAMS = STREAMS.filter((stream) => !isOptIn(stream));
 
-/** The stream whose records carry an entity's custom fields (its standard properties are the field's neighbours). */
+/** The stream whose records carry an entity's custom fields in the entity's own shape (its standard properties are
+ * the field's neighbours): the one FIELD_LISTS names. */
 export function fieldsCarrier(entity: FieldEntity): CarrierStream {
-  const carrier = STREAMS.find(
-    (s): s is ServerFilteredStream & CarrierStream =>
-      isCarrier(s) && s.kind === 'server_filtered' && s.customFields.entity === entity,
-  );
-  if (!carrier) throw new Error(`no stream carries the custom fields of ${entity}`);
+  const carrier = streamByName.get(FIELD_LISTS[entity].carrier);
+  if (!carrier || !isCarrier(carrier)) throw new Error(`no stream carries the custom fields of ${entity}`);
   return carrier;
 }
 
 /** The endpoints a stream reads (with their alternatives: `recent` lists; a child's include its parent's, which it
  * reads when the parent is not selected). */
 export function endpointsOf(stream: StreamDefinition): string[] {
-  if (isFields(stream)) return [FIELD_LISTS[stream.entity].endpoint];
+  // A field-definition stream also reads its entity's own definitions, which name the columns.
+  if (isFields(stream)) return listEndpoints([fieldListOf(stream), FIELD_LISTS[stream.entity]]);
   if (isChild(stream)) return [...new Set([...endpointsOf(parentOf(stream)), ...listEndpoints(stream.lists)])];
   const fields = isCarrier(stream) ? [FIELD_LISTS[stream.customFields.entity]] : [];
   const recent = recentOf(stream)?.lists ?? [];
   const deletions = deletionsOf(stream)?.lists ?? [];
-  return listEndpoints([...stream.lists, ...recent, ...deletions, ...fields]);
+  const lists: readonly StreamList[] = stream.lists;
+  const fannedOver = lists.flatMap((list) => (list.each ? [list.each.of] : []));
+  return listEndpoints([...fannedOver, ...stream.lists, ...recent, ...deletions, ...fields]);
 }
 
 const listEndpoints = (lists: readonly { endpoint: string }[]) => [...new Set(lists.map((list) => list.endpoint))];

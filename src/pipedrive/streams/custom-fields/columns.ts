@@ -1,7 +1,7 @@
 // The custom-field columns of each entity for one command (discover, or a read), shared by every stream that needs
 // them: the streams that carry the fields, and the field-definition streams that say which column each field has.
 import type { PipedriveClient } from '../../http/client.js';
-import { MAX_PAGE_SIZE, listPages, type ApiRecord } from '../../http/pagination.js';
+import { MAX_PAGE_SIZE, listPages, type ApiRecord, type ListDefinition } from '../../http/pagination.js';
 import { streamSchema, type JsonSchema } from '../catalog.js';
 import { configError } from '../../../airbyte/errors.js';
 import { annotatedColumns, columnProperties, customFieldMapper, filledColumns } from './types.js';
@@ -83,7 +83,8 @@ function assertOwnColumns(columns: readonly CustomColumn[], standard: ReadonlySe
 }
 
 export class CustomFieldColumns {
-  private readonly definitions = new Map<FieldEntity, Promise<FieldDefinition[]>>();
+  /** By the list's endpoint. */
+  private readonly definitions = new Map<string, Promise<FieldDefinition[]>>();
   private readonly columns = new Map<FieldEntity, Promise<CustomColumn[]>>();
 
   /** `configured`: the schemas the configured catalog gives the carrier streams, by entity (a read's). */
@@ -99,8 +100,13 @@ export class CustomFieldColumns {
 
   /** An entity's field definitions, read once (every page), counted for `countAs`. */
   definitionsOf(entity: FieldEntity, countAs: string): Promise<FieldDefinition[]> {
-    let definitions = this.definitions.get(entity);
-    if (!definitions) this.definitions.set(entity, (definitions = this.fetch(entity, countAs)));
+    return this.definitionsFrom(FIELD_LISTS[entity], countAs);
+  }
+
+  /** The field definitions of a list, read once (every page), counted for `countAs`. */
+  definitionsFrom(list: ListDefinition, countAs: string): Promise<FieldDefinition[]> {
+    let definitions = this.definitions.get(list.endpoint);
+    if (!definitions) this.definitions.set(list.endpoint, (definitions = this.fetch(list, countAs)));
     return definitions;
   }
 
@@ -143,9 +149,8 @@ export class CustomFieldColumns {
     return namedColumns(definitions, stream, this.settings.names);
   }
 
-  private async fetch(entity: FieldEntity, countAs: string): Promise<FieldDefinition[]> {
+  private async fetch(list: ListDefinition, countAs: string): Promise<FieldDefinition[]> {
     const definitions: FieldDefinition[] = [];
-    const list = FIELD_LISTS[entity];
     for await (const page of listPages({ client: this.client, list, limit: MAX_PAGE_SIZE, stream: countAs })) {
       definitions.push(...page.map(fieldDefinition));
     }

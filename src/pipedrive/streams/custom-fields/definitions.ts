@@ -5,15 +5,20 @@ import { configError } from '../../../airbyte/errors.js';
 import type { ListDefinition, ApiRecord } from '../../http/pagination.js';
 import { filledColumns } from './types.js';
 
-/** The entities whose fields are defined, and the list each one's definitions come from. */
+const v2Fields = (endpoint: string, carrier: string) =>
+  ({ endpoint, paging: 'cursor', idField: 'field_code', carrier }) as const;
+
+/** The entities whose fields are defined, the list each one's definitions come from, and the stream whose records
+ * carry them in the entity's own shape (its columns are named against that stream's standard properties). */
 export const FIELD_LISTS = {
-  deal: { endpoint: '/api/v2/dealFields', paging: 'cursor', idField: 'field_code' },
-  person: { endpoint: '/api/v2/personFields', paging: 'cursor', idField: 'field_code' },
-  organization: { endpoint: '/api/v2/organizationFields', paging: 'cursor', idField: 'field_code' },
-  product: { endpoint: '/api/v2/productFields', paging: 'cursor', idField: 'field_code' },
-  activity: { endpoint: '/api/v2/activityFields', paging: 'cursor', idField: 'field_code' },
-  note: { endpoint: '/v1/noteFields', paging: 'single', idField: 'key' },
-} as const satisfies Record<string, ListDefinition>;
+  deal: v2Fields('/api/v2/dealFields', 'deals'),
+  person: v2Fields('/api/v2/personFields', 'persons'),
+  organization: v2Fields('/api/v2/organizationFields', 'organizations'),
+  product: v2Fields('/api/v2/productFields', 'products'),
+  activity: v2Fields('/api/v2/activityFields', 'activities'),
+  project: v2Fields('/api/v2/projectFields', 'projects'),
+  note: { endpoint: '/v1/noteFields', paging: 'single', idField: 'key', carrier: 'notes' },
+} as const satisfies Record<string, ListDefinition & { carrier: string }>;
 export type FieldEntity = keyof typeof FIELD_LISTS;
 
 /** A field definition, whichever API it came from (v2: `field_code`, `field_name`; v1: `key`, `name`). */

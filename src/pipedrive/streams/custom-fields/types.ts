@@ -80,14 +80,17 @@ export const filledColumns = (column: string, fieldType: string): string[] => [
  * address parts). */
 export function columnProperties(column: CustomColumn, definition?: FieldDefinition): Record<string, JsonSchema> {
   const type = TYPES[kindOf(column.fieldType)];
-  // Copies: the table's schemas are shared by every column of their kind.
-  const [schema, siblings] = structuredClone([type.schema, type.siblings ?? {}]);
+  // Copies, each its own: the table's schemas are shared by every column of their kind.
+  const schema = structuredClone(type.schema);
   const description = `Pipedrive custom field ${JSON.stringify(definition?.name ?? column.column)} (${column.fieldType})`;
   const annotation: FieldAnnotation = { key: column.key, field_type: column.fieldType };
   return {
     [column.column]: { ...schema, description, [FIELD_ANNOTATION]: annotation },
     ...Object.fromEntries(
-      Object.entries(siblings).map(([sibling, property]) => [`${column.column}_${sibling}`, property]),
+      Object.entries(type.siblings ?? {}).map(([sibling, property]) => [
+        `${column.column}_${sibling}`,
+        structuredClone(property),
+      ]),
     ),
   };
 }
