@@ -2,7 +2,7 @@
 // command line against the simulator: complete in both sync modes, read the cheap way, and resumable.
 import { expect } from 'chai';
 import { useSimulator } from './helpers/simulator.js';
-import { expectedIds, idsOf, killedSync, sync, type Sync } from './helpers/sync.js';
+import { expectDealsBatched, expectedIds, idsOf, killedSync, sync, type Sync } from './helpers/sync.js';
 
 const HOUR = 3_600_000;
 const NEW = [
@@ -66,16 +66,7 @@ describe('streams beyond the core 16', function () {
 
     it('reads the products of 1,000 deals in 10 requests, 100 deals each, not one request per deal', async () => {
       const s = await sync(sim(), { streams: ['deal_products'] });
-      expect(s.run.exitCode).to.equal(0);
-      expect(idsOf(s.records.get('deal_products'), 'deal_products')).to.deep.equal(expectedIds(sim(), 'deal_products'));
-      // Batches follow the pages of deals (500 a page, the deals list and the archived list): at most one partly filled
-      // batch per page.
-      const requests = sim().requestsTo('/api/v2/deals/products');
-      const dealPages = sim().requestsTo('/api/v2/deals').length + sim().requestsTo('/api/v2/deals/archived').length;
-      expect(requests.length).to.be.within(10, 10 + dealPages - 1);
-      const asked = requests.flatMap((request) => request.query.deal_ids!.split(','));
-      expect(asked).to.have.length(1000);
-      for (const request of requests) expect(request.query.deal_ids!.split(',').length).to.be.at.most(100);
+      expectDealsBatched(sim(), s, 'deal_products', '/api/v2/deals/products');
     });
   });
 

@@ -10,6 +10,7 @@ import {
   configuredFrom,
   discover,
   expectValidRecords,
+  expectDealsBatched,
   expectedIds,
   idsOf,
   killedSync,
@@ -138,15 +139,7 @@ describe('every object a company keeps', function () {
 
     it('reads the installments of 1,000 deals in about 10 requests, 100 deals each', async () => {
       const s = await sync(sim(), { streams: ['deal_installments'] });
-      expect(s.run.exitCode).to.equal(0);
-      const stream = 'deal_installments';
-      expect(idsOf(s.records.get(stream), stream)).to.deep.equal(expectedIds(sim(), stream));
-      const requests = sim().requestsTo('/api/v2/deals/installments');
-      const dealPages = sim().requestsTo('/api/v2/deals').length + sim().requestsTo('/api/v2/deals/archived').length;
-      expect(requests.length).to.be.within(10, 10 + dealPages - 1);
-      const asked = requests.flatMap((request) => request.query.deal_ids!.split(','));
-      expect(asked).to.have.length(1000);
-      for (const request of requests) expect(request.query.deal_ids!.split(',').length).to.be.at.most(100);
+      expectDealsBatched(sim(), s, 'deal_installments', '/api/v2/deals/installments');
     });
   });
 

@@ -242,3 +242,18 @@ export const answered = (simulator: PipedriveSimulator, path: string) =>
   simulator.requests.filter((r) => r.path === path && r.status === 200).length;
 
 export { configuredCatalog };
+
+/** A batched child of deals was read in about one request per 100 deals (a partly filled batch at most per page of
+ * deals, which the batches follow), every deal asked for once, none more than 100 at a time; and read whole. */
+export function expectDealsBatched(simulator: PipedriveSimulator, s: Sync, stream: string, endpoint: string): void {
+  expect(s.run.exitCode).to.equal(0);
+  expect(idsOf(s.records.get(stream), stream)).to.deep.equal(expectedIds(simulator, stream));
+  const requests = simulator.requestsTo(endpoint);
+  const deals = simulator.dataset.counts.deals;
+  const dealPages =
+    simulator.requestsTo('/api/v2/deals').length + simulator.requestsTo('/api/v2/deals/archived').length;
+  expect(requests.length).to.be.within(deals / 100, deals / 100 + dealPages - 1);
+  const asked = requests.flatMap((request) => request.query.deal_ids!.split(','));
+  expect(asked).to.have.length(deals);
+  for (const request of requests) expect(request.query.deal_ids!.split(',').length).to.be.at.most(100);
+}
