@@ -80,8 +80,16 @@ function expectedRecords(): string {
   const line = (stream: string, record: Record<string, unknown>) =>
     lines.push(JSON.stringify({ stream, data: record, emitted_at: ACCEPTANCE.anchor }));
   for (const stream of STREAMS) {
-    const normalised = (raw: Record<string, unknown>) =>
-      Object.fromEntries(Object.entries(raw).map(([key, value]) => [key, rfc3339(value)]));
+    // Timestamps at the top level and in nested objects (a participant's person), not in arrays.
+    const normalised = (raw: Record<string, unknown>): Record<string, unknown> =>
+      Object.fromEntries(
+        Object.entries(raw).map(([key, value]) => [
+          key,
+          value !== null && typeof value === 'object' && !Array.isArray(value)
+            ? normalised(value as Record<string, unknown>)
+            : rfc3339(value),
+        ]),
+      );
     if (stream.kind === 'fields') {
       for (const record of fieldRecords(stream)) line(stream.name, normalised(record));
       continue;

@@ -23,6 +23,8 @@ export const ALL_SCOPES = [
   'goals:read',
   'recents:read',
   'leads:read',
+  'projects:read',
+  'phone-integration',
   'admin',
 ];
 

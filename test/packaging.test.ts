@@ -9,7 +9,7 @@ import { DEFAULT_STREAMS, STREAMS } from '../src/pipedrive/streams/table.js';
 import { ACCEPTANCE } from '../simulator/presets.js';
 import { PipedriveSimulator } from '../simulator/server.js';
 import { runCli, tempFile } from './helpers/cli.js';
-import { parseSync } from './helpers/sync.js';
+import { configuredCatalog, parseSync } from './helpers/sync.js';
 
 const read = (path: string) => readFileSync(new URL(`../${path}`, import.meta.url), 'utf8');
 const readJson = <T>(path: string) => JSON.parse(read(path)) as T;
@@ -150,11 +150,22 @@ describe('packaging', () => {
         .trim()
         .split('\n')
         .map((line) => JSON.parse(line) as { stream: string; data: Record<string, unknown> });
-      for (const catalog of ['catalogs/full_refresh.json', 'catalogs/incremental.json']) {
+      // The ready-made catalogs, and every stream as the acceptance tests' basic_read reads the discovered catalog.
+      const everyStream = tempFile(
+        configuredCatalog(
+          'full_refresh',
+          STREAMS.map((s) => s.name),
+        ),
+      );
+      for (const [catalog, streams] of [
+        ['catalogs/full_refresh.json', DEFAULT_STREAMS],
+        ['catalogs/incremental.json', DEFAULT_STREAMS],
+        [everyStream, STREAMS],
+      ] as const) {
         const sync = parseSync(await runCli(['read', '--config', config, '--catalog', catalog]));
         expect(sync.run.exitCode, catalog).to.equal(0);
-        // Every stream but the opt-in ones (field history: a request per changed entity).
-        expect([...sync.statuses.keys()].sort(), catalog).to.deep.equal(DEFAULT_STREAMS.map((s) => s.name).sort());
+        // The ready-made ones: every stream but the opt-in ones (a request per changed entity, a plan feature).
+        expect([...sync.statuses.keys()].sort(), catalog).to.deep.equal(streams.map((s) => s.name).sort());
         for (const { stream, data } of expected.filter((e) => sync.statuses.has(e.stream)))
           expect(sync.records.get(stream), `${catalog} ${stream} ${String(data.id)}`).to.deep.include(data);
       }
