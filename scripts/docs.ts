@@ -6,6 +6,7 @@
 // (test/docs.test.ts checks the same).
 import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
+import { Dataset } from '../simulator/dataset.js';
 import { syncModesOf } from '../src/pipedrive/streams/catalog.js';
 import { tokenCost } from '../src/pipedrive/http/ledger.js';
 import { MAX_PAGE_SIZE, type ListDefinition } from '../src/pipedrive/http/pagination.js';
@@ -131,10 +132,18 @@ function configurationTable(): string {
   return ['| option | default | values | what it does |', '|---|---|---|---|', ...rows].join('\n');
 }
 
+/** The size of the demo's company (`npm run demo`: the simulator's defaults), as a round figure. */
+function demoCompany(): string {
+  const records = Object.values(new Dataset().tables).reduce((sum, table) => sum + table.count, 0);
+  const about = (Math.round(records / 100) * 100).toLocaleString('en-US');
+  return `The simulated company is the same every run: about ${about} records over two years.`;
+}
+
 const GENERATED: Record<string, () => string> = {
   configuration: configurationTable,
   streams: streamTable,
   'stream-counts': streamCounts,
+  'demo-company': demoCompany,
 };
 
 /** The docs with generated parts: the README and every file in docs/. */
