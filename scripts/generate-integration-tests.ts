@@ -10,10 +10,10 @@ import { fieldDefinition } from '../src/pipedrive/streams/custom-fields/definiti
 import {
   INCREMENTAL_STREAMS,
   STREAMS,
+  deriveOf,
   isCarrier,
   type FieldsStream,
   type StreamDefinition,
-  type StreamList,
 } from '../src/pipedrive/streams/table.js';
 import { Dataset } from '../simulator/dataset.js';
 import { v1Definition, v2StandardDefinition } from '../simulator/fields.js';
@@ -110,8 +110,7 @@ function sampleRecords(stream: StreamDefinition): [number, Record<string, unknow
   if (parentTable) {
     // The records of the first parents that are not deleted (those of a deleted one are deletions).
     const parents = data.tables[parentTable];
-    const lists: readonly StreamList[] = stream.kind === 'fields' ? [] : stream.lists;
-    const derive = stream.kind === 'child' ? stream.derive : lists.find((list) => list.each)?.each?.derive;
+    const derive = deriveOf(stream);
     return Array.from(parents.order('index'))
       .map((index) => [index, parents.get(index)!] as const)
       .filter(([, parent]) => parent.is_deleted !== true && parent.status !== 'deleted')

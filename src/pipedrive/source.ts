@@ -16,7 +16,7 @@ import {
 import { tokenCost } from './http/ledger.js';
 import { discoverCatalog, syncModesOf, type JsonSchema } from './streams/catalog.js';
 import { CustomFieldColumns } from './streams/custom-fields/columns.js';
-import { readFamily, readFields, type Family, type ReadContext } from './streams/engine.js';
+import { readFamily, readFields, refusedFeature, type Family, type ReadContext } from './streams/engine.js';
 import { SlicePool } from './streams/slices.js';
 import type { FieldEntity } from './streams/custom-fields/definitions.js';
 import { believable, bounds, parseSavedState, streamRead, type SavedState } from './streams/state.js';
@@ -131,11 +131,11 @@ async function discover(config: SourceConfig, runtime: Runtime) {
       try {
         return await columns.schemaOf(stream);
       } catch (error) {
-        const refused = error instanceof HttpStatusError && (error.status === 403 || stream.planFeature !== undefined);
-        if (!refused || ![402, 403, 404].includes(error.status)) throw error;
-        const feature = stream.planFeature ? ` (the company may lack Pipedrive's ${stream.planFeature})` : '';
+        const feature = refusedFeature(stream, error);
+        if (!(feature || (error instanceof HttpStatusError && error.status === 403))) throw error;
+        const lacking = feature ? ` (the company may lack Pipedrive's ${stream.planFeature})` : '';
         runtime.logger.warn(
-          `${stream.name}: its custom fields are declared as the API returns them, as Pipedrive refused their definitions${feature}. ${error.message}`,
+          `${stream.name}: its custom fields are declared as the API returns them, as Pipedrive refused their definitions${lacking}. ${error.message}`,
         );
         return undefined;
       }

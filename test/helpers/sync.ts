@@ -9,6 +9,7 @@ import { configuredCatalog } from '../../src/pipedrive/streams/catalog.js';
 import {
   DEFAULT_STREAMS,
   INCREMENTAL_STREAMS,
+  deriveOf,
   isIncremental,
   primaryKeyOf,
   streamByName,
@@ -192,7 +193,7 @@ export function expectedIds(simulator: PipedriveSimulator, stream: string, since
     const parents = data.tables[parentTable];
     const cursor = cursorFieldOf(stream);
     const lists = definition.kind === 'child' || definition.kind === 'full_table' ? definition.lists : [];
-    const derive = definition.kind === 'child' ? definition.derive : lists[0]?.each?.derive;
+    const derive = deriveOf(definition);
     // A list whose older records the connector keeps is read whole for each parent changed since; any other (a
     // changelog) down to the stream's saved point.
     const whole = lists.every((list) => list.older === 'keep');

@@ -22,15 +22,15 @@ import type { ChildRead, StreamRead } from './state.js';
 import {
   deletedMarkerOf,
   deletionsOf,
+  fieldListOf,
   fieldsCarrier,
   isCarrier,
   isDistinct,
   isIncremental,
-  fieldListOf,
   parentOf,
   parentParameters,
-  type FanOut,
   recentOf,
+  type FanOut,
   type FieldsStream,
   type StreamDefinition,
   type StreamList,
@@ -238,14 +238,16 @@ async function* untilOlder(pages: Pages, cursor: string, lowerBound: number): Pa
   }
 }
 
-/** A stream that needs a plan feature, refused (402, 403) or answered that its list does not exist (404): the
- * company may lack the feature, which the error names beside what Pipedrive said. */
+/** Pipedrive refused a list of a stream that needs a plan feature (402, 403), or answered that the list does not
+ * exist (404): the company may lack the feature. */
+export const refusedFeature = (stream: StreamDefinition, error: unknown): error is HttpStatusError =>
+  stream.planFeature !== undefined && error instanceof HttpStatusError && [402, 403, 404].includes(error.status);
+
+/** Such a refusal as an error that names the feature beside what Pipedrive said; any other error as it is. */
 function featureRefusal(stream: StreamDefinition, error: unknown): unknown {
-  const { planFeature } = stream;
-  if (planFeature === undefined || !(error instanceof HttpStatusError) || ![402, 403, 404].includes(error.status))
-    return error;
+  if (!refusedFeature(stream, error)) return error;
   return new ConnectorError(
-    `${stream.name} needs Pipedrive's ${planFeature}, which this company's plan may not include: if so, add it to the plan (Company settings → Billing) or deselect ${stream.name}. ${error.message}`,
+    `${stream.name} needs Pipedrive's ${stream.planFeature}, which this company's plan may not include: if so, add it to the plan (Company settings → Billing) or deselect ${stream.name}. ${error.message}`,
     'config_error',
     { cause: error, internalMessage: error.internalMessage },
   );

@@ -34,7 +34,7 @@ export interface Capabilities {
    * catalogs. */
   optIn?: true;
   /** The Pipedrive feature (a plan or add-on) its lists need: a company without it gets a config_error naming it.
-   * Such a stream is opt-in, so that the ready-made catalogs sync on every plan. */
+   * Such a stream is opt-in too, so that the ready-made catalogs sync on every plan. */
   planFeature?: string;
 }
 
@@ -176,8 +176,15 @@ export const isDistinct = (stream: StreamDefinition): boolean =>
 export const carriesDeletions = (stream: StreamDefinition): boolean =>
   deletedMarkerOf(stream) !== undefined || (isChild(stream) && stream.deletedWithParent === true);
 
-/** The stream is read only when a catalog selects it. */
-export const isOptIn = (stream: StreamDefinition): boolean => stream.optIn === true;
+/** The stream is read only when a catalog selects it: it says so, or it needs a plan feature. */
+export const isOptIn = (stream: StreamDefinition): boolean => stream.optIn === true || stream.planFeature !== undefined;
+
+/** What the connector adds to a record from the parent it was asked for: a child's, or a fanned-out list's. */
+export function deriveOf(stream: StreamDefinition): ((record: ApiRecord, parent: ApiRecord) => void) | undefined {
+  if (isChild(stream)) return stream.derive;
+  const lists: readonly StreamList[] = isFields(stream) ? [] : stream.lists;
+  return lists.find((list) => list.each)?.each?.derive;
+}
 
 /** Where a field-definition stream's definitions come from. */
 export const fieldListOf = (stream: FieldsStream): ListDefinition => stream.list ?? FIELD_LISTS[stream.entity];
@@ -281,6 +288,13 @@ function fromParent(parentKey: string, idOf?: (record: ApiRecord) => unknown) {
   };
 }
 
+/** An id for a record that has none, made of the properties that identify it (a user's assignment to a role). */
+const joinedId =
+  (...properties: string[]) =>
+  (record: ApiRecord): void => {
+    record.id = properties.map((property) => String(record[property])).join(':');
+  };
+
 /** Projects are an add-on; Pipedrive answers the lists of a company without it with an error. */
 const PROJECTS = 'Projects add-on';
 
@@ -350,7 +364,6 @@ export const STREAMS: readonly StreamDefinition[] = [
     derive: fromParent('deal_id'),
     deletedWithParent: true,
     planFeature: 'installments (Growth plan and above)',
-    optIn: true,
   },
   {
     kind: 'child',
@@ -500,7 +513,7 @@ export const STREAMS: readonly StreamDefinition[] = [
           of: single('/v1/permissionSets'),
           request: { per: 'record', in: 'path' },
           emptyIs404: true,
-          derive: (record) => (record.id = `${String(record.permission_set_id)}:${String(record.user_id)}`),
+          derive: joinedId('permission_set_id', 'user_id'),
         },
       },
     ],
@@ -539,10 +552,9 @@ export const STREAMS: readonly StreamDefinition[] = [
     distinct: true,
     customFields: { entity: 'project', shape: 'v2' },
     planFeature: PROJECTS,
-    optIn: true,
   },
-  { kind: 'full_table', name: 'project_boards', lists: [single('/api/v2/boards')], planFeature: PROJECTS, optIn: true },
-  { kind: 'fields', name: 'project_fields', entity: 'project', planFeature: PROJECTS, optIn: true },
+  { kind: 'full_table', name: 'project_boards', lists: [single('/api/v2/boards')], planFeature: PROJECTS },
+  { kind: 'fields', name: 'project_fields', entity: 'project', planFeature: PROJECTS },
   {
     kind: 'full_table',
     name: 'project_phases',
@@ -554,14 +566,12 @@ export const STREAMS: readonly StreamDefinition[] = [
       },
     ],
     planFeature: PROJECTS,
-    optIn: true,
   },
   {
     kind: 'full_table',
     name: 'project_templates',
     lists: [{ endpoint: '/api/v2/projectTemplates', paging: 'cursor' }],
     planFeature: PROJECTS,
-    optIn: true,
   },
   { kind: 'full_table', name: 'roles', lists: [{ endpoint: '/v1/roles', paging: 'offset' }] },
   {
@@ -575,7 +585,7 @@ export const STREAMS: readonly StreamDefinition[] = [
         each: {
           of: { endpoint: '/v1/roles', paging: 'offset' },
           request: { per: 'record', in: 'path' },
-          derive: (record) => (record.id = `${String(record.role_id)}:${String(record.user_id)}`),
+          derive: joinedId('role_id', 'user_id'),
         },
       },
     ],
@@ -588,7 +598,6 @@ export const STREAMS: readonly StreamDefinition[] = [
     name: 'tasks',
     lists: [{ endpoint: '/api/v2/tasks', paging: 'cursor' }],
     planFeature: PROJECTS,
-    optIn: true,
   },
   { kind: 'client_filtered', name: 'users', cursor: 'modified', lists: [single('/v1/users')] },
 ];
