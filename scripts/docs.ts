@@ -15,6 +15,7 @@ import {
   STREAMS,
   fieldListOf,
   isIncremental,
+  isResumable,
   primaryKeyOf,
   type StreamDefinition,
   type StreamList,
@@ -80,7 +81,9 @@ function streamTable(): string {
     .sort((a, b) => a.name.localeCompare(b.name))
     .map((stream) => {
       const modes = syncModesOf(stream)
-        .map((mode) => mode.replace('_', ' '))
+        .map((mode) =>
+          mode === 'full_refresh' && isResumable(stream) ? 'full refresh (resumable)' : mode.replace('_', ' '),
+        )
         .join(', ');
       const cursor = isIncremental(stream) ? code(stream.cursor) : '';
       const name = optIn(stream) ? `${stream.name} (opt-in)` : stream.name;

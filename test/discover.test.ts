@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { expect } from 'chai';
 import { catalogViolations } from '../acceptance/rules.js';
 import type { AirbyteCatalog, AirbyteStream } from '../src/generated/airbyte-protocol.js';
-import { STREAMS } from '../src/pipedrive/streams/table.js';
+import { STREAMS, isResumable, streamByName } from '../src/pipedrive/streams/table.js';
 import { ofType, runCli, tempFile } from './helpers/cli.js';
 import { CORE_STREAMS } from './helpers/contract.js';
 import { configFor, useSimulator } from './helpers/simulator.js';
@@ -76,7 +76,7 @@ describe('discover', () => {
       const s = stream(name);
       expect(s.source_defined_primary_key, name).to.deep.equal([['id']]);
       expect(s.supported_sync_modes, name).to.deep.equal(cursor ? ['full_refresh', 'incremental'] : ['full_refresh']);
-      expect(s.is_resumable, name).to.equal(cursor !== null);
+      expect(s.is_resumable, name).to.equal(isResumable(streamByName.get(name)!));
       if (cursor) expect(s, name).to.deep.include({ source_defined_cursor: true, default_cursor_field: [cursor] });
       else expect(s, name).to.not.have.property('default_cursor_field');
     }

@@ -1,5 +1,7 @@
 import { expect } from 'chai';
 import { DateTime } from 'luxon';
+import { FULL_REFRESH_COMPLETE } from '../src/pipedrive/streams/state.js';
+import { isResumable, streamByName } from '../src/pipedrive/streams/table.js';
 import { ofType, runCli, tempFile, traceErrors } from './helpers/cli.js';
 import { ANCHOR, configFor, useSimulator } from './helpers/simulator.js';
 import {
@@ -82,8 +84,10 @@ describe('read', function () {
     it('checkpoints after every page of the ascending streams, and once at the end of the others', () => {
       const checkpoints = (stream: string) =>
         first.stateMessages.filter((m) => m.stream!.stream_descriptor.name === stream).length;
-      // One per page (of every time slice), and one at the end of the read that records when it began (synced_at).
-      expect(checkpoints('activities')).to.equal(sim().requestsTo('/api/v2/activities').length + 1);
+      // One per page (of every time slice), one when the last slice's held-back records go out, and one at the end
+      // of the read.
+      const pages = sim().requestsTo('/api/v2/activities').length;
+      expect(checkpoints('activities')).to.be.within(pages, pages + 2);
       expect(checkpoints('notes')).to.be.at.least(sim().dataset.counts.notes / 50);
       expect(checkpoints('email_threads')).to.equal(1);
       expect(checkpoints('users')).to.equal(1);
@@ -110,6 +114,11 @@ describe('read', function () {
           .stream_state as Record<string, string>;
         if (!cursor) {
           expect(last, stream).to.deep.equal({});
+          continue;
+        }
+        // A resumable full refresh ends saying so (a further attempt of the sync reads nothing of it).
+        if (isResumable(streamByName.get(stream)!)) {
+          expect(last, stream).to.deep.equal({ [FULL_REFRESH_COMPLETE]: true });
           continue;
         }
         expect(last[cursor], stream).to.equal(newest(stream, cursor));
@@ -557,8 +566,10 @@ describe('read', function () {
       sim().inject({ kind: 'http500', path: '/api/v2/activities', after: 3, times: 100 });
       const s = await sync(sim(), { streams: ['activities'], config: { page_size: 100, max_retries: 1 } });
       expect(s.statuses.get('activities')!.at(-1)).to.equal('INCOMPLETE');
+      // Three pages, less the records of the third's last second, held back until a page would tell that second is
+      // over: what was emitted is what the state covers.
       const read = s.records.get('activities')!;
-      expect(read).to.have.length(300);
+      expect(read).to.have.length.within(290, 299);
       expect(cursorOf(s, 'activities')).to.equal(
         read
           .map((r) => r.update_time as string)

@@ -60,6 +60,13 @@ export const streamStatusMessage = (
   },
 });
 
+/** How many rows a stream is expected to emit in this sync (STREAM estimates only: the protocol asks a source not to
+ * send SYNC ones too). */
+export const estimateTraceMessage = (stream: string, rows: number): AirbyteMessage => ({
+  type: 'TRACE',
+  trace: { type: 'ESTIMATE', emitted_at: Date.now(), estimate: { name: stream, type: 'STREAM', row_estimate: rows } },
+});
+
 /** A TRACE ERROR for any thrown value; unexpected errors become system_error. */
 export function errorTraceMessage(error: unknown, stream?: string): AirbyteMessage {
   const failure = asConnectorError(error);

@@ -7,6 +7,7 @@ import { ConnectorError, configError } from './errors.js';
 import { parseCatalog, parseState } from './inputs.js';
 import { errorTraceMessage, streamStatusMessage } from './messages.js';
 import type { MessageWriter } from './output.js';
+import { Progress } from './progress.js';
 import type { ReadPlan, ReadTask, Runtime, Source, StreamOutcome } from './source.js';
 
 export interface ReadArguments {
@@ -37,20 +38,23 @@ export async function runRead<C>(
   const states = parseState(args.state, invalidState);
   const streams = catalog.valid.map((stream) => ({ ...stream, state: states.get(stream.name) }));
   const incremental = new Set(streams.filter((s) => s.syncMode === 'incremental').map((s) => s.name));
-  const plan = source.read({ ...runtime, config, streams, writer, invalidState });
+  const progress: Progress = new Progress(writer, logger, (stream) => plan.spent(stream));
+  const plan = source.read({ ...runtime, config, streams, writer, invalidState, progress });
   const started = Date.now();
   const cpuAtStart = process.cpuUsage();
   const outcomes = new Map<string, Outcome>();
+  progress.start();
   try {
     for (const { name, error } of catalog.invalid)
       outcomes.set(name, { records: await fail(name, error, writer), seconds: 0 });
-    const run: TaskRun = { writer, incremental, deferralReason: () => plan.deferralReason() };
+    const run: TaskRun = { writer, incremental, progress, deferralReason: () => plan.deferralReason() };
     for (const phase of plan.phases) {
       await inPool(phase, plan.concurrency, async (task) => {
         for (const [name, outcome] of await runTask(task, run)) outcomes.set(name, outcome);
       });
     }
   } finally {
+    progress.stop();
     plan.close();
   }
   const names = [...catalog.invalid.map((s) => s.name), ...catalog.valid.map((s) => s.name)];
@@ -76,6 +80,7 @@ interface TaskRun {
   writer: MessageWriter;
   /** The streams synced incrementally; the others are in full refresh. */
   incremental: ReadonlySet<string>;
+  progress: Progress;
   deferralReason: () => ConnectorError;
 }
 
@@ -98,8 +103,10 @@ async function runTask(task: ReadTask, run: TaskRun): Promise<Map<string, Outcom
   for (const name of task.streams) {
     await writer.write(streamStatusMessage(name, 'STARTED'));
     await writer.write(streamStatusMessage(name, 'RUNNING'));
+    run.progress.started(name);
   }
   for (const [name, outcome] of await outcomesOf(task)) {
+    run.progress.ended(name);
     const seconds = (Date.now() - begun) / 1000;
     if ('error' in outcome) outcomes.set(name, { records: await fail(name, outcome.error, writer), seconds });
     else if (outcome.deferred && !run.incremental.has(name))

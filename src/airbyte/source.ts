@@ -6,6 +6,7 @@ import type { ConnectorError } from './errors.js';
 import type { Logger } from './logger.js';
 import type { StreamState } from './messages.js';
 import type { MessageWriter } from './output.js';
+import type { StreamProgress } from './progress.js';
 
 export type SyncMode = 'full_refresh' | 'incremental';
 
@@ -45,6 +46,8 @@ export interface ReadPlan {
   concurrency: number;
   /** Figures per stream and in all (requests, tokens, …) for the summary at the end. */
   figures(stream?: string): Record<string, number>;
+  /** What a stream has spent so far, in words, for the progress lines ("120 requests, 1,200 tokens"). */
+  spent(stream: string): string;
   /** Why streams were deferred, when some were, and what to change: the error of a stream in full refresh that was. */
   deferralReason(): ConnectorError;
   close(): void;
@@ -69,6 +72,8 @@ export interface ReadInput<Config> extends Runtime {
   writer: MessageWriter;
   /** A config_error about the --state input, naming it: `why` says what is wrong ("gives stream … an invalid …"). */
   invalidState: (why: string) => ConnectorError;
+  /** Where each stream tells how far it has got (records, estimated size). */
+  progress: { of(stream: string): StreamProgress };
 }
 
 export interface Source<Config> {

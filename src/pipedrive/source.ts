@@ -1,5 +1,5 @@
 // The Pipedrive source: what the Airbyte layer (src/airbyte/) runs for spec, check, discover and read.
-import { streamStatusMessage } from '../airbyte/messages.js';
+import { stateMessage, streamStatusMessage } from '../airbyte/messages.js';
 import { configError } from '../airbyte/errors.js';
 import type { ConfiguredStream, ReadInput, ReadPlan, ReadTask, Runtime, Source } from '../airbyte/source.js';
 import { DEFAULT_ORIGIN, parseConfig, secretsOf, spec, type SourceConfig } from './config.js';
@@ -19,7 +19,17 @@ import { CustomFieldColumns } from './streams/custom-fields/columns.js';
 import { readFamily, readFields, refusedFeature, type Family, type ReadContext } from './streams/engine.js';
 import { SlicePool } from './streams/slices.js';
 import type { FieldEntity } from './streams/custom-fields/definitions.js';
-import { believable, bounds, parseSavedState, streamRead, type SavedState } from './streams/state.js';
+import {
+  FULL_REFRESH_COMPLETE,
+  believable,
+  bounds,
+  parseRefreshState,
+  parseSavedState,
+  refreshRead,
+  streamRead,
+  type RefreshProgress,
+  type SavedState,
+} from './streams/state.js';
 import {
   STREAMS,
   endpointsOf,
@@ -29,6 +39,7 @@ import {
   isChild,
   isFields,
   isIncremental,
+  isResumable,
   parentOf,
   streamByName,
   type FieldsStream,
@@ -231,7 +242,7 @@ async function check(config: SourceConfig, runtime: Runtime) {
  * checked before any request; the families share one client and its throttle. */
 function read(input: ReadInput<SourceConfig>): ReadPlan {
   const { config, streams, writer, logger } = input;
-  const { families, fields } = plan(streams, config, input);
+  const { families, fields, refreshed } = plan(streams, config, input);
   const client = createClient(config, input, {
     tokenBudget: config.tokenBudgetPerSync,
     onRateLimited: (stream, resumeAt) =>
@@ -241,14 +252,22 @@ function read(input: ReadInput<SourceConfig>): ReadPlan {
   });
   const columns = new CustomFieldColumns(client, customFieldSettings(config), configuredSchemas(streams));
   const slices = new SlicePool(() => client.throttle.burstLimit);
-  const context: ReadContext = { client, writer, logger, pageSize: config.pageSize, columns, slices };
+  const { progress } = input;
+  const context: ReadContext = { client, writer, logger, pageSize: config.pageSize, columns, slices, progress };
   const fullRefresh = new Set(streams.filter((s) => s.syncMode === 'full_refresh').map((s) => s.name));
   const [whole, incremental] = budgetedTasks(families, fields, context, fullRefresh);
+  whole.unshift(...refreshed.map((name) => refreshedTask(name, context)));
   return {
     // With a cap, streams in full refresh are read before any incremental one may spend what they need.
     phases: config.tokenBudgetPerSync === undefined ? [[...whole, ...incremental]] : [whole, incremental],
     concurrency: config.maxConcurrentStreams,
     figures: (stream) => ({ ...(stream === undefined ? client.stats.total() : client.stats.of(stream)) }),
+    spent: (stream) => {
+      const { requests, tokens } = client.stats.of(stream);
+      const cap = config.tokenBudgetPerSync;
+      const ofCap = cap === undefined ? '' : ` (the sync: ${client.stats.total().tokens} of its ${cap})`;
+      return `${requests} requests, ${tokens} tokens${ofCap}`;
+    },
     deferralReason: () =>
       client.budgetStop?.budget === 'daily'
         ? client.budgetStop
@@ -289,6 +308,20 @@ function budgetedTasks(
   return [whole, planned.filter((task) => !whole.includes(task))];
 }
 
+/** A resumable full refresh an earlier attempt of this sync completed: nothing more to read, its state said again. */
+function refreshedTask(name: string, { writer, logger }: ReadContext): ReadTask {
+  return {
+    streams: [name],
+    run: async () => {
+      logger.info(
+        `${name}: its full refresh was completed by an earlier attempt of this sync (the --state says so), so nothing is read again. A new sync must start without that state, as Airbyte starts it.`,
+      );
+      await writer.write(stateMessage(name, { [FULL_REFRESH_COMPLETE]: true }, 0));
+      return new Map([[name, { records: 0 }]]);
+    },
+  };
+}
+
 function familyTask(family: Family, context: ReadContext) {
   return {
     streams: [family.parentRead, ...family.children].flatMap((member) => (member ? [member.stream.name] : [])),
@@ -326,6 +359,8 @@ function configuredSchemas(streams: readonly ConfiguredStream[]): Map<FieldEntit
 function plan(streams: readonly ConfiguredStream[], config: SourceConfig, input: ReadInput<SourceConfig>) {
   const families = new Map<string, Family>();
   const fields: FieldsStream[] = [];
+  /** Resumable full refreshes an earlier attempt completed. */
+  const refreshed: string[] = [];
   for (const { name, syncMode, state } of streams) {
     const stream = streamByName.get(name);
     if (!stream) continue;
@@ -333,15 +368,24 @@ function plan(streams: readonly ConfiguredStream[], config: SourceConfig, input:
       fields.push(stream);
       continue;
     }
-    const saved =
-      syncMode === 'incremental' && state && isIncremental(stream) ? savedState(stream, state, input) : undefined;
     const parent = isChild(stream) ? parentOf(stream) : stream;
     const family: Family = families.get(parent.name) ?? { parent, children: [] };
+    families.set(parent.name, family);
+    if (syncMode === 'full_refresh' && isResumable(stream)) {
+      const progress: RefreshProgress = state
+        ? parseRefreshState(stream, state, input.invalidState)
+        : { complete: false, listDone: {} };
+      if (progress.complete) refreshed.push(name);
+      else family.parentRead = refreshRead(stream, progress.listDone, config);
+      continue;
+    }
+    const saved =
+      syncMode === 'incremental' && state && isIncremental(stream) ? savedState(stream, state, input) : undefined;
     if (isChild(stream)) family.children.push({ stream, bounds: bounds(saved, config) });
     else family.parentRead = streamRead(stream, saved, config);
-    families.set(parent.name, family);
   }
-  return { families: [...families.values()], fields };
+  const needed = [...families.values()].filter((family) => family.parentRead || family.children.length > 0);
+  return { families: needed, fields, refreshed };
 }
 
 /** A stream's saved state, checked, and believed as far as it can be (streams/state.ts: believable). */

@@ -101,6 +101,7 @@ export async function killedSync(
     tempFile(configFor(simulator, { start_date: '2020-01-01', ...options.config })),
     '--catalog',
     tempFile(configuredCatalog(options.mode ?? 'incremental', options.streams)),
+    ...(options.state === undefined ? [] : ['--state', tempFile(options.state)]),
   ];
   const clocked = clockedProcess(simulator.clock.now());
   const child = spawnConnector([...clocked.nodeOptions, ...args], { env: clocked.env });

@@ -10,6 +10,7 @@ import {
   STREAMS,
   carriesDeletions,
   isFields,
+  isResumable,
   isIncremental,
   primaryKeyOf,
   streamByName,
@@ -57,7 +58,7 @@ export function airbyteStream(stream: StreamDefinition, schema: JsonSchema = str
     supported_sync_modes: syncModesOf(stream),
     source_defined_primary_key: [[primaryKeyOf(stream)]],
     ...(cursor ? { source_defined_cursor: true, default_cursor_field: [cursor] } : {}),
-    is_resumable: cursor !== undefined,
+    is_resumable: isResumable(stream),
   };
 }
 

@@ -3,7 +3,7 @@ import { stateMessage, type StreamState } from '../../airbyte/messages.js';
 import type { MessageWriter } from '../../airbyte/output.js';
 import { SECOND, formatRfc3339 } from '../time.js';
 import type { Range } from './ranges.js';
-import { SLICES_DONE, parentCursorKey, type StreamRead } from './state.js';
+import { FULL_REFRESH_COMPLETE, LISTS_DONE, SLICES_DONE, parentCursorKey, type StreamRead } from './state.js';
 import { isChild } from './table.js';
 
 /** The end of a read: `cap` bounds the cursor (when the read began; -Infinity: the cursor stays where it was), and a
@@ -31,6 +31,7 @@ export class Checkpoint {
   private highest = -Infinity;
   private highestParent = -Infinity;
   private covered: readonly Range[] | null = null;
+  private listsCovered: Readonly<Record<string, readonly Range[]>> = {};
 
   constructor(
     private readonly read: StreamRead,
@@ -51,9 +52,11 @@ export class Checkpoint {
     if (value > this.highestParent) this.highestParent = value;
   }
 
-  /** What a sliced read has emitted: the ranges of cursor values it covers, the first from -Infinity. */
-  cover(covered: readonly Range[]): void {
+  /** What a sliced read has emitted: the ranges of cursor values it covers, the first from -Infinity (of all its
+   * lists, and of each by endpoint). */
+  cover(covered: readonly Range[], listsCovered: Readonly<Record<string, readonly Range[]>>): void {
     this.covered = covered;
+    this.listsCovered = listsCovered;
   }
 
   /** Emits a STATE if records came since the last one; the end of a complete read always emits one (it moves
@@ -67,6 +70,7 @@ export class Checkpoint {
   private state(end?: ReadEnd): StreamState {
     const { stream, bounds } = this.read;
     if (!bounds) return {};
+    if (this.read.refresh) return this.refreshState(bounds.lowerBound, end);
     const cap = end?.cap ?? Infinity;
     const latest = this.latest();
     // Never backwards, and never into the future.
@@ -83,8 +87,7 @@ export class Checkpoint {
       .map((range) => ({ start: Math.max(range.start, cursor), end: Math.min(range.end, latest) }))
       // A range from -Infinity (nothing emitted yet, nothing saved) says no more than the lower bound does.
       .filter((range) => Number.isFinite(range.start) && range.start < range.end);
-    if (done.length > 0)
-      state[SLICES_DONE] = done.map((range) => ({ start: formatRfc3339(range.start), end: formatRfc3339(range.end) }));
+    if (done.length > 0) state[SLICES_DONE] = done.map(formatRange);
     const syncedAt = end?.syncedAt ?? bounds.saved?.syncedAt;
     if (syncedAt !== undefined) state.synced_at = formatRfc3339(Math.min(syncedAt, latest));
     if (isChild(stream)) {
@@ -93,4 +96,21 @@ export class Checkpoint {
     }
     return state;
   }
+
+  /** A resumable full refresh's state: complete at the end; until then, the ranges each list has emitted, exactly
+   * (a sliced read emits a range's records only once it is covered), for a retried attempt to leave out. */
+  private refreshState(lowerBound: number, end?: ReadEnd): StreamState {
+    if (end?.syncedAt !== undefined) return { [FULL_REFRESH_COMPLETE]: true };
+    const latest = this.latest();
+    const lists = Object.entries(this.listsCovered).map(([endpoint, covered]) => [
+      endpoint,
+      covered
+        .map((range) => ({ start: Math.max(range.start, lowerBound), end: Math.min(range.end, latest) }))
+        .filter((range) => range.start < range.end)
+        .map(formatRange),
+    ]);
+    return lists.length > 0 ? { [LISTS_DONE]: Object.fromEntries(lists) as unknown } : {};
+  }
 }
+
+const formatRange = (range: Range) => ({ start: formatRfc3339(range.start), end: formatRfc3339(range.end) });

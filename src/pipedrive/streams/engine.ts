@@ -6,6 +6,7 @@ import { setMaxListeners } from 'node:events';
 import type { Logger } from '../../airbyte/logger.js';
 import { recordMessage } from '../../airbyte/messages.js';
 import type { MessageWriter } from '../../airbyte/output.js';
+import type { StreamProgress } from '../../airbyte/progress.js';
 import type { StreamOutcome } from '../../airbyte/source.js';
 import { clock } from '../clock.js';
 import { ConnectorError } from '../../airbyte/errors.js';
@@ -16,9 +17,9 @@ import { floorToSecond, formatRfc3339, toMillis, toRfc3339 } from '../time.js';
 import { DELETED_AT, streamSchema, timestampNormaliser } from './catalog.js';
 import { Checkpoint } from './checkpoint.js';
 import type { CustomFieldColumns } from './custom-fields/columns.js';
-import type { Range } from './ranges.js';
+import { union, type Range } from './ranges.js';
 import { slicedBatches, type SlicePool } from './slices.js';
-import type { ChildRead, StreamRead } from './state.js';
+import { SETTLED_MS, type Bounds, type ChildRead, type StreamRead } from './state.js';
 import {
   deletedMarkerOf,
   deletionsOf,
@@ -44,6 +45,8 @@ export interface ReadContext {
   columns: CustomFieldColumns;
   /** How many time slices the read's streams may run at once. */
   slices: SlicePool;
+  /** Where each stream tells how far it has got. */
+  progress: { of(stream: string): StreamProgress };
 }
 
 /** A stream read from lists. */
@@ -81,8 +84,10 @@ export async function readFamily(family: Family, context: ReadContext): Promise<
     ordered = listing.ordered;
     const countAs = members[0]?.name ?? family.parent.name;
     for await (const batch of recordBatches(family.parent, listing, countAs, done.signal, context)) {
-      if (parent && !parent.failed) await parent.emitParents(batch, ordered);
-      for (const child of children) if (!child.failed) await child.expand(batch.records);
+      if (parent && !parent.failed) await parent.emitParents(batch);
+      for (const child of children) if (!child.failed) await child.expand(batch);
+      // Only now, its children read, may the parent's state pass these records.
+      if (parent && !parent.failed && ordered) await parent.checkpointBatch(batch);
       if (members.every((member) => member.failed)) break;
     }
     // Lists of changes only have the deletions in them; the full lists leave them out.
@@ -99,14 +104,26 @@ export async function readFamily(family: Family, context: ReadContext): Promise<
 /** The lists to read and from where: in time slices (every batch then says what the stream has covered), or one after
  * the other; `ordered` when every batch is a checkpoint, `changesOnly` for lists of changes (deletions included). */
 type Listing =
-  | { kind: 'sliced'; lists: readonly SortedList[]; lowerBound: number; done: readonly Range[]; ordered: true }
+  | {
+      kind: 'sliced';
+      lists: readonly SortedList[];
+      lowerBound: number;
+      done: readonly Range[];
+      /** A resumable full refresh's ranges by list, emitted by an earlier attempt. */
+      listDone?: Readonly<Record<string, readonly Range[]>>;
+      /** How far below the read's start a list read to its end covers (slices.ts). */
+      settle: number;
+      ordered: boolean;
+    }
   | { kind: 'listed'; lists: readonly StreamList[]; lowerBound?: number; ordered: boolean; changesOnly?: true };
 
 /** A page of records (or a merge step), older than the listing's lower bound already dropped; for a sliced listing,
- * what the stream has covered once they are emitted. */
+ * what the stream has covered once they are emitted, and how many records are left by estimate. */
 interface Batch {
   records: ApiRecord[];
   covered?: Range[];
+  listsCovered?: Record<string, Range[]>;
+  remaining?: number;
 }
 
 /** The lists to read and from where. A stream the server filters is read in slices, unless children ride along (they
@@ -114,9 +131,22 @@ interface Batch {
  * within their reach, judged by Pipedrive's clock; they start where that sync left off. */
 async function chooseListing({ parent, parentRead, children }: Family, context: ReadContext): Promise<Listing> {
   if (parent.kind === 'full_table') return { kind: 'listed', lists: parent.lists, ordered: false };
-  const { lowerBound, done } = parentRead?.bounds ?? {};
-  if (parent.kind === 'server_filtered' && children.length === 0 && lowerBound !== undefined && done)
-    return { kind: 'sliced', lists: parent.lists, lowerBound, done, ordered: true };
+  // Children need the parent records they read from; the lowest bound of the family covers everyone.
+  const lowerBound = Math.min(
+    ...(parentRead?.bounds ? [parentRead.bounds.lowerBound] : []),
+    ...children.map(({ bounds }) => bounds.parentAfter ?? bounds.lowerBound),
+  );
+  if (parent.kind === 'server_filtered') {
+    // The ranges the parent has emitted are read again for children, whose bounds are their own.
+    const own = children.length === 0 ? parentRead?.bounds : undefined;
+    // A full refresh resumes exactly where it stopped: what its state says it read, it has emitted, and no more. With
+    // children along, which read their parents again, it checkpoints only at its end.
+    const refresh = parentRead?.refresh === true;
+    const settle = refresh ? 0 : SETTLED_MS;
+    const ordered = !(refresh && children.length > 0);
+    const [done, listDone] = [own?.done ?? [], own?.listDone];
+    return { kind: 'sliced', lists: parent.lists, lowerBound, done, listDone, settle, ordered };
+  }
   const complete = parentRead?.bounds?.completeBefore;
   const recent = recentOf(parent);
   if (recent && complete !== undefined && children.length === 0) {
@@ -124,18 +154,8 @@ async function chooseListing({ parent, parentRead, children }: Family, context: 
     if (complete >= now - recent.reach.toMillis())
       return { kind: 'listed', lists: recent.lists, lowerBound: complete, ordered: false, changesOnly: true };
   }
-  // Children need the parent records they read from; the lowest bound of the family covers everyone.
-  const bounds = [
-    ...(parentRead?.bounds ? [parentRead.bounds.lowerBound] : []),
-    ...children.map(({ bounds }) => bounds.parentAfter ?? bounds.lowerBound),
-  ];
   const [only, ...others] = parent.lists;
-  return {
-    kind: 'listed',
-    lists: parent.lists,
-    lowerBound: Math.min(...bounds),
-    ordered: only?.ascending === true && others.length === 0,
-  };
+  return { kind: 'listed', lists: parent.lists, lowerBound, ordered: only?.ascending === true && others.length === 0 };
 }
 
 /** A read of lists. */
@@ -156,7 +176,7 @@ async function* recordBatches(
 ): AsyncGenerator<Batch, void, undefined> {
   if (listing.kind === 'sliced' && isIncremental(stream)) {
     const { client, pageSize, slices: pool } = context;
-    const { lists, lowerBound, done } = listing;
+    const { lists, lowerBound, done, listDone, settle } = listing;
     const limit = Math.min(pageSize, ...lists.map((list) => list.maxPageSize ?? MAX_PAGE_SIZE));
     return yield* slicedBatches({
       client,
@@ -166,6 +186,8 @@ async function* recordBatches(
       limit,
       lowerBound,
       done,
+      listDone,
+      settle,
       stream: countAs,
       signal,
     });
@@ -262,6 +284,7 @@ const parentGone = (error: unknown): error is HttpStatusError =>
 abstract class Member<R extends StreamRead = StreamRead> {
   readonly name: string;
   protected readonly checkpoint: Checkpoint;
+  protected readonly progress: StreamProgress;
   private readonly normalise: (record: ApiRecord) => void;
   private error: { cause: unknown } | null = null;
   private futureSeen = false;
@@ -278,6 +301,7 @@ abstract class Member<R extends StreamRead = StreamRead> {
   ) {
     this.name = read.stream.name;
     this.checkpoint = new Checkpoint(read, context.writer, readStart);
+    this.progress = context.progress.of(read.stream.name);
     this.normalise = timestampNormaliser(streamSchema(read.stream.name));
   }
 
@@ -349,6 +373,7 @@ abstract class Member<R extends StreamRead = StreamRead> {
     });
     // One write a page: the checkpoint's next STATE follows these records.
     await this.context.writer.write(...messages);
+    this.progress.add(messages.length);
   }
 
   /** When a record was deleted, if it says it was: its last update (now, if it has none). */
@@ -386,16 +411,23 @@ abstract class Member<R extends StreamRead = StreamRead> {
 
 /** The member of the stream whose lists the family reads. */
 class ParentMember extends Member {
-  /** Emits this stream's own records of a listed batch: the listing may start below its bound. */
-  async emitParents({ records, covered }: Batch, ordered: boolean): Promise<void> {
+  /** Emits this stream's own records of a listed batch: the listing may start below its bound, and read again
+   * ranges this stream emitted before (for children); then its estimated size. */
+  async emitParents({ records, remaining }: Batch): Promise<void> {
     const { stream, bounds } = this.read;
     const own =
       bounds && isIncremental(stream)
-        ? records.filter((r) => !(toMillis(r[stream.cursor]) < bounds.lowerBound))
+        ? records.filter((record) => !emittedBefore(bounds, toMillis(record[stream.cursor])))
         : records;
     await this.emit(own);
-    if (covered) this.checkpoint.cover(covered);
-    if (ordered) await this.checkpoint.emit();
+    if (remaining !== undefined) await this.progress.estimate(this.checkpoint.total + remaining);
+  }
+
+  /** A checkpoint after a batch of an ordered listing (and its children) was emitted. */
+  async checkpointBatch({ covered, listsCovered }: Batch): Promise<void> {
+    const done = this.read.bounds?.done ?? [];
+    if (covered) this.checkpoint.cover(done.length > 0 ? union([...covered, ...done]) : covered, listsCovered ?? {});
+    await this.checkpoint.emit();
   }
 
   /** Reads the deletions a stream's lists leave out, from lists of changes since the previous complete sync (the API
@@ -424,12 +456,27 @@ class ParentMember extends Member {
   }
 }
 
+/** A cursor value in the ranges a stream emitted before (below its lower bound, or in its done ranges). */
+const emittedBefore = (bounds: Bounds, at: number): boolean =>
+  at < bounds.lowerBound || bounds.done.some((range) => range.start <= at && at < range.end);
+
 /** The member of a stream read for the parent records of the family's lists. */
 class ChildMember extends Member<ChildRead> {
+  private parentsSeen = 0;
+
+  /** Reads this stream's lists for a batch's parent records, then estimates its size: as many records a parent as
+   * so far, for the parents the listing has left. */
+  async expand({ records, remaining }: Batch): Promise<void> {
+    await this.readFor(records);
+    this.parentsSeen += records.length;
+    if (remaining !== undefined && this.parentsSeen > 0 && !this.failed)
+      await this.progress.estimate((this.checkpoint.total * (this.parentsSeen + remaining)) / this.parentsSeen);
+  }
+
   /** Reads this stream's lists for the parent records of a batch that changed since the previous sync: for each, or
    * for groups of them at once. A parent asked for alone that vanished meanwhile is skipped; any other failure ends
    * this stream. */
-  async expand(parents: ApiRecord[]): Promise<void> {
+  private async readFor(parents: ApiRecord[]): Promise<void> {
     const { stream, bounds } = this.read;
     const parentCursor = parentOf(stream).cursor;
     const wanted = parents.filter((record) => {

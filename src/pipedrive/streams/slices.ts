@@ -12,10 +12,9 @@
 // together) after its records, for the checkpoint.
 import { clock } from '../clock.js';
 import type { PipedriveClient } from '../http/client.js';
-import { listPages, type ApiRecord, type Pages, type SortedList } from '../http/pagination.js';
+import { MAX_PAGE_SIZE, listPages, type ApiRecord, type Pages, type SortedList } from '../http/pagination.js';
 import { SECOND, floorToSecond, toMillis } from '../time.js';
 import { gaps, intersection, union, type Range } from './ranges.js';
-import { SETTLED_MS } from './state.js';
 
 /** A slice is split only when its rest looks like this many pages or more, so that a split saves more time than its
  * extra, partial page costs. */
@@ -54,6 +53,9 @@ export class SlicePool {
 
 export interface SlicedRead {
   client: PipedriveClient;
+  /** How long before the read began an open-ended slice read to its end is taken to cover: a margin for records
+   * dated a little before they could be listed (SETTLED_MS), or none when a range must not be read twice. */
+  settle: number;
   pool: SlicePool;
   lists: readonly SortedList[];
   cursor: string;
@@ -62,16 +64,25 @@ export interface SlicedRead {
   lowerBound: number;
   /** Ranges above the lower bound an earlier, cut-short read emitted. */
   done: readonly Range[];
+  /** Ranges one list (by endpoint) emitted in an earlier attempt, on top of `done`. */
+  listDone?: Readonly<Record<string, readonly Range[]>>;
   /** The stream the requests are counted for. */
   stream: string;
   signal: AbortSignal;
 }
 
-/** A page of records, and what the stream has emitted once they are. */
+/** A page of records, what the stream has emitted once they are (of all its lists, and of each by endpoint), and how
+ * many records are left to read by the density of what was read (an estimate, 0 once every slice is done). */
 export interface SlicedBatch {
   records: ApiRecord[];
   covered: Range[];
+  listsCovered: Record<string, Range[]>;
+  remaining: number;
 }
+
+/** Records of one second held back past this many are emitted anyway (memory stays flat; a resumed read may then
+ * emit that second's records again). */
+const MAX_HELD = 2 * MAX_PAGE_SIZE;
 
 interface Pending {
   slice: Slice;
@@ -96,24 +107,37 @@ class Slice {
   next: Promise<Pending> | null = null;
   /** Its next page is in, waiting to be emitted. */
   ready = false;
+  /** The records of the second it reached, held back until the next page shows whether that second has more: what
+   * was emitted is then exactly what the checkpoint says was. */
+  held: ApiRecord[] = [];
+  /** Records per ms in its last page (0: none yet). */
+  recent = 0;
 
   constructor(
     readonly owner: ListSlices,
     readonly start: number,
     /** Exclusive; Infinity for the open-ended slice. */
     public end: number,
+    /** Records per ms of the slice it was split from, until it has read a page of its own. */
+    private readonly inherited?: number,
   ) {
     this.reached = start;
+  }
+
+  /** Records per ms where it is reading: in its last page, or the slice's it was split from. */
+  get density(): number | undefined {
+    return this.recent > 0 ? this.recent : this.inherited;
   }
 }
 
 export async function* slicedBatches(read: SlicedRead): AsyncGenerator<SlicedBatch, void, undefined> {
+  const doneOf = (list: SortedList) => union([...read.done, ...(read.listDone?.[list.endpoint] ?? [])]);
   const begun = clock.now();
   /** When the read began, by the earliest clock known (see PipedriveClient.earliest). */
   const readStart = () => floorToSecond(read.client.earliest(begun));
   const lists: ListSlices[] = read.lists.map((list) => {
     const owner: ListSlices = { list, splittable: list.until !== undefined, slices: [], queued: [] };
-    owner.slices = gaps(read.lowerBound, read.done).map((gap) => new Slice(owner, gap.start, gap.end));
+    owner.slices = gaps(read.lowerBound, doneOf(list)).map((gap) => new Slice(owner, gap.start, gap.end));
     owner.queued = [...owner.slices];
     return owner;
   });
@@ -159,26 +183,51 @@ export async function* slicedBatches(read: SlicedRead): AsyncGenerator<SlicedBat
   const finish = (slice: Slice) => {
     slice.finished = true;
     // An open-ended slice read to the end has every record older than the read, bar the last seconds' stragglers.
-    slice.reached = slice.end === Infinity ? Math.max(slice.reached, readStart() - SETTLED_MS) : slice.end;
+    slice.reached = slice.end === Infinity ? Math.max(slice.reached, readStart() - read.settle) : slice.end;
     running.delete(slice);
     read.pool.release();
   };
-  const covered = (): Range[] =>
-    lists
-      .map((owner) =>
-        union([
-          { start: -Infinity, end: read.lowerBound },
-          ...read.done,
-          ...owner.slices.map((slice) => ({ start: slice.start, end: slice.reached })),
-        ]),
-      )
-      .reduce(intersection);
+  /** Records left in the unfinished slices, each by the density where it is reading (density grows towards the
+   * present in most companies, so the estimate rises as the read goes on). */
+  const remaining = (): number =>
+    lists.reduce(
+      (sum, owner) =>
+        owner.slices
+          .filter((slice) => !slice.finished)
+          .reduce((n, slice) => {
+            const span = Math.max(0, Math.min(slice.end, readStart()) - slice.reached);
+            return n + slice.held.length + (slice.density ?? 0) * span;
+          }, sum),
+      0,
+    );
+  const listCovered = (owner: ListSlices): Range[] =>
+    union([
+      { start: -Infinity, end: read.lowerBound },
+      ...doneOf(owner.list),
+      ...owner.slices.map((slice) => ({ start: slice.start, end: slice.reached })),
+    ]);
+  const batch = (records: ApiRecord[]): SlicedBatch => {
+    const each = lists.map((owner) => [owner.list.endpoint, listCovered(owner)] as const);
+    return {
+      records,
+      covered: each.map(([, covered]) => covered).reduce(intersection),
+      listsCovered: Object.fromEntries(each),
+      remaining: remaining(),
+    };
+  };
 
+  // Whose page goes first among those already in: each slice in turn, so that every slice keeps a request going.
+  let turn = 0;
+  /** Records of finished slices, held back until then. */
+  const released: ApiRecord[] = [];
   try {
     startQueued();
     while (running.size > 0) {
-      const { slice, result } = await Promise.race([...running].map((s) => s.next as Promise<Pending>));
+      const { slice, result } = await Promise.race(inTurn([...running], turn++).map((s) => s.next as Promise<Pending>));
       if (result.done) {
+        // Its held records go out with the next batch (children are asked for in groups, so fewer batches are cheaper).
+        released.push(...slice.held);
+        slice.held = [];
         finish(slice);
         startQueued();
         continue;
@@ -187,12 +236,14 @@ export async function* slicedBatches(read: SlicedRead): AsyncGenerator<SlicedBat
       if (slice.finished) {
         finish(slice);
         startQueued();
-      } else {
+      } else if (result.value.length >= read.limit) {
+        // A page short of the limit is the list's last: nothing is left to split.
         split(slice, records);
       }
-      yield { records, covered: covered() };
+      yield batch(released.length > 0 ? [...released.splice(0), ...records] : records);
       if (!slice.finished) pull(slice);
     }
+    if (released.length > 0) yield batch(released);
   } finally {
     for (let i = 0; i < running.size; i++) read.pool.release();
   }
@@ -220,15 +271,23 @@ export async function* slicedBatches(read: SlicedRead): AsyncGenerator<SlicedBat
     let position = owner.slices.indexOf(slice);
     slice.end = cuts[0] ?? slice.end;
     cuts.forEach((from, i) => {
-      const upper = new Slice(owner, from, ends[i + 1] ?? Infinity);
+      const upper = new Slice(owner, from, ends[i + 1] ?? Infinity, slice.density);
       owner.slices.splice(++position, 0, upper);
       start(upper);
     });
   }
 }
 
-/** The records of a page that belong to the slice; the first one at or past its end ends it. Moves `reached` to the
- * last record kept: the page is ascending, so everything of the slice below it is in this page or before. */
+/** The slices from the `turn`-th on, then the ones before it (a race among settled promises goes to the first). */
+function inTurn(slices: Slice[], turn: number): Slice[] {
+  const first = turn % slices.length;
+  return [...slices.slice(first), ...slices.slice(0, first)];
+}
+
+/** The records of a page to emit: those that belong to the slice (the first one at or past its end ends it), with
+ * the ones held from the page before, less the ones of the last second, held in turn unless the slice is finished.
+ * Moves `reached` to the last record kept: the page is ascending, so everything of the slice below it is in this page
+ * or before, and what is emitted is what lies below `reached`. */
 function keep(slice: Slice, page: ApiRecord[], cursor: string): ApiRecord[] {
   let records = page;
   const past = (record: ApiRecord | undefined) => toMillis(record?.[cursor]) >= slice.end;
@@ -236,6 +295,7 @@ function keep(slice: Slice, page: ApiRecord[], cursor: string): ApiRecord[] {
     records = page.slice(0, page.findIndex(past));
     slice.finished = true;
   }
+  const before = slice.reached;
   for (let i = records.length - 1; i >= 0; i--) {
     const at = toMillis(records[i]?.[cursor]);
     if (!Number.isNaN(at)) {
@@ -243,5 +303,11 @@ function keep(slice: Slice, page: ApiRecord[], cursor: string): ApiRecord[] {
       break;
     }
   }
-  return records;
+  if (records.length > 0) slice.recent = records.length / Math.max(slice.reached - before, SECOND);
+  records = slice.held.length > 0 ? [...slice.held, ...records] : records;
+  let first = records.length;
+  while (first > 0 && toMillis(records[first - 1]?.[cursor]) === slice.reached) first--;
+  const holding = !slice.finished && records.length - first <= MAX_HELD;
+  slice.held = holding ? records.slice(first) : [];
+  return holding ? records.slice(0, first) : records;
 }

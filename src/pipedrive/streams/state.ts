@@ -43,12 +43,57 @@ export interface Bounds {
   parentAfter?: number;
   /** Ranges above `lowerBound` whose records an earlier, cut-short read emitted (less the lookback): not read again. */
   done: Range[];
+  /** A resumable full refresh's: the ranges each list (by endpoint) emitted in an earlier attempt. */
+  listDone?: Record<string, Range[]>;
 }
 
-/** One stream of a read: a full-table stream is read whole; an incremental one within its bounds. */
+/** One stream of a read: a full-table stream is read whole; an incremental one within its bounds, in a full refresh
+ * (`refresh`: a resumable stream's, whose state says exactly which ranges it has read) or incrementally. */
 export type StreamRead =
-  { stream: StreamDefinition; bounds?: undefined } | { stream: IncrementalStream; bounds: Bounds };
+  | { stream: StreamDefinition; bounds?: undefined; refresh?: undefined }
+  | { stream: IncrementalStream; bounds: Bounds; refresh?: true };
 export type ChildRead = { stream: ChildStream; bounds: Bounds };
+
+/** The state a resumable full refresh ends with (as Airbyte's CDK says it): a retried attempt of the same sync reads
+ * nothing more of the stream. Airbyte passes a full refresh's state only between attempts of one sync. */
+export const FULL_REFRESH_COMPLETE = '__ab_full_refresh_sync_complete';
+
+/** The state key of the ranges each list (by endpoint) of a resumable full refresh has emitted so far. */
+export const LISTS_DONE = 'lists_done';
+
+/** How far a resumable full refresh got, by its saved state: to the end, or through the ranges each list read. */
+export type RefreshProgress = { complete: true } | { complete: false; listDone: Record<string, Range[]> };
+
+/** A resumable full refresh's saved state, checked; any other state (an incremental sync's) says nothing of it. */
+export function parseRefreshState(
+  stream: IncrementalStream,
+  state: StreamState,
+  invalid: (why: string) => Error,
+): RefreshProgress {
+  if (state[FULL_REFRESH_COMPLETE] === true) return { complete: true };
+  const lists = state[LISTS_DONE];
+  if (lists === undefined || lists === null) return { complete: false, listDone: {} };
+  if (typeof lists !== 'object' || Array.isArray(lists))
+    throw invalid(
+      `gives stream "${stream.name}" an invalid ${LISTS_DONE}: ${JSON.stringify(lists)} (expected an object of ranges by list)`,
+    );
+  const listDone = Object.entries(lists).map(([endpoint, ranges]) => [
+    endpoint,
+    union(
+      slicesDone(ranges, (why) => invalid(`gives stream "${stream.name}" (${LISTS_DONE} of ${endpoint}) ${why}`)) ?? [],
+    ),
+  ]);
+  return { complete: false, listDone: Object.fromEntries(listDone) as Record<string, Range[]> };
+}
+
+/** A resumable full refresh from the start date, the ranges an earlier attempt's lists read left out. */
+export function refreshRead(
+  stream: IncrementalStream,
+  listDone: Record<string, Range[]>,
+  config: SourceConfig,
+): StreamRead {
+  return { stream, bounds: { lowerBound: config.startDate.toMillis(), done: [], listDone }, refresh: true };
+}
 
 /** The state key of a child stream's parent cursor, e.g. `email_threads_update_time`. */
 export function parentCursorKey(stream: ChildStream): string {

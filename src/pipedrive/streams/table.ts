@@ -176,6 +176,11 @@ export const isDistinct = (stream: StreamDefinition): boolean =>
 export const carriesDeletions = (stream: StreamDefinition): boolean =>
   deletedMarkerOf(stream) !== undefined || (isChild(stream) && stream.deletedWithParent === true);
 
+/** A full refresh of the stream can resume where a failed attempt stopped: its lists are sorted by its cursor and
+ * filtered by it on the server (v2 lists, v1 keyset lists), so the ranges already read are not read again. */
+export const isResumable = (stream: StreamDefinition): stream is ServerFilteredStream =>
+  stream.kind === 'server_filtered';
+
 /** The stream is read only when a catalog selects it: it says so, or it needs a plan feature. */
 export const isOptIn = (stream: StreamDefinition): boolean => stream.optIn === true || stream.planFeature !== undefined;
 
