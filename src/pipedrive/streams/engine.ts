@@ -13,7 +13,7 @@ import { ConnectorError } from '../../airbyte/errors.js';
 import { HttpStatusError, type PipedriveClient, type Query } from '../http/client.js';
 import { BudgetExhausted } from '../http/ledger.js';
 import { MAX_PAGE_SIZE, isPurged, listPages, type ApiRecord, type Pages, type SortedList } from '../http/pagination.js';
-import { floorToSecond, formatRfc3339, toMillis, toRfc3339 } from '../time.js';
+import { SECOND, floorToSecond, formatRfc3339, toMillis, toRfc3339 } from '../time.js';
 import { DELETED_AT, streamSchema, timestampNormaliser } from './catalog.js';
 import { Checkpoint } from './checkpoint.js';
 import type { CustomFieldColumns } from './custom-fields/columns.js';
@@ -198,11 +198,36 @@ async function* recordBatches(
   const lists: readonly StreamList[] = listing.lists;
   for (const list of lists) {
     const pages = list.each ? fannedOutPages(read, list, list.each, context) : boundedPages(read, list, context);
+    const estimate = isIncremental(stream) ? orderedListEstimate(list, stream.cursor, listing.lowerBound) : undefined;
     for await (const page of pages)
       yield {
         records: distinct ? page.filter((record) => !seen.has(record.id) && Boolean(seen.add(record.id))) : page,
+        remaining: estimate?.(page, context.client.serverNow()),
       };
   }
+}
+
+/** For a list in cursor order (oldest or newest first), what is left of it after each page: the density of the
+ * records where it is reading (since the page before's last record) times the span still to read (to now, or down to
+ * the lower bound); undefined for a list in no order, or until its records span a second. */
+function orderedListEstimate(
+  list: StreamList,
+  cursor: string,
+  lowerBound = -Infinity,
+): ((page: ApiRecord[], now: number) => number | undefined) | undefined {
+  const newestFirst = list.older === 'stop';
+  if (!list.ascending && !newestFirst) return undefined;
+  let [from, density] = [NaN, NaN];
+  return (page, now) => {
+    const times = page.map((record) => toMillis(record[cursor])).filter((at) => !Number.isNaN(at));
+    const last = times.at(-1);
+    if (last === undefined) return undefined;
+    const span = Math.abs(last - (Number.isNaN(from) ? (times[0] ?? last) : from));
+    if (span >= SECOND) [from, density] = [last, times.length / span];
+    if (Number.isNaN(density)) return undefined;
+    const left = newestFirst ? last - lowerBound : now - last;
+    return Number.isFinite(left) ? density * Math.max(left, 0) : undefined;
+  };
 }
 
 /** One list's pages from the lower bound on: the API applies it where it can, the connector where it cannot (as the
