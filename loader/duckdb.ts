@@ -1,13 +1,9 @@
-// A DuckDB database as an Airbyte destination (Destinations V2) lands a sync: one typed table per stream, in `main`;
-// what the landing keeps for itself (deleted rows' versions, full refreshes under way) in `airbyte_internal`.
+// A DuckDB database as an Airbyte destination (Destinations V2) lands a sync: one typed table per stream, in `main`
+// (how each sync mode lands: loader/table.ts); what the landing keeps for itself in `airbyte_internal`.
 //
-// - append_dedup: per primary key the newest version wins (`ORDER BY cursor DESC NULLS LAST, _airbyte_extracted_at
-//   DESC`, the later received among equals); a winning version with `_ab_cdc_deleted_at` removes the row, and is kept
-//   aside so that an older version received later does not bring it back.
-// - overwrite: records go to a staging table, which replaces the stream's table only when the stream ends COMPLETE.
-// - append: every record a row.
-// A stream's records count only up to its last STATE message: those after it are discarded at the end, as Airbyte does
-// for an attempt that failed. Records wait in a temporary table, typed by DuckDB from their JSON when they are landed.
+// A stream's records count only up to its last STATE message: those after it are discarded at the end, as Airbyte
+// does for an attempt that failed. Records wait in a temporary table, appended as they come, and are typed by DuckDB
+// from their JSON when they are landed: at the end of the sync, when the stream completes, or once many are committed.
 import { DuckDBInstance, type DuckDBAppender, type DuckDBConnection } from '@duckdb/node-api';
 import type {
   AirbyteMessage,
@@ -16,15 +12,15 @@ import type {
   ConfiguredAirbyteCatalog,
   ConfiguredAirbyteStream,
 } from '../src/generated/airbyte-protocol.js';
-import { DELETED_AT, EXTRACTED_AT, columnsOf, literal, quote, type Columns } from './columns.js';
+import { literal, quote } from './columns.js';
+import { INTERNAL, LandingTable, tablesOf } from './table.js';
 
 type Json = Record<string, unknown>;
 
-/** Committed records are landed once this many have gathered, and at the end: few merges, a bounded staging table. */
-const BATCH = 50_000;
-const INTERNAL = 'airbyte_internal';
-/** Arrival order: the last tie-breaker between versions. */
-const SEQ = '_airbyte_seq';
+/** A stream's committed records are landed once this many have gathered (and when it completes, and at the end): what
+ * waits stays small (20,000 records of 2 kB: 40 MB), and merges few. */
+const BATCH = 20_000;
+const RAW = '_airbyte_raw';
 
 /** What a sync did to one stream's table. */
 export interface StreamSummary {
@@ -61,12 +57,15 @@ export class DuckDbDestination {
   /** Starts landing a sync of `catalog`; `states` are those the previous sync left (see SyncResult.states). */
   async begin(catalog: ConfiguredAirbyteCatalog, states: readonly AirbyteStateMessage[]): Promise<Sync> {
     const previous = new Map(states.flatMap((s) => (s.stream ? [[s.stream.stream_descriptor.name, s] as const] : [])));
+    const tables = await tablesOf(this.connection);
     const landings = new Map<string, StreamLanding>();
     for (const configured of catalog.streams) {
       const name = configured.stream.name;
-      landings.set(name, await StreamLanding.prepare(this.connection, configured, previous.has(name)));
+      const resume = previous.has(name) && isResumable(configured);
+      const table = await LandingTable.prepare(this.connection, configured, tables, resume);
+      landings.set(name, new StreamLanding(configured, table, new RawRecords(this.connection, `${RAW}_${name}`)));
     }
-    return new Sync(landings, previous);
+    return new Sync(this.connection, landings, previous);
   }
 
   /** The rows of a stream's table, as JSON values (timestamps as text with their offset). */
@@ -93,6 +92,7 @@ export class Sync {
   private readonly committed = new Map<string, AirbyteStateMessage>();
 
   constructor(
+    private readonly connection: DuckDBConnection,
     private readonly landings: ReadonlyMap<string, StreamLanding>,
     private readonly previous: ReadonlyMap<string, AirbyteStateMessage>,
   ) {}
@@ -106,8 +106,14 @@ export class Sync {
 
   /** Lands what was committed, drops the rest, and says what the next sync should start from. */
   async end(): Promise<SyncResult> {
-    const streams: StreamSummary[] = [];
-    for (const landing of this.landings.values()) streams.push(await landing.finish());
+    for (const landing of this.landings.values()) await landing.finish();
+    const counts = [...this.landings.keys()].map(
+      (name) => `SELECT ${literal(name)} AS stream, count(*)::INTEGER AS n FROM main.${quote(name)}`,
+    );
+    const rows =
+      counts.length === 0 ? [] : (await this.connection.runAndReadAll(counts.join(' UNION ALL '))).getRowObjectsJson();
+    const count = new Map(rows.map(({ stream, n }) => [stream, Number(n)]));
+    const streams = [...this.landings].map(([name, landing]) => landing.summary(count.get(name) ?? 0));
     return { states: this.nextStates(), streams };
   }
 
@@ -131,8 +137,54 @@ export class Sync {
 
   private landing(stream: string): StreamLanding {
     const landing = this.landings.get(stream);
-    if (!landing) throw new Error(`a record of ${stream}, a stream the catalog does not configure`);
+    if (!landing) throw new Error(`stream ${stream} is not in the catalog`);
     return landing;
+  }
+}
+
+/** A stream's records not landed yet, in a temporary table: seq (its arrival order in the stream, from 1), emitted_at,
+ * data (its JSON). Made anew once all of them are landed: DuckDB frees a table dropped, not rows deleted. */
+class RawRecords {
+  private appender: DuckDBAppender | undefined;
+  private readonly table: string;
+
+  constructor(
+    private readonly connection: DuckDBConnection,
+    private readonly name: string,
+  ) {
+    this.table = `temp.main.${quote(name)}`;
+  }
+
+  async append(seq: number, { emitted_at, data }: AirbyteRecordMessage): Promise<void> {
+    this.appender ??= await this.create();
+    this.appender.appendInteger(seq);
+    this.appender.appendDouble(emitted_at);
+    this.appender.appendVarchar(JSON.stringify(data));
+    this.appender.endRow();
+  }
+
+  /** The SQL of the records up to `seq`, with everything appended so far in the table. */
+  upTo(seq: number): string {
+    this.appender?.flushSync();
+    return `SELECT seq, emitted_at, data FROM ${this.table} WHERE seq <= ${seq}`;
+  }
+
+  /** Forgets the records up to `seq`; `all`: they are all there is. */
+  async discard(seq: number, all: boolean): Promise<void> {
+    if (all) return this.drop();
+    await this.connection.run(`DELETE FROM ${this.table} WHERE seq <= ${seq}`);
+  }
+
+  async drop(): Promise<void> {
+    if (!this.appender) return;
+    this.appender.closeSync();
+    this.appender = undefined;
+    await this.connection.run(`DROP TABLE ${this.table}`);
+  }
+
+  private async create(): Promise<DuckDBAppender> {
+    await this.connection.run(`CREATE TEMP TABLE ${this.table} (seq INTEGER, emitted_at DOUBLE, data VARCHAR)`);
+    return this.connection.createAppender(this.name, 'main', 'temp');
   }
 }
 
@@ -144,32 +196,15 @@ class StreamLanding {
   private landedUpTo = 0;
   private completed = false;
 
-  private constructor(
-    private readonly connection: DuckDBConnection,
+  constructor(
     private readonly configured: ConfiguredAirbyteStream,
     private readonly table: LandingTable,
-    /** Appends to the stream's temporary table of raw records (seq, emitted_at, data). */
-    private readonly appender: DuckDBAppender,
+    private readonly raw: RawRecords,
   ) {}
 
-  static async prepare(
-    connection: DuckDBConnection,
-    configured: ConfiguredAirbyteStream,
-    underWay: boolean,
-  ): Promise<StreamLanding> {
-    const table = await LandingTable.prepare(connection, configured, underWay && isResumable(configured));
-    const raw = rawTableOf(configured.stream.name);
-    await connection.run(`CREATE OR REPLACE TEMP TABLE ${quote(raw)} (seq INTEGER, emitted_at DOUBLE, data VARCHAR)`);
-    const appender = await connection.createAppender(raw, 'main', 'temp');
-    return new StreamLanding(connection, configured, table, appender);
-  }
-
-  append(record: AirbyteRecordMessage): void {
-    if (this.completed) throw new Error(`a record of ${this.name} after its COMPLETE status`);
-    this.appender.appendInteger(++this.received);
-    this.appender.appendDouble(record.emitted_at);
-    this.appender.appendVarchar(JSON.stringify(record.data));
-    this.appender.endRow();
+  async append(record: AirbyteRecordMessage): Promise<void> {
+    if (this.completed) throw new Error(`a record of ${this.configured.stream.name} after its COMPLETE status`);
+    await this.raw.append(++this.received, record);
   }
 
   async commit(): Promise<void> {
@@ -183,16 +218,17 @@ class StreamLanding {
     if (this.table.mode === 'overwrite') await this.table.replace();
   }
 
-  /** Lands what is committed; a full refresh that did not complete keeps the previous table. */
-  async finish(): Promise<StreamSummary> {
+  /** Lands what is committed; a full refresh that did not complete keeps the previous table, and what it read so far
+   * only if it can be resumed. */
+  async finish(): Promise<void> {
     await this.land();
-    this.appender.closeSync();
-    await this.connection.run(`DROP TABLE ${this.raw}`);
-    const kept = this.table.mode === 'overwrite' && !this.completed;
-    if (kept && !isResumable(this.configured)) await this.table.dropStaging();
-    const rows = await this.connection.runAndReadAll(`SELECT count(*)::INTEGER AS n FROM ${this.table.final}`);
-    const [count] = rows.getRowObjectsJson();
-    return { stream: this.name, received: this.received, landed: this.landedUpTo, rows: Number(count?.n), kept };
+    await this.raw.drop();
+    if (this.keptPrevious() && !isResumable(this.configured)) await this.table.dropStaging();
+  }
+
+  summary(rows: number): StreamSummary {
+    const { received, landedUpTo: landed } = this;
+    return { stream: this.configured.stream.name, received, landed, rows, kept: this.keptPrevious() };
   }
 
   /** Whether the next sync gets this stream's state: an incremental one's always, a full refresh's only while it is
@@ -201,222 +237,16 @@ class StreamLanding {
     return this.configured.sync_mode === 'incremental' || (!this.completed && isResumable(this.configured));
   }
 
-  private get name(): string {
-    return this.configured.stream.name;
-  }
-
-  private get raw(): string {
-    return `temp.main.${quote(rawTableOf(this.name))}`;
+  private keptPrevious(): boolean {
+    return this.table.mode === 'overwrite' && !this.completed;
   }
 
   private async land(): Promise<void> {
     if (this.committedUpTo === this.landedUpTo) return;
-    this.appender.flushSync();
-    const batch = `SELECT * FROM ${this.raw} WHERE seq <= ${this.committedUpTo}`;
-    await this.table.land(batch);
-    await this.connection.run(`DELETE FROM ${this.raw} WHERE seq <= ${this.committedUpTo}`);
+    await this.table.land(this.raw.upTo(this.committedUpTo));
+    await this.raw.discard(this.committedUpTo, this.committedUpTo === this.received);
     this.landedUpTo = this.committedUpTo;
   }
 }
 
-/** The temporary table a stream's records wait in until they are landed. */
-const rawTableOf = (stream: string) => `_airbyte_raw_${stream}`;
-
 const isResumable = (configured: ConfiguredAirbyteStream) => configured.stream.is_resumable === true;
-
-type Mode = 'append' | 'append_dedup' | 'overwrite';
-const MODES: readonly string[] = ['append', 'append_dedup', 'overwrite'] satisfies Mode[];
-
-/** A stream's table (and the tables beside it), and the SQL that lands typed records in it. */
-class LandingTable {
-  readonly final: string;
-  private readonly staging: string;
-  private readonly deleted: string;
-
-  private constructor(
-    private readonly connection: DuckDBConnection,
-    readonly mode: Mode,
-    name: string,
-    /** The columns records are typed to: the table's (the staging table's for an overwrite). */
-    private readonly columns: Columns,
-    private readonly key: readonly string[],
-    private readonly cursor: string | undefined,
-  ) {
-    this.final = `main.${quote(name)}`;
-    this.staging = `${INTERNAL}.${quote(`${name}_overwrite`)}`;
-    this.deleted = `${INTERNAL}.${quote(`${name}_deleted`)}`;
-  }
-
-  /** Creates or evolves the tables a stream lands in; `resume`: an overwrite continues the staging table it left. */
-  static async prepare(
-    connection: DuckDBConnection,
-    configured: ConfiguredAirbyteStream,
-    resume: boolean,
-  ): Promise<LandingTable> {
-    const { stream, destination_sync_mode: mode } = configured;
-    if (!MODES.includes(mode)) throw new Error(`${stream.name}: destination_sync_mode ${mode} is not supported`);
-    const schema = columnsOf(stream.json_schema);
-    schema.set(EXTRACTED_AT, 'TIMESTAMPTZ');
-    const key = pathsOf(configured.primary_key ?? [], `${stream.name}'s primary key`);
-    const [cursor] = pathsOf(configured.cursor_field ? [configured.cursor_field] : [], `${stream.name}'s cursor`);
-    for (const column of [...key, ...(cursor ? [cursor] : [])])
-      if (!schema.has(column)) throw new Error(`${stream.name}: ${column} is not a property of its JSON schema`);
-    if (mode === 'append_dedup' && key.length === 0)
-      throw new Error(`${stream.name}: append_dedup needs a primary key`);
-    const names = { final: `main.${quote(stream.name)}`, staging: `${INTERNAL}.${quote(`${stream.name}_overwrite`)}` };
-    await evolve(connection, names.final, schema);
-    let columns = await columnsOfTable(connection, names.final);
-    if (mode !== 'overwrite' || !resume) await connection.run(`DROP TABLE IF EXISTS ${names.staging}`);
-    if (mode === 'overwrite') {
-      await evolve(connection, names.staging, new Map([...schema, [SEQ, 'BIGINT']]));
-      columns = schema;
-    }
-    const table = new LandingTable(connection, mode as Mode, stream.name, columns, key, cursor);
-    if (table.keepsDeletions()) await table.createDeleted();
-    return table;
-  }
-
-  /** Lands the records `raw` selects (seq, emitted_at, data), typed. */
-  async land(raw: string): Promise<void> {
-    const typed = this.typed(raw);
-    await this.transaction(async () => {
-      if (this.mode === 'append')
-        return this.run(`INSERT INTO ${this.final} BY NAME SELECT * EXCLUDE (${SEQ}) FROM (${typed})`);
-      if (this.mode === 'overwrite') return this.stage(typed);
-      return this.merge(typed);
-    });
-  }
-
-  /** Replaces the table by the staging table's rows, newest version per key, deleted ones left out. */
-  async replace(): Promise<void> {
-    await this.transaction(async () => {
-      await this.run(
-        `CREATE OR REPLACE TABLE ${this.final} AS SELECT * EXCLUDE (${SEQ}) FROM (${this.newest(this.staging)}) WHERE ${this.live}`,
-      );
-      await this.dropStaging();
-    });
-  }
-
-  async dropStaging(): Promise<void> {
-    await this.run(`DROP TABLE IF EXISTS ${this.staging}`);
-  }
-
-  /** The typed rows of raw records: a column per property, read from the record's JSON by DuckDB (a value that does
-   * not fit its column's type is NULL), the time it was read, its arrival order. */
-  private typed(raw: string): string {
-    const properties = [...this.columns.keys()].filter((name) => name !== EXTRACTED_AT && name !== SEQ);
-    const structure = JSON.stringify(Object.fromEntries(properties.map((name) => [name, this.columns.get(name)])));
-    const values = properties.map((name) => `s.${quote(name)} AS ${quote(name)}`);
-    const transformed = properties.length > 0 ? `, json_transform(data, ${literal(structure)}) AS s` : '';
-    return `SELECT ${[...values, `to_timestamp(emitted_at / 1000) AS ${EXTRACTED_AT}`, `seq AS ${SEQ}`].join(', ')}
-      FROM (SELECT seq, emitted_at${transformed} FROM (${raw}))`;
-  }
-
-  /** Adds typed records to the staging table, after those of an earlier attempt it resumes. */
-  private async stage(typed: string): Promise<void> {
-    const after = `(SELECT coalesce(max(${SEQ}), 0) FROM ${this.staging})`;
-    await this.run(
-      `INSERT INTO ${this.staging} BY NAME SELECT * REPLACE (${SEQ} + ${after} AS ${SEQ}) FROM (${typed})`,
-    );
-  }
-
-  /** Merges typed records into the table: per key, the newest of the row held, its deletion kept aside, and the
-   * records; the winner replaces the row, or removes it if it is a deletion. */
-  private async merge(typed: string): Promise<void> {
-    const batch = `temp.main.${quote('_airbyte_batch')}`;
-    const winners = `temp.main.${quote('_airbyte_winners')}`;
-    const keys = this.key.map(quote).join(', ');
-    const held = [this.final, ...(this.keepsDeletions() ? [this.deleted] : [])].map(
-      (table) => `SELECT *, false AS _airbyte_new FROM ${table} SEMI JOIN ${batch} USING (${keys})`,
-    );
-    const candidates = [...held, `SELECT *, true AS _airbyte_new FROM ${batch}`].join(' UNION ALL BY NAME ');
-    await this.run(`CREATE OR REPLACE TEMP TABLE _airbyte_batch AS ${typed}`);
-    await this.run(
-      `CREATE OR REPLACE TEMP TABLE _airbyte_winners AS ${this.newest(`(${candidates})`, '_airbyte_new DESC')}`,
-    );
-    for (const table of [this.final, ...(this.keepsDeletions() ? [this.deleted] : [])])
-      await this.run(
-        `DELETE FROM ${table} AS t USING ${batch} AS b WHERE ${this.key.map((k) => `t.${quote(k)} = b.${quote(k)}`).join(' AND ')}`,
-      );
-    await this.run(
-      `INSERT INTO ${this.final} BY NAME SELECT * EXCLUDE (_airbyte_new, ${SEQ}) FROM ${winners} WHERE ${this.live}`,
-    );
-    if (this.keepsDeletions())
-      await this.run(
-        `INSERT INTO ${this.deleted} BY NAME SELECT ${this.deletedColumns().map(quote).join(', ')} FROM ${winners} WHERE NOT (${this.live})`,
-      );
-    await this.run(`DROP TABLE ${batch}; DROP TABLE ${winners}`);
-  }
-
-  /** The newest version per key of `from`'s rows (all of them without a key): the highest cursor (a missing one
-   * loses), then the latest read, then `tieBreak`, then the last received. */
-  private newest(from: string, tieBreak?: string): string {
-    if (this.key.length === 0) return `SELECT * FROM ${from}`;
-    const order = [
-      ...(this.cursor ? [`${quote(this.cursor)} DESC NULLS LAST`] : []),
-      `${EXTRACTED_AT} DESC`,
-      ...(tieBreak ? [tieBreak] : []),
-      `${SEQ} DESC`,
-    ];
-    return `SELECT * FROM ${from} QUALIFY row_number() OVER (PARTITION BY ${this.key.map(quote).join(', ')} ORDER BY ${order.join(', ')}) = 1`;
-  }
-
-  /** Rows that are not deletions. */
-  private get live(): string {
-    return this.columns.has(DELETED_AT) ? `${quote(DELETED_AT)} IS NULL` : 'true';
-  }
-
-  private keepsDeletions(): boolean {
-    return this.mode === 'append_dedup' && this.columns.has(DELETED_AT);
-  }
-
-  /** What is kept of a deletion: enough to rank it against later versions. */
-  private deletedColumns(): string[] {
-    return [...new Set([...this.key, ...(this.cursor ? [this.cursor] : []), EXTRACTED_AT, DELETED_AT])];
-  }
-
-  private async createDeleted(): Promise<void> {
-    const columns = this.deletedColumns().map(quote).join(', ');
-    await this.run(`CREATE TABLE IF NOT EXISTS ${this.deleted} AS SELECT ${columns} FROM ${this.final} LIMIT 0`);
-  }
-
-  private async transaction(work: () => Promise<void>): Promise<void> {
-    await this.run('BEGIN TRANSACTION');
-    try {
-      await work();
-      await this.run('COMMIT');
-    } catch (error) {
-      await this.run('ROLLBACK');
-      throw error;
-    }
-  }
-
-  private async run(sql: string): Promise<void> {
-    await this.connection.run(sql);
-  }
-}
-
-/** Creates a table with `columns`, or adds those it lacks (a new custom field: a new column). */
-async function evolve(connection: DuckDBConnection, table: string, columns: Columns): Promise<void> {
-  const definitions = [...columns].map(([name, type]) => `${quote(name)} ${type}`);
-  await connection.run(`CREATE TABLE IF NOT EXISTS ${table} (${definitions.join(', ')})`);
-  const existing = await columnsOfTable(connection, table);
-  for (const [name, type] of columns)
-    if (!existing.has(name)) await connection.run(`ALTER TABLE ${table} ADD COLUMN ${quote(name)} ${type}`);
-}
-
-/** A table's columns and their types, as DuckDB has them. */
-async function columnsOfTable(connection: DuckDBConnection, table: string): Promise<Columns> {
-  const result = await connection.runAndReadAll(`DESCRIBE ${table}`);
-  return new Map(result.getRowObjectsJson().map((row) => [String(row.column_name), String(row.column_type)]));
-}
-
-/** Top-level field names of the catalog's paths (a primary key, a cursor); nested paths are not supported. */
-function pathsOf(paths: readonly string[][], what: string): string[] {
-  return paths.map((path) => {
-    const [field] = path;
-    if (path.length !== 1 || field === undefined)
-      throw new Error(`${what} ${JSON.stringify(path)} is not a top-level field`);
-    return field;
-  });
-}

@@ -294,7 +294,7 @@ describe('the DuckDB loader', () => {
   it('refuses what it cannot land as Airbyte would: a record of a stream not in the catalog, a GLOBAL state', async () => {
     const deals = [configured('deals', 'append_dedup')];
     const sync = await destination.begin({ streams: deals }, []);
-    await expectRejection(sync.write(record('persons', { id: 1 })), /persons, a stream the catalog does not configure/);
+    await expectRejection(sync.write(record('persons', { id: 1 })), /stream persons is not in the catalog/);
     const global: AirbyteMessage = { type: 'STATE', state: { type: 'GLOBAL', global: { stream_states: [] } } };
     await expectRejection(sync.write(global), /STREAM\) states only/);
     await expectRejection(
