@@ -7,11 +7,16 @@ import type {
   AirbyteStateMessage,
   ConfiguredAirbyteCatalog,
 } from '../src/generated/airbyte-protocol.js';
-import { DuckDbDestination, type SyncResult } from './duckdb.js';
+import { DuckDbDestination, type StreamSummary, type SyncResult } from './duckdb.js';
 import { linesOf, messageOf } from './input.js';
 
 /** Where the loader keeps the state of the syncs landed in `file`: an array of STATE messages, as `--state` takes. */
 export const stateFileOf = (file: string): string => `${file}.state.json`;
+
+export interface LoadResult extends SyncResult {
+  /** The sync failed: the connector reported an error, or its output was cut short. What it committed is landed. */
+  failed: boolean;
+}
 
 /** Lands the protocol messages of `input` into `file`, given the catalog the connector read with; `say` gets what the
  * connector warned of and what went wrong. Writes the state file once the sync is landed. */
@@ -20,11 +25,12 @@ export async function load(
   catalog: ConfiguredAirbyteCatalog,
   input: Readable,
   say: (line: string) => void,
-): Promise<SyncResult> {
+): Promise<LoadResult> {
   const stateFile = stateFileOf(file);
   const destination = await DuckDbDestination.open(file);
   try {
     const sync = await destination.begin(catalog, readStates(stateFile));
+    let failed = false;
     for await (const line of linesOf(input)) {
       let message: AirbyteMessage;
       try {
@@ -32,16 +38,18 @@ export async function load(
       } catch (error) {
         if (line.ended) throw error;
         say(`The input ended inside line ${line.number} (was the connector stopped?): that line is ignored.`);
+        failed = true;
         break;
       }
       tell(message, say);
+      failed ||= message.trace?.error !== undefined;
       await sync.write(message).catch((error: Error) => {
         throw new Error(`line ${line.number}: ${error.message}`, { cause: error });
       });
     }
     const result = await sync.end();
     writeStates(stateFile, result.states);
-    return result;
+    return { ...result, failed };
   } finally {
     destination.close();
   }
@@ -69,14 +77,14 @@ function writeStates(file: string, states: readonly AirbyteStateMessage[]): void
 
 /** A table of what a sync did to each stream's table. */
 export function summaryOf({ streams }: SyncResult): string[] {
-  const rows = streams.map((s) => [
-    s.stream,
-    String(s.rows),
-    String(s.landed),
-    s.received > s.landed ? `${s.received - s.landed} after the last state, discarded` : '',
-    s.kept ? 'did not complete: previous table kept' : '',
-  ]);
-  const header = ['table', 'rows', 'records landed', '', ''];
+  const note = (s: StreamSummary) =>
+    s.kept
+      ? 'did not complete: previous table kept'
+      : s.received > s.landed
+        ? `${s.received - s.landed} records after the last state, discarded`
+        : '';
+  const rows = streams.map((s) => [s.stream, String(s.rows), String(s.landed), note(s)]);
+  const header = ['table', 'rows', 'records landed', ''];
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]?.length ?? 0)));
   return [header, ...rows].map((cells) =>
     cells

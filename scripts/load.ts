@@ -1,6 +1,7 @@
 // `npm run load -- duckdb FILE --catalog CATALOG`: lands the protocol messages of a connector's `read` (stdin) into a
 // DuckDB file as Airbyte's destinations would, and keeps beside it (FILE.state.json) the state to pass to the next
-// `read --state`. Nothing is written to stdout; the connector's warnings and a summary go to stderr.
+// `read --state`. Nothing is written to stdout; the connector's warnings and a summary go to stderr. Exits 1 if the
+// sync failed (the connector reported an error), having landed what it committed.
 import { readFileSync } from 'node:fs';
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
@@ -47,6 +48,10 @@ try {
   const result = await load(file, catalog, process.stdin, say);
   say(`Landed in ${file}; the next sync starts from ${stateFileOf(file)}.`);
   for (const line of summaryOf(result)) say(line);
+  if (result.failed) {
+    say('The sync failed (above): what it committed is landed, and the next sync resumes from there.');
+    process.exitCode = 1;
+  }
 } catch (error) {
   say(`load: ${(error as Error).message}`);
   process.exitCode = 1;

@@ -151,7 +151,8 @@ describe('DuckDB as the destination, through the command line', function () {
     sim().inject({ kind: 'http500', path: '/api/v2/deals', after: 1, times: 100 });
     const failed = await syncInto(sim(), file, catalog, { page_size: 50, max_retries: 0 });
     expect(failed.read).to.equal(1);
-    expect(failed.load.exitCode).to.equal(0);
+    expect(failed.load.exitCode, 'the sync failed').to.equal(1);
+    expect(failed.load.stderr).to.include('The sync failed (above)');
     expect(failed.load.stderr).to.match(/deals .* did not complete: previous table kept/);
     expect(await inDuckDb(file, (db) => db.query('SELECT id, title FROM deals ORDER BY id'))).to.deep.equal(before);
 

@@ -1,7 +1,9 @@
 // The DuckDB loader's landing rules (loader/duckdb.ts), message by message: Airbyte's dedup, deletions, commits at
 // STATE, overwrites only on COMPLETE, resumable full refreshes, typed and added columns, the state kept for the next
 // sync. test/duckdb.test.ts runs it through the command line against the simulator.
-import { readdirSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { expect } from 'chai';
 import type {
@@ -11,6 +13,7 @@ import type {
 } from '../src/generated/airbyte-protocol.js';
 import { DuckDbDestination, type SyncResult } from '../loader/duckdb.js';
 import { linesOf, messageOf } from '../loader/input.js';
+import { load, stateFileOf } from '../loader/load.js';
 
 type Properties = Record<string, { type: string | string[]; format?: string }>;
 
@@ -332,6 +335,24 @@ describe('the DuckDB loader', () => {
       expect(() => messageOf({ text: '[1]', number: 4, ended: true })).to.throw(/^line 4 is not an Airbyte message/);
       const record = '{"type":"RECORD","record":{"stream":"deals"}}';
       expect(() => messageOf({ text: record, number: 5, ended: true })).to.throw(/^line 5 is a RECORD without/);
+    });
+
+    it('of a connector stopped mid-message: lands what was committed, ignores the cut line, and calls the sync failed', async () => {
+      const file = join(mkdtempSync(join(tmpdir(), 'loader-test-')), 'cut.duckdb');
+      const lines = [record('deals', { id: 1, updated: at(1) }), state('deals', { updated: at(1) })].map((m) =>
+        JSON.stringify(m),
+      );
+      const said: string[] = [];
+      const input = Readable.from([`${lines.join('\n')}\n{"type":"REC`]);
+      const result = await load(file, { streams: [configured('deals', 'append_dedup')] }, input, (line) =>
+        said.push(line),
+      );
+      expect(result).to.deep.include({ failed: true });
+      expect(result.streams[0]).to.include({ rows: 1 });
+      expect(said).to.deep.equal(['The input ended inside line 3 (was the connector stopped?): that line is ignored.']);
+      expect(JSON.parse(readFileSync(stateFileOf(file), 'utf8'))).to.deep.equal([
+        state('deals', { updated: at(1) }).state,
+      ]);
     });
   });
 });
