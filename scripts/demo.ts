@@ -1,34 +1,58 @@
 // `npm run demo`: the connector at work in one command, on its embedded default, a local Pipedrive simulator (no
-// account needed). Through the real command line: check, discover, a full read, a day of changes in the CRM, then an
-// incremental read from the saved state. The protocol output goes to demo-output/; a summary is printed.
-// `npm run demo -- --oauth` signs in with the simulator's OAuth app instead of an API token, keeping each rotated
-// refresh token from the connector's CONTROL message in the config, as the platform does.
+// account needed), into a real warehouse. Through the real command line: check, discover, a first sync (it reads
+// everything), a day of changes in the CRM, then an incremental sync from the state the loader kept. Both syncs land
+// in a DuckDB file (demo-output/pipedrive.duckdb) through the loader `npm run load` runs, as Airbyte's destinations
+// land data; then a few questions a sales analyst would ask are answered from it. The protocol output goes to
+// demo-output/; a summary is printed. `npm run demo -- --oauth` signs in with the simulator's OAuth app instead of an
+// API token, keeping each rotated refresh token from the connector's CONTROL message in the config, as the platform
+// does.
 import { spawn } from 'node:child_process';
-import { createWriteStream, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createWriteStream, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { relative } from 'node:path';
+import { PassThrough } from 'node:stream';
 import { fileURLToPath } from 'node:url';
-import { latestStates } from '../acceptance/protocol.js';
-import type { AirbyteMessage } from '../src/generated/airbyte-protocol.js';
+import { DuckDbDestination } from '../loader/duckdb.js';
+import type { SyncResult } from '../loader/duckdb.js';
+import { load, stateFileOf } from '../loader/load.js';
+import type { AirbyteMessage, ConfiguredAirbyteCatalog } from '../src/generated/airbyte-protocol.js';
+import { configuredCatalog, type JsonSchema } from '../src/pipedrive/streams/catalog.js';
 import { OAUTH_APP } from '../simulator/oauth.js';
 import { PipedriveSimulator, TOKENS } from '../simulator/server.js';
+import { ANALYST_QUERIES, textTable } from './demo-queries.js';
 
+const started = performance.now();
 const root = fileURLToPath(new URL('..', import.meta.url));
 const output = `${root}demo-output`;
 mkdirSync(output, { recursive: true });
 const config = `${output}/config.json`;
+const database = `${output}/pipedrive.duckdb`;
+for (const file of [database, `${database}.wal`, stateFileOf(database)]) rmSync(file, { force: true });
 
 /** Runs the connector's command line, its stdout into demo-output/<name>.jsonl; returns the messages. */
 async function connector(name: string, args: string[]): Promise<AirbyteMessage[]> {
+  return (await sync(name, args)).messages;
+}
+
+/** Runs the connector's command line, its stdout into demo-output/<name>.jsonl and, given the catalog it reads, into
+ * the DuckDB file through the loader; returns the messages and what the loader did. */
+async function sync(name: string, args: string[], landing?: ConfiguredAirbyteCatalog) {
   const file = `${output}/${name}.jsonl`;
   const child = spawn(process.execPath, [`${root}dist/main.js`, ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
-  child.stdout.pipe(createWriteStream(file));
-  await new Promise((resolve) => child.on('close', resolve));
+  const written = new Promise<void>((resolve) => child.stdout.pipe(createWriteStream(file)).on('finish', resolve));
+  const landed = landing && load(database, landing, child.stdout.pipe(new PassThrough()), sayErrors);
+  const [, result] = await Promise.all([written, landed]);
   const messages = readFileSync(file, 'utf8')
     .split('\n')
     .filter(Boolean)
     .map((line) => JSON.parse(line) as AirbyteMessage);
   const saved = messages.filter((m) => m.type === 'CONTROL').at(-1)?.control?.connectorConfig?.config;
   if (saved) writeFileSync(config, JSON.stringify(saved, null, 2));
-  return messages;
+  return { messages, landed: result };
+}
+
+/** The connector's warnings are in its output: of what the loader passes on, the demo prints only errors. */
+function sayErrors(line: string): void {
+  if (line.startsWith('ERROR')) console.log(`          ${line}`);
 }
 
 type StreamFigures = { records: number | null; seconds: number; requests: number; tokens: number };
@@ -42,8 +66,6 @@ const summaryOf = (messages: AirbyteMessage[]) => {
     streams: Record<string, StreamFigures>;
   };
 };
-const latestOf = (messages: AirbyteMessage[]) =>
-  latestStates(messages.filter((m) => m.type === 'STATE').map((m) => m.state!));
 
 const simulator = new PipedriveSimulator({ burstLimit: 40 });
 const origin = await simulator.start();
@@ -68,18 +90,19 @@ const status = check.find((m) => m.type === 'CONNECTION_STATUS')!.connectionStat
 console.log(`check     ${status.status}: ${status.message}`);
 
 const discover = await connector('2-discover', ['discover', '--config', config]);
-console.log(`discover  ${discover.find((m) => m.type === 'CATALOG')!.catalog!.streams.length} streams`);
+const discovered = discover.find((m) => m.type === 'CATALOG')!.catalog!.streams;
+console.log(`discover  ${discovered.length} streams`);
 
-const full = await connector('3-read-full', [
-  'read',
-  '--config',
-  config,
-  '--catalog',
-  `${root}catalogs/full_refresh.json`,
-]);
-const state = `${output}/state.json`;
-writeFileSync(state, JSON.stringify(latestOf(full), null, 2));
-console.log(`read      full refresh: ${full.filter((m) => m.type === 'RECORD').length} records`);
+// As Airbyte configures a connection: the discovered schemas (every custom field a typed column), the incremental
+// streams incremental and deduplicated, the others in full refresh.
+const schemas = new Map(discovered.map((stream) => [stream.name, stream.json_schema as JsonSchema]));
+const catalog = configuredCatalog('incremental', undefined, (stream) => schemas.get(stream.name));
+const catalogFile = `${output}/catalog.json`;
+writeFileSync(catalogFile, JSON.stringify(catalog, null, 2));
+const read = (...extra: string[]) => ['read', '--config', config, '--catalog', catalogFile, ...extra];
+
+const { messages: first } = await sync('3-read-first', read(), catalog);
+console.log(`read      first sync: ${first.filter((m) => m.type === 'RECORD').length} records`);
 
 // A day of work in the CRM.
 const data = simulator.dataset;
@@ -95,44 +118,49 @@ console.log(
   'changes   renamed, deleted and archived a deal; added a person; edited a note, an activity, a file, a mail message',
 );
 
-const incremental = await connector('4-read-incremental', [
-  'read',
-  '--config',
-  config,
-  '--catalog',
-  `${root}catalogs/incremental.json`,
-  '--state',
-  state,
-]);
-writeFileSync(`${output}/state-after.json`, JSON.stringify(latestOf(incremental), null, 2));
+const { messages: incremental, landed } = await sync(
+  '4-read-incremental',
+  read('--state', stateFileOf(database)),
+  catalog,
+);
 console.log(`read      incremental: ${incremental.filter((m) => m.type === 'RECORD').length} records\n`);
 await simulator.stop();
 
-const [before, after] = [summaryOf(full), summaryOf(incremental)];
+const { states, streams: tables } = landed as SyncResult;
+const tableRows = new Map(tables.map((table) => [table.stream, table.rows]));
 const finalState = new Map(
-  latestOf(incremental).map((s) => [s.stream.stream_descriptor.name, JSON.stringify(s.stream.stream_state)]),
+  states.map((s) => [s.stream?.stream_descriptor.name, JSON.stringify(s.stream?.stream_state)]),
 );
-const rows = Object.keys(before.streams).map((name) => {
+const [before, after] = [summaryOf(first), summaryOf(incremental)];
+const streams = Object.keys(before.streams).map((name) => {
   const [a, b] = [before.streams[name]!, after.streams[name]!];
-  return [
-    name,
-    String(a.records),
-    `${a.seconds.toFixed(1)} s`,
-    String(a.tokens),
-    String(b.records),
-    String(b.tokens),
-    finalState.get(name) ?? '',
-  ];
+  return {
+    stream: name,
+    'first: records': a.records,
+    time: `${a.seconds.toFixed(1)} s`,
+    tokens: a.tokens,
+    'incremental: records': b.records,
+    ' tokens': b.tokens,
+    'rows in DuckDB': tableRows.get(name) ?? '',
+    'state after': finalState.get(name) ?? '',
+  };
 });
-const header = ['stream', 'full: records', 'time', 'tokens', 'incremental: records', 'tokens', 'state after'];
-const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i]!)).join('  ');
-console.log(line(header));
-console.log(line(widths.map((w) => '-'.repeat(w))));
-for (const row of rows) console.log(line(row));
+for (const line of textTable(streams)) console.log(line);
 console.log(
-  `\nfull: ${before.requests} requests, ${before.tokens} API tokens in ${before.seconds.toFixed(1)} s; incremental: ${after.requests} requests, ${after.tokens} API tokens in ${after.seconds.toFixed(1)} s`,
+  `\nfirst sync: ${before.requests} requests, ${before.tokens} API tokens in ${before.seconds.toFixed(1)} s; incremental: ${after.requests} requests, ${after.tokens} API tokens in ${after.seconds.toFixed(1)} s`,
 );
-console.log(
-  `The protocol output of every step is in demo-output/ (1-check.jsonl … 4-read-incremental.jsonl, state.json).`,
-);
+
+const warehouse = await DuckDbDestination.open(database);
+const file = relative(process.cwd(), database) || database;
+console.log(`\nFrom the warehouse: ${file}, a DuckDB database, both syncs landed as Airbyte's destinations land them`);
+for (const { title, sql } of ANALYST_QUERIES) {
+  console.log(`\n${title}\n`);
+  for (const line of textTable(await warehouse.query(sql))) console.log(`  ${line}`);
+}
+warehouse.close();
+
+console.log(`
+Open it with the DuckDB command line (duckdb.org/docs/installation): duckdb ${file}
+or with this project's query script:     npm run query -- ${file} "SELECT title, customer_type FROM deals LIMIT 5"
+The protocol output of every step is in demo-output/ (1-check.jsonl … 4-read-incremental.jsonl, catalog.json, the
+state the next sync would start from: pipedrive.duckdb.state.json). Done in ${((performance.now() - started) / 1000).toFixed(0)} s.`);

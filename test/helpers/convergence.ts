@@ -1,20 +1,25 @@
-// A seeded, randomised hunt for silent loss. A replica (test/helpers/replica.ts, as an Airbyte destination lands data)
-// is fed by a long series of syncs through the real command line against the simulator, with random changes,
-// creations, soft deletes, purges and rows dated in the future, between and during syncs, and random trouble: `Date`
-// skew, injected faults (429, 5xx, resets, malformed pages, 403s, a spent daily budget), kills at random points followed
-// by a resume from the last STATE, token budget caps, OAuth access tokens that expire. Every sync must either exit 0
-// with every stream COMPLETE or say what it left, no state may pass the company's time, and after a final clean sync
-// the replica must hold exactly the simulator's rows (ids and cursors) of every stream.
+// A seeded, randomised hunt for silent loss. A replica (the DuckDB loader of loader/duckdb.ts, in memory, landing data
+// as an Airbyte destination does) is fed by a long series of syncs through the real command line against the
+// simulator, with random changes, creations, soft deletes, purges and rows dated in the future, between and during
+// syncs, and random trouble: `Date` skew, injected faults (429, 5xx, resets, malformed pages, 403s, a spent daily
+// budget), kills at random points followed by a resume from the last STATE, token budget caps, OAuth access tokens that
+// expire. Every sync must either exit 0 with every stream COMPLETE or say what it left, no state may pass the company's
+// time, and after a final clean sync the replica must hold exactly the simulator's rows (ids and cursors) of every
+// stream.
 //
 // Scenarios are fast-check values: a seed gives the same scenario again, and a failing one can be shrunk.
 import fc from 'fast-check';
-import type { AirbyteMessage, ConfiguredAirbyteCatalog } from '../../src/generated/airbyte-protocol.js';
+import type {
+  AirbyteMessage,
+  AirbyteStateMessage,
+  ConfiguredAirbyteCatalog,
+} from '../../src/generated/airbyte-protocol.js';
 import { isChild, primaryKeyOf, streamByName } from '../../src/pipedrive/streams/table.js';
 import type { Counts, MutableStream } from '../../simulator/dataset.js';
 import { PipedriveSimulator, type Fault } from '../../simulator/server.js';
 import { parseMessageLine } from '../../acceptance/protocol.js';
 import { CLI, clockedProcess, expectNoSecret, spawnConnector, tempFile } from './cli.js';
-import { Replica, acknowledged, type Landing } from './replica.js';
+import { DuckDbDestination } from '../../loader/duckdb.js';
 import { ANCHOR, configFor, oauthConfigFor } from './simulator.js';
 import { configuredCatalog, cursorFieldOf, expectedIds } from './sync.js';
 
@@ -232,11 +237,13 @@ export const noFigures = (): Figures => ({
 export async function runScenario(scenario: Scenario, figures: Figures, log: (line: string) => void = () => {}) {
   const sim = new PipedriveSimulator({ anchor: ANCHOR, seed: scenario.company, size: COMPANY, burstLimit: 200 });
   await sim.start();
+  const replica = await DuckDbDestination.open(':memory:');
   try {
-    const run = new ScenarioRun(sim, scenario, figures, log);
+    const run = new ScenarioRun(sim, replica, scenario, figures, log);
     for (const [index, step] of scenario.steps.entries()) if (step.active) await run.step(index, step);
     await run.finalSync();
   } finally {
+    replica.close();
     await sim.stop();
   }
 }
@@ -253,8 +260,10 @@ interface SyncResult {
 class ScenarioRun {
   private readonly catalog: ConfiguredAirbyteCatalog;
   private readonly incremental: ReadonlySet<string>;
-  private readonly replica: Replica;
-  private state: unknown[] = [];
+  /** The states the replica kept, for the next sync. */
+  private state: AirbyteStateMessage[] = [];
+  /** The keys the replica holds of each stream whose rows Pipedrive purges, as of the last landing. */
+  private held = new Map<string, Set<string | number>>();
   private credentials: Record<string, unknown>;
   private lastKilled = false;
   /** The previous sync ran to its end and read every stream: the next may come close to a month later. */
@@ -266,6 +275,7 @@ class ScenarioRun {
 
   constructor(
     private readonly sim: PipedriveSimulator,
+    private readonly replica: DuckDbDestination,
     { oauth, fullRefresh }: Scenario,
     private readonly figures: Figures,
     private readonly log: (line: string) => void,
@@ -281,17 +291,6 @@ class ScenarioRun {
     this.incremental = new Set(
       this.catalog.streams.filter((s) => s.sync_mode === 'incremental').map((s) => s.stream.name),
     );
-    const landings = new Map<string, Landing>();
-    for (const { stream, sync_mode } of this.catalog.streams) {
-      const definition = streamByName.get(stream.name)!;
-      const key = primaryKeyOf(definition);
-      const cursor = cursorFieldOf(stream.name);
-      landings.set(
-        stream.name,
-        sync_mode === 'incremental' && cursor ? { mode: 'dedup', key, cursor } : { mode: 'overwrite', key },
-      );
-    }
-    this.replica = new Replica(landings);
   }
 
   async step(index: number, step: Step): Promise<void> {
@@ -338,37 +337,31 @@ class ScenarioRun {
     this.figures.syncs++;
     const problems = this.problems(result);
     if (result.exitCode !== 0) problems.push(`the final clean sync exited ${result.exitCode}`);
-    const mismatches = this.mismatches();
+    const mismatches = await mismatchesOf(this.sim, this.catalog, this.replica);
     this.figures.mismatches += mismatches.length;
     if (problems.length + mismatches.length > 0)
       throw new Error(`after the final clean sync:\n- ${[...problems, ...mismatches].join('\n- ')}`);
   }
 
-  /** Runs `read` with the saved state, making the step's changes while it runs and killing it where the step says;
-   * then lands what the destination keeps and saves the state and any rotated config. */
+  /** Runs `read` with the state the replica kept, making the step's changes while it runs and killing it where the
+   * step says; then lands what it wrote (the replica keeps what a destination would: see loader/duckdb.ts) and saves
+   * the replica's state and any rotated config. */
   private async read(extra: Record<string, unknown>, step: Step | null): Promise<SyncResult> {
     this.changedDuring = false;
     const result = await this.spawnRead({ ...this.credentials, start_date: '2020-01-01', ...extra }, step);
     const ok = result.exitCode === 0 && !result.killed;
-    const complete = new Set(
-      ok
-        ? this.catalog.streams
-            .map((s) => s.stream.name)
-            .filter((name) => !this.incremental.has(name) && lastStatus(result.messages, name) === 'COMPLETE')
-        : [],
-    );
-    this.replica.land(ok ? result.messages : acknowledged(result.messages), complete);
-    const states = new Map(this.state.map((s) => [streamName(s), s]));
+    const sync = await this.replica.begin(this.catalog, this.state);
     for (const message of result.messages) {
-      if (message.type === 'STATE' && message.state?.stream)
-        states.set(message.state.stream.stream_descriptor.name, { type: 'STREAM', stream: message.state.stream });
+      await sync.write(message);
       // The platform saves the config a CONTROL message hands it: its credentials are what the next run signs in with.
       if (message.type === 'CONTROL' && message.control?.connectorConfig) {
         const { credentials, base_url } = message.control.connectorConfig.config as Record<string, unknown>;
         this.credentials = { credentials, base_url };
       }
     }
-    this.state = [...states.values()];
+    this.state = (await sync.end()).states;
+    for (const stream of DELETABLE_STREAMS)
+      this.held.set(stream, new Set((await replicaRows(this.replica, stream)).keys()));
     this.reauthoriseIfRefused(result);
     this.lastKilled = result.killed;
     this.lastClean = ok && deferredStreams(result.messages).size === 0;
@@ -464,39 +457,9 @@ class ScenarioRun {
     const key = primaryKeyOf(streamByName.get(stream)!);
     const live = records(messages, stream).filter((record) => typeof record._ab_cdc_deleted_at !== 'string');
     const got = new Set(live.map((record) => record[key]));
-    const want = [...this.rowsOf(stream).keys()];
+    const want = [...expectedOf(this.sim, stream).keys()];
     if (got.size === want.length && want.every((id) => got.has(id))) return [];
     return [`${stream} (full refresh) ended COMPLETE with ${got.size} rows of ${want.length}`];
-  }
-
-  /** The rows the warehouse should hold of a stream: key → cursor (epoch ms; NaN for a full table). */
-  private rowsOf(stream: string): Map<string | number, number> {
-    return cursorFieldOf(stream) === undefined
-      ? new Map(expectedIds(this.sim, stream).map((id) => [id, NaN]))
-      : expectedRows(this.sim, stream);
-  }
-
-  /** How the replica differs from the simulator: rows missing, rows too many, rows at another version. */
-  private mismatches(): string[] {
-    const found: string[] = [];
-    for (const { stream } of this.catalog.streams) {
-      const name = stream.name;
-      const want = this.rowsOf(name);
-      const cursor = cursorFieldOf(name);
-      const have = this.replica.rows(name);
-      const missing = [...want.keys()].filter((key) => !have.has(key));
-      const extra = [...have.keys()].filter((key) => !want.has(key));
-      const stale = cursor
-        ? [...want]
-            .filter(([key, at]) => have.has(key) && Date.parse(String(have.get(key)![cursor])) !== at)
-            .map(([key]) => key)
-        : [];
-      const show = (keys: unknown[]) => `${keys.length} (${keys.slice(0, 8).map(String).join(', ')})`;
-      if (missing.length > 0) found.push(`${name}: missing ${show(missing)}`);
-      if (extra.length > 0) found.push(`${name}: not in Pipedrive ${show(extra)}`);
-      if (stale.length > 0) found.push(`${name}: another version ${show(stale)}`);
-    }
-    return found;
   }
 
   /** Makes a change in the CRM, as its users would. */
@@ -519,7 +482,7 @@ class ScenarioRun {
       // Pipedrive purges a row 30 days after its deletion; one whose deletion never reached the warehouse by then
       // only if no sync ran for a month, which is not what this hunts for (the final comparison catches a deletion
       // that never arrives).
-      const held = this.replica.rows(stream);
+      const held = this.held.get(stream) ?? new Set();
       const purgeable = rows.filter(
         (index) => isDeleted(table.get(index)) && table.time(index) <= now - PURGE_AFTER && !held.has(index),
       );
@@ -547,6 +510,47 @@ class ScenarioRun {
       return void data.remove(stream, index);
     data.update(stream, index, stream === 'users' ? { active_flag: false } : {});
   }
+}
+
+/** The rows the warehouse should hold of a stream: key → cursor (epoch ms; NaN for a full table). */
+function expectedOf(sim: PipedriveSimulator, stream: string): Map<string | number, number> {
+  return cursorFieldOf(stream) === undefined
+    ? new Map(expectedIds(sim, stream).map((id) => [id, NaN]))
+    : expectedRows(sim, stream);
+}
+
+/** The rows of a stream's table in a replica, by key. */
+async function replicaRows(replica: DuckDbDestination, stream: string) {
+  const key = primaryKeyOf(streamByName.get(stream)!);
+  return new Map((await replica.rows(stream)).map((row) => [row[key] as string | number, row]));
+}
+
+/** How a replica differs from the simulator's data, for every stream of `catalog`: rows missing, rows too many, rows
+ * at another version (cursor). */
+export async function mismatchesOf(
+  sim: PipedriveSimulator,
+  catalog: ConfiguredAirbyteCatalog,
+  replica: DuckDbDestination,
+): Promise<string[]> {
+  const found: string[] = [];
+  for (const { stream } of catalog.streams) {
+    const name = stream.name;
+    const want = expectedOf(sim, name);
+    const cursor = cursorFieldOf(name);
+    const have = await replicaRows(replica, name);
+    const missing = [...want.keys()].filter((key) => !have.has(key));
+    const extra = [...have.keys()].filter((key) => !want.has(key));
+    const stale = cursor
+      ? [...want]
+          .filter(([key, at]) => have.has(key) && Date.parse(String(have.get(key)![cursor])) !== at)
+          .map(([key]) => key)
+      : [];
+    const show = (keys: unknown[]) => `${keys.length} (${keys.slice(0, 8).map(String).join(', ')})`;
+    if (missing.length > 0) found.push(`${name}: missing ${show(missing)}`);
+    if (extra.length > 0) found.push(`${name}: not in Pipedrive ${show(extra)}`);
+    if (stale.length > 0) found.push(`${name}: another version ${show(stale)}`);
+  }
+  return found;
 }
 
 /** The fault the simulator injects for a planned one. */
@@ -608,9 +612,6 @@ function expectedRows(sim: PipedriveSimulator, stream: string): Map<string | num
   }
   return rows;
 }
-
-const streamName = (state: unknown) =>
-  (state as { stream: { stream_descriptor: { name: string } } }).stream.stream_descriptor.name;
 
 function lastStatus(messages: readonly AirbyteMessage[], stream: string): string | undefined {
   let last: string | undefined;

@@ -1,0 +1,231 @@
+// A stream's table in DuckDB and the tables beside it, and the SQL that lands typed records in them:
+// - append_dedup: per primary key the newest version wins (`ORDER BY cursor DESC NULLS LAST, _airbyte_extracted_at
+//   DESC`, the later received among equals); a winning version with `_ab_cdc_deleted_at` removes the row, and is kept
+//   aside (airbyte_internal.<stream>_deleted) so that an older version received later does not bring the row back;
+// - overwrite: records go to a staging table (airbyte_internal.<stream>_overwrite), which replaces the table when the
+//   stream completes: the newest version per key, deletions left out;
+// - append: every record a row.
+import type { DuckDBConnection } from '@duckdb/node-api';
+import type { ConfiguredAirbyteStream } from '../src/generated/airbyte-protocol.js';
+import { DELETED_AT, EXTRACTED_AT, columnsOf, literal, quote, type Columns } from './columns.js';
+
+export const INTERNAL = 'airbyte_internal';
+/** Arrival order: the last tie-breaker between versions. */
+const SEQ = '_airbyte_seq';
+
+type Mode = 'append' | 'append_dedup' | 'overwrite';
+const MODES: readonly string[] = ['append', 'append_dedup', 'overwrite'] satisfies Mode[];
+
+/** The tables of the database and their columns, by qualified name (`main."deals"`). */
+export type Tables = Map<string, Columns>;
+
+/** The tables of schemas main and airbyte_internal, read once for a sync. */
+export async function tablesOf(connection: DuckDBConnection): Promise<Tables> {
+  const result = await connection.runAndReadAll(
+    `SELECT schema_name, table_name, column_name, data_type FROM duckdb_columns()
+     WHERE database_name = current_database() AND schema_name IN ('main', '${INTERNAL}') ORDER BY column_index`,
+  );
+  const tables: Tables = new Map();
+  for (const row of result.getRowObjectsJson()) {
+    const table = `${row.schema_name}.${quote(String(row.table_name))}`;
+    if (!tables.has(table)) tables.set(table, new Map());
+    tables.get(table)?.set(String(row.column_name), String(row.data_type));
+  }
+  return tables;
+}
+
+export class LandingTable {
+  readonly final: string;
+  private readonly staging: string;
+  private readonly deleted: string;
+
+  private constructor(
+    private readonly connection: DuckDBConnection,
+    readonly mode: Mode,
+    name: string,
+    /** The columns records are typed to: the table's (the staging table's for an overwrite). */
+    private readonly columns: Columns,
+    private readonly key: readonly string[],
+    private readonly cursor: string | undefined,
+  ) {
+    this.final = tableName('main', name);
+    this.staging = tableName(INTERNAL, `${name}_overwrite`);
+    this.deleted = tableName(INTERNAL, `${name}_deleted`);
+  }
+
+  /** Creates or evolves the tables a stream lands in (`tables`: those the database has); `resume`: an overwrite
+   * continues the staging table an earlier attempt left. */
+  static async prepare(
+    connection: DuckDBConnection,
+    configured: ConfiguredAirbyteStream,
+    tables: Tables,
+    resume: boolean,
+  ): Promise<LandingTable> {
+    const { stream, destination_sync_mode: mode } = configured;
+    if (!MODES.includes(mode)) throw new Error(`${stream.name}: destination_sync_mode ${mode} is not supported`);
+    const schema = columnsOf(stream.json_schema);
+    schema.set(EXTRACTED_AT, 'TIMESTAMPTZ');
+    const key = pathsOf(configured.primary_key ?? [], `${stream.name}'s primary key`);
+    const [cursor] = pathsOf(configured.cursor_field ? [configured.cursor_field] : [], `${stream.name}'s cursor`);
+    for (const column of [...key, ...(cursor ? [cursor] : [])])
+      if (!schema.has(column)) throw new Error(`${stream.name}: ${column} is not a property of its JSON schema`);
+    if (mode === 'append_dedup' && key.length === 0)
+      throw new Error(`${stream.name}: append_dedup needs a primary key`);
+    const evolved = await evolve(connection, tableName('main', stream.name), schema, tables);
+    const staging = tableName(INTERNAL, `${stream.name}_overwrite`);
+    const continued = mode === 'overwrite' && resume;
+    if (tables.has(staging) && !continued) await connection.run(`DROP TABLE ${staging}`);
+    if (mode === 'overwrite')
+      await evolve(connection, staging, new Map([...schema, [SEQ, 'BIGINT']]), continued ? tables : new Map());
+    const columns = mode === 'overwrite' ? schema : evolved;
+    const table = new LandingTable(connection, mode as Mode, stream.name, columns, key, cursor);
+    if (table.keepsDeletions() && !tables.has(table.deleted)) await table.createDeleted();
+    return table;
+  }
+
+  /** Lands the raw records `raw` selects (seq, emitted_at, data), typed. */
+  async land(raw: string): Promise<void> {
+    const typed = this.typed(raw);
+    await this.transaction(async () => {
+      if (this.mode === 'append')
+        return this.run(`INSERT INTO ${this.final} BY NAME SELECT * EXCLUDE (${SEQ}) FROM (${typed})`);
+      if (this.mode === 'overwrite') return this.stage(typed);
+      return this.merge(typed);
+    });
+  }
+
+  /** Replaces the table by the staging table's rows, newest version per key, deleted ones left out. */
+  async replace(): Promise<void> {
+    await this.transaction(async () => {
+      const rows = `SELECT * EXCLUDE (${SEQ}) FROM ${this.staging} WHERE ${this.newest(this.staging)} AND ${this.live}`;
+      await this.run(`CREATE OR REPLACE TABLE ${this.final} AS ${rows}; DROP TABLE ${this.staging}`);
+    });
+  }
+
+  async dropStaging(): Promise<void> {
+    await this.run(`DROP TABLE IF EXISTS ${this.staging}`);
+  }
+
+  /** The typed rows of raw records: a column per property, read from the record's JSON by DuckDB (a value that does
+   * not fit its column's type is NULL), the time it was read, its arrival order. */
+  private typed(raw: string): string {
+    const properties = [...this.columns.keys()].filter((name) => name !== EXTRACTED_AT && name !== SEQ);
+    const structure = JSON.stringify(Object.fromEntries(properties.map((name) => [name, this.columns.get(name)])));
+    const values = properties.map((name) => `s.${quote(name)} AS ${quote(name)}`);
+    const transformed = properties.length > 0 ? `, json_transform(data, ${literal(structure)}) AS s` : '';
+    const read = [...values, `to_timestamp(emitted_at / 1000) AS ${EXTRACTED_AT}`, `seq AS ${SEQ}`];
+    return `SELECT ${read.join(', ')} FROM (SELECT seq, emitted_at${transformed} FROM (${raw}))`;
+  }
+
+  /** Adds typed records to the staging table, after those of an earlier attempt it resumes. */
+  private async stage(typed: string): Promise<void> {
+    const after = `(SELECT coalesce(max(${SEQ}), 0) FROM ${this.staging})`;
+    await this.run(
+      `INSERT INTO ${this.staging} BY NAME SELECT * REPLACE (${SEQ} + ${after} AS ${SEQ}) FROM (${typed})`,
+    );
+  }
+
+  /** Merges typed records into the table: the newest record per key, unless the row held (or its deletion, kept
+   * aside) is newer, replaces the row, or removes it if it is a deletion. */
+  private async merge(typed: string): Promise<void> {
+    const batch = tableName('temp.main', '_airbyte_batch');
+    const holders = [this.final, ...(this.keepsDeletions() ? [this.deleted] : [])];
+    const ranks = this.rankColumns().map(quote).join(', ');
+    const held = holders.map((table) => `SELECT ${ranks} FROM ${table}`).join(' UNION ALL ');
+    const sameKey = (t: string) => this.key.map((k) => `${t}.${quote(k)} = b.${quote(k)}`).join(' AND ');
+    await this.run(`CREATE OR REPLACE TEMP TABLE _airbyte_batch AS ${typed}`);
+    await this.run(`DELETE FROM ${batch} WHERE NOT ${this.newest(batch)}`);
+    await this.run(`DELETE FROM ${batch} AS b USING (${held}) AS h WHERE ${sameKey('h')} AND ${this.newer('h', 'b')}`);
+    for (const table of holders) await this.run(`DELETE FROM ${table} AS t USING ${batch} AS b WHERE ${sameKey('t')}`);
+    await this.run(`INSERT INTO ${this.final} BY NAME SELECT * EXCLUDE (${SEQ}) FROM ${batch} WHERE ${this.live}`);
+    if (this.keepsDeletions())
+      await this.run(`INSERT INTO ${this.deleted} BY NAME SELECT ${ranks} FROM ${batch} WHERE NOT (${this.live})`);
+    await this.run(`DROP TABLE ${batch}`);
+  }
+
+  /** Whether the version `a` held is newer than the record `b`: a higher cursor (any beats a missing one), or the same
+   * and read later. Among equals the record, received later, wins. */
+  private newer(a: string, b: string): string {
+    const read = `${a}.${EXTRACTED_AT} > ${b}.${EXTRACTED_AT}`;
+    if (!this.cursor) return read;
+    const [x, y] = [`${a}.${quote(this.cursor)}`, `${b}.${quote(this.cursor)}`];
+    return `(${x} > ${y} OR (${y} IS NULL AND ${x} IS NOT NULL) OR (${x} IS NOT DISTINCT FROM ${y} AND ${read}))`;
+  }
+
+  /** A condition on `table`'s rows: the newest version of its key (every row if there is no key): the highest cursor
+   * (a missing one loses), then the latest read, then the last received. Ranked on those columns alone, which is
+   * much cheaper than sorting whole rows. */
+  private newest(table: string): string {
+    if (this.key.length === 0) return 'true';
+    const order = [
+      ...(this.cursor ? [`${quote(this.cursor)} DESC NULLS LAST`] : []),
+      `${EXTRACTED_AT} DESC`,
+      `${SEQ} DESC`,
+    ];
+    const window = `PARTITION BY ${this.key.map(quote).join(', ')} ORDER BY ${order.join(', ')}`;
+    return `rowid IN (SELECT rowid FROM ${table} QUALIFY row_number() OVER (${window}) = 1)`;
+  }
+
+  /** Rows that are not deletions. */
+  private get live(): string {
+    return this.columns.has(DELETED_AT) ? `${quote(DELETED_AT)} IS NULL` : 'true';
+  }
+
+  private keepsDeletions(): boolean {
+    return this.mode === 'append_dedup' && this.columns.has(DELETED_AT);
+  }
+
+  /** What ranks a version: its key, cursor and time read; all that is kept of a deletion. */
+  private rankColumns(): string[] {
+    return [...new Set([...this.key, ...(this.cursor ? [this.cursor] : []), EXTRACTED_AT])];
+  }
+
+  private async createDeleted(): Promise<void> {
+    const columns = this.rankColumns().map(quote).join(', ');
+    await this.run(`CREATE TABLE ${this.deleted} AS SELECT ${columns} FROM ${this.final} LIMIT 0`);
+  }
+
+  private async transaction(work: () => Promise<void>): Promise<void> {
+    await this.run('BEGIN TRANSACTION');
+    try {
+      await work();
+      await this.run('COMMIT');
+    } catch (error) {
+      await this.run('ROLLBACK');
+      throw error;
+    }
+  }
+
+  private async run(sql: string): Promise<void> {
+    await this.connection.run(sql);
+  }
+}
+
+const tableName = (schema: string, name: string) => `${schema}.${quote(name)}`;
+
+/** Creates a table with `columns`, or adds those it lacks (a new custom field: a new column); returns its columns. */
+async function evolve(connection: DuckDBConnection, table: string, columns: Columns, tables: Tables): Promise<Columns> {
+  const existing = tables.get(table);
+  if (!existing) {
+    const definitions = [...columns].map(([name, type]) => `${quote(name)} ${type}`);
+    await connection.run(`CREATE TABLE ${table} (${definitions.join(', ')})`);
+    return columns;
+  }
+  const evolved = new Map(existing);
+  for (const [name, type] of columns) {
+    if (existing.has(name)) continue;
+    await connection.run(`ALTER TABLE ${table} ADD COLUMN ${quote(name)} ${type}`);
+    evolved.set(name, type);
+  }
+  return evolved;
+}
+
+/** Top-level field names of the catalog's paths (a primary key, a cursor); nested paths are not supported. */
+function pathsOf(paths: readonly string[][], what: string): string[] {
+  return paths.map((path) => {
+    const [field] = path;
+    if (path.length !== 1 || field === undefined)
+      throw new Error(`${what} ${JSON.stringify(path)} is not a top-level field`);
+    return field;
+  });
+}
