@@ -6,9 +6,8 @@ import { expect } from 'chai';
 import type { AirbyteMessage } from '../src/generated/airbyte-protocol.js';
 import { FULL_REFRESH_COMPLETE, LISTS_DONE } from '../src/pipedrive/streams/state.js';
 import { STREAMS, isResumable } from '../src/pipedrive/streams/table.js';
-import { acknowledged } from './helpers/replica.js';
 import { useSimulator } from './helpers/simulator.js';
-import { discover, expectedIds, idsOf, killedSync, parseSync, sync } from './helpers/sync.js';
+import { acknowledged, discover, expectedIds, idsOf, killedSync, parseSync, sync } from './helpers/sync.js';
 
 const stateOf = (
   s: { state: { stream: { stream_descriptor: { name: string }; stream_state?: unknown } }[] },

@@ -259,3 +259,16 @@ export function expectDealsBatched(simulator: PipedriveSimulator, s: Sync, strea
   expect(asked).to.have.length(deals);
   for (const request of requests) expect(request.query.deal_ids!.split(',').length).to.be.at.most(100);
 }
+
+/** What a destination keeps of a sync that failed or was killed: each stream's records up to its last STATE (the
+ * records after it were never acknowledged), and every other message. */
+export function acknowledged(messages: readonly AirbyteMessage[]): AirbyteMessage[] {
+  const lastState = new Map<string, number>();
+  messages.forEach((message, index) => {
+    const name = message.type === 'STATE' ? message.state?.stream?.stream_descriptor.name : undefined;
+    if (name !== undefined) lastState.set(name, index);
+  });
+  return messages.filter(
+    (message, index) => message.type !== 'RECORD' || index < (lastState.get(message.record?.stream ?? '') ?? -1),
+  );
+}

@@ -63,7 +63,10 @@ export class Checkpoint {
    * `synced_at`). */
   async emit(end?: ReadEnd): Promise<void> {
     if (this.sinceLast === 0 && !end) return;
-    await this.writer.write(stateMessage(this.read.stream.name, this.state(end), this.sinceLast));
+    const state = this.state(end);
+    // A full refresh's state that says nothing was covered would acknowledge records a retried attempt reads again.
+    if (this.read.refresh && Object.keys(state).length === 0) return;
+    await this.writer.write(stateMessage(this.read.stream.name, state, this.sinceLast));
     this.sinceLast = 0;
   }
 

@@ -19,7 +19,7 @@ import { Checkpoint } from './checkpoint.js';
 import type { CustomFieldColumns } from './custom-fields/columns.js';
 import { union, type Range } from './ranges.js';
 import { slicedBatches, type SlicePool } from './slices.js';
-import { SETTLED_MS, type Bounds, type ChildRead, type StreamRead } from './state.js';
+import type { Bounds, ChildRead, StreamRead } from './state.js';
 import {
   deletedMarkerOf,
   deletionsOf,
@@ -111,8 +111,8 @@ type Listing =
       done: readonly Range[];
       /** A resumable full refresh's ranges by list, emitted by an earlier attempt. */
       listDone?: Readonly<Record<string, readonly Range[]>>;
-      /** How far below the read's start a list read to its end covers (slices.ts). */
-      settle: number;
+      /** A full refresh: read exactly, and changes made while it runs read too (slices.ts). */
+      whole: boolean;
       ordered: boolean;
     }
   | { kind: 'listed'; lists: readonly StreamList[]; lowerBound?: number; ordered: boolean; changesOnly?: true };
@@ -142,10 +142,9 @@ async function chooseListing({ parent, parentRead, children }: Family, context: 
     // A full refresh resumes exactly where it stopped: what its state says it read, it has emitted, and no more. With
     // children along, which read their parents again, it checkpoints only at its end.
     const refresh = parentRead?.refresh === true;
-    const settle = refresh ? 0 : SETTLED_MS;
     const ordered = !(refresh && children.length > 0);
     const [done, listDone] = [own?.done ?? [], own?.listDone];
-    return { kind: 'sliced', lists: parent.lists, lowerBound, done, listDone, settle, ordered };
+    return { kind: 'sliced', lists: parent.lists, lowerBound, done, listDone, whole: refresh, ordered };
   }
   const complete = parentRead?.bounds?.completeBefore;
   const recent = recentOf(parent);
@@ -176,7 +175,7 @@ async function* recordBatches(
 ): AsyncGenerator<Batch, void, undefined> {
   if (listing.kind === 'sliced' && isIncremental(stream)) {
     const { client, pageSize, slices: pool } = context;
-    const { lists, lowerBound, done, listDone, settle } = listing;
+    const { lists, lowerBound, done, listDone, whole } = listing;
     const limit = Math.min(pageSize, ...lists.map((list) => list.maxPageSize ?? MAX_PAGE_SIZE));
     return yield* slicedBatches({
       client,
@@ -187,7 +186,7 @@ async function* recordBatches(
       lowerBound,
       done,
       listDone,
-      settle,
+      whole,
       stream: countAs,
       signal,
     });

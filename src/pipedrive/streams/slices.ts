@@ -15,6 +15,7 @@ import type { PipedriveClient } from '../http/client.js';
 import { MAX_PAGE_SIZE, listPages, type ApiRecord, type Pages, type SortedList } from '../http/pagination.js';
 import { SECOND, floorToSecond, toMillis } from '../time.js';
 import { gaps, intersection, union, type Range } from './ranges.js';
+import { SETTLED_MS } from './state.js';
 
 /** A slice is split only when its rest looks like this many pages or more, so that a split saves more time than its
  * extra, partial page costs. */
@@ -53,9 +54,9 @@ export class SlicePool {
 
 export interface SlicedRead {
   client: PipedriveClient;
-  /** How long before the read began an open-ended slice read to its end is taken to cover: a margin for records
-   * dated a little before they could be listed (SETTLED_MS), or none when a range must not be read twice. */
-  settle: number;
+  /** A full refresh: the stream's table will be what this read emits, so a range is covered exactly as far as it was
+   * read (no margin for stragglers), and a record that changes while the read runs must be read at its new time. */
+  whole: boolean;
   pool: SlicePool;
   lists: readonly SortedList[];
   cursor: string;
@@ -183,7 +184,8 @@ export async function* slicedBatches(read: SlicedRead): AsyncGenerator<SlicedBat
   const finish = (slice: Slice) => {
     slice.finished = true;
     // An open-ended slice read to the end has every record older than the read, bar the last seconds' stragglers.
-    slice.reached = slice.end === Infinity ? Math.max(slice.reached, readStart() - read.settle) : slice.end;
+    const settle = read.whole ? 0 : SETTLED_MS;
+    slice.reached = slice.end === Infinity ? Math.max(slice.reached, readStart() - settle) : slice.end;
     running.delete(slice);
     read.pool.release();
   };
@@ -220,22 +222,42 @@ export async function* slicedBatches(read: SlicedRead): AsyncGenerator<SlicedBat
   let turn = 0;
   /** Records of finished slices, held back until then. */
   const released: ApiRecord[] = [];
+  /** Lists whose open-ended slice reached the end while other slices still ran: in a full refresh, a record changed
+   * since (and so moved to the top of its list, or to another list) would be missed; they are read again from when
+   * the read began once every other slice is done. */
+  const parked = new Set<ListSlices>();
+  const finishTurn = (slice: Slice) => {
+    finish(slice);
+    if (read.whole && slice.end === Infinity && (running.size > 0 || lists.some((o) => o.queued.length > 0)))
+      parked.add(slice.owner);
+    startQueued();
+  };
+  const reopen = (): boolean => {
+    if (parked.size === 0) return false;
+    for (const owner of parked) {
+      const top = new Slice(owner, readStart(), Infinity);
+      owner.slices.push(top);
+      owner.queued.push(top);
+    }
+    parked.clear();
+    startQueued();
+    return true;
+  };
   try {
     startQueued();
-    while (running.size > 0) {
+    for (;;) {
+      if (running.size === 0 && !reopen()) break;
       const { slice, result } = await Promise.race(inTurn([...running], turn++).map((s) => s.next as Promise<Pending>));
       if (result.done) {
         // Its held records go out with the next batch (children are asked for in groups, so fewer batches are cheaper).
         released.push(...slice.held);
         slice.held = [];
-        finish(slice);
-        startQueued();
+        finishTurn(slice);
         continue;
       }
       const records = keep(slice, result.value, read.cursor);
       if (slice.finished) {
-        finish(slice);
-        startQueued();
+        finishTurn(slice);
       } else if (result.value.length >= read.limit) {
         // A page short of the limit is the list's last: nothing is left to split.
         split(slice, records);
