@@ -13,7 +13,7 @@ import type {
   ConfiguredAirbyteStream,
 } from '../src/generated/airbyte-protocol.js';
 import { literal, quote } from './columns.js';
-import { INTERNAL, LandingTable, tablesOf } from './table.js';
+import { DATA, EMITTED, INTERNAL, LandingTable, SEQ, tablesOf } from './table.js';
 
 type Json = Record<string, unknown>;
 
@@ -142,8 +142,9 @@ export class Sync {
   }
 }
 
-/** A stream's records not landed yet, in a temporary table: seq (its arrival order in the stream, from 1), emitted_at,
- * data (its JSON). Made anew once all of them are landed: DuckDB frees a table dropped, not rows deleted. */
+/** A stream's records not landed yet, in a temporary table (SEQ, EMITTED, DATA: a record's arrival order in the stream
+ * from 1, its emitted_at, its data). Made anew once all of them are landed: DuckDB frees a table dropped, not rows
+ * deleted. */
 class RawRecords {
   private appender: DuckDBAppender | undefined;
   private readonly table: string;
@@ -166,13 +167,13 @@ class RawRecords {
   /** The SQL of the records up to `seq`, with everything appended so far in the table. */
   upTo(seq: number): string {
     this.appender?.flushSync();
-    return `SELECT seq, emitted_at, data FROM ${this.table} WHERE seq <= ${seq}`;
+    return `SELECT * FROM ${this.table} WHERE ${SEQ} <= ${seq}`;
   }
 
   /** Forgets the records up to `seq`; `all`: they are all there is. */
   async discard(seq: number, all: boolean): Promise<void> {
     if (all) return this.drop();
-    await this.connection.run(`DELETE FROM ${this.table} WHERE seq <= ${seq}`);
+    await this.connection.run(`DELETE FROM ${this.table} WHERE ${SEQ} <= ${seq}`);
   }
 
   async drop(): Promise<void> {
@@ -183,7 +184,7 @@ class RawRecords {
   }
 
   private async create(): Promise<DuckDBAppender> {
-    await this.connection.run(`CREATE TEMP TABLE ${this.table} (seq INTEGER, emitted_at DOUBLE, data VARCHAR)`);
+    await this.connection.run(`CREATE TEMP TABLE ${this.table} (${SEQ} INTEGER, ${EMITTED} DOUBLE, ${DATA} VARCHAR)`);
     return this.connection.createAppender(this.name, 'main', 'temp');
   }
 }
@@ -213,6 +214,7 @@ class StreamLanding {
   }
 
   async complete(): Promise<void> {
+    if (this.completed) return;
     this.completed = true;
     await this.land();
     if (this.table.mode === 'overwrite') await this.table.replace();

@@ -2,16 +2,21 @@
 // - append_dedup: per primary key the newest version wins (`ORDER BY cursor DESC NULLS LAST, _airbyte_extracted_at
 //   DESC`, the later received among equals); a winning version with `_ab_cdc_deleted_at` removes the row, and is kept
 //   aside (airbyte_internal.<stream>_deleted) so that an older version received later does not bring the row back;
-// - overwrite: records go to a staging table (airbyte_internal.<stream>_overwrite), which replaces the table when the
-//   stream completes: the newest version per key, deletions left out;
+// - overwrite: records go to a staging table, which replaces the table when the stream completes: the newest version per
+//   key, deletions left out. It is temporary, unless the stream is resumable: then it is airbyte_internal.
+//   <stream>_overwrite, which a later sync that resumes the stream continues;
 // - append: every record a row.
 import type { DuckDBConnection } from '@duckdb/node-api';
 import type { ConfiguredAirbyteStream } from '../src/generated/airbyte-protocol.js';
 import { DELETED_AT, EXTRACTED_AT, columnsOf, literal, quote, type Columns } from './columns.js';
 
 export const INTERNAL = 'airbyte_internal';
-/** Arrival order: the last tie-breaker between versions. */
-const SEQ = '_airbyte_seq';
+/** The columns of raw records (see RawRecords in duckdb.ts): a record's arrival order in its stream (the last
+ * tie-breaker between versions), its RECORD's emitted_at, its data as JSON. Named so as to meet no property. */
+export const [SEQ, EMITTED, DATA] = ['_airbyte_seq', '_airbyte_emitted_at', '_airbyte_data'];
+const TYPED = '_airbyte_typed';
+/** Where temporary tables are. */
+const TEMP = 'temp.main';
 
 type Mode = 'append' | 'append_dedup' | 'overwrite';
 const MODES: readonly string[] = ['append', 'append_dedup', 'overwrite'] satisfies Mode[];
@@ -36,7 +41,6 @@ export async function tablesOf(connection: DuckDBConnection): Promise<Tables> {
 
 export class LandingTable {
   readonly final: string;
-  private readonly staging: string;
   private readonly deleted: string;
 
   private constructor(
@@ -47,9 +51,9 @@ export class LandingTable {
     private readonly columns: Columns,
     private readonly key: readonly string[],
     private readonly cursor: string | undefined,
+    private readonly staging: Staging | undefined,
   ) {
     this.final = tableName('main', name);
-    this.staging = tableName(INTERNAL, `${name}_overwrite`);
     this.deleted = tableName(INTERNAL, `${name}_deleted`);
   }
 
@@ -72,38 +76,39 @@ export class LandingTable {
     if (mode === 'append_dedup' && key.length === 0)
       throw new Error(`${stream.name}: append_dedup needs a primary key`);
     const evolved = await evolve(connection, tableName('main', stream.name), schema, tables);
-    const staging = tableName(INTERNAL, `${stream.name}_overwrite`);
-    const continued = mode === 'overwrite' && resume;
-    if (tables.has(staging) && !continued) await connection.run(`DROP TABLE ${staging}`);
-    if (mode === 'overwrite')
-      await evolve(connection, staging, new Map([...schema, [SEQ, 'BIGINT']]), continued ? tables : new Map());
+    const staging = await Staging.prepare(connection, configured, schema, tables, mode === 'overwrite' && resume);
     const columns = mode === 'overwrite' ? schema : evolved;
-    const table = new LandingTable(connection, mode as Mode, stream.name, columns, key, cursor);
+    const table = new LandingTable(connection, mode as Mode, stream.name, columns, key, cursor, staging);
     if (table.keepsDeletions() && !tables.has(table.deleted)) await table.createDeleted();
     return table;
   }
 
-  /** Lands the raw records `raw` selects (seq, emitted_at, data), typed. */
+  /** Lands, typed, the raw records (SEQ, EMITTED, DATA) that `raw` selects. */
   async land(raw: string): Promise<void> {
     const typed = this.typed(raw);
     await this.transaction(async () => {
+      if (this.staging) return this.staging.add(typed);
       if (this.mode === 'append')
         return this.run(`INSERT INTO ${this.final} BY NAME SELECT * EXCLUDE (${SEQ}) FROM (${typed})`);
-      if (this.mode === 'overwrite') return this.stage(typed);
       return this.merge(typed);
     });
   }
 
-  /** Replaces the table by the staging table's rows, newest version per key, deleted ones left out. */
+  /** Replaces the table by the staging table's rows (an overwrite's, once its stream completes): the newest version
+   * per key, deleted ones left out. */
   async replace(): Promise<void> {
+    const staging = await this.staging?.table();
+    if (!staging) throw new Error(`${this.final} is not overwritten`);
     await this.transaction(async () => {
-      const rows = `SELECT * EXCLUDE (${SEQ}) FROM ${this.staging} WHERE ${this.newest(this.staging)} AND ${this.live}`;
-      await this.run(`CREATE OR REPLACE TABLE ${this.final} AS ${rows}; DROP TABLE ${this.staging}`);
+      const rows = `SELECT * EXCLUDE (${SEQ}) FROM ${staging} WHERE ${this.newest(staging)} AND ${this.live}`;
+      await this.run(`CREATE OR REPLACE TABLE ${this.final} AS ${rows}`);
+      await this.staging?.drop();
     });
   }
 
+  /** Forgets what an overwrite read, when its stream did not complete and cannot be resumed. */
   async dropStaging(): Promise<void> {
-    await this.run(`DROP TABLE IF EXISTS ${this.staging}`);
+    await this.staging?.drop();
   }
 
   /** The typed rows of raw records: a column per property, read from the record's JSON by DuckDB (a value that does
@@ -111,24 +116,16 @@ export class LandingTable {
   private typed(raw: string): string {
     const properties = [...this.columns.keys()].filter((name) => name !== EXTRACTED_AT && name !== SEQ);
     const structure = JSON.stringify(Object.fromEntries(properties.map((name) => [name, this.columns.get(name)])));
-    const values = properties.map((name) => `s.${quote(name)} AS ${quote(name)}`);
-    const transformed = properties.length > 0 ? `, json_transform(data, ${literal(structure)}) AS s` : '';
-    const read = [...values, `to_timestamp(emitted_at / 1000) AS ${EXTRACTED_AT}`, `seq AS ${SEQ}`];
-    return `SELECT ${read.join(', ')} FROM (SELECT seq, emitted_at${transformed} FROM (${raw}))`;
-  }
-
-  /** Adds typed records to the staging table, after those of an earlier attempt it resumes. */
-  private async stage(typed: string): Promise<void> {
-    const after = `(SELECT coalesce(max(${SEQ}), 0) FROM ${this.staging})`;
-    await this.run(
-      `INSERT INTO ${this.staging} BY NAME SELECT * REPLACE (${SEQ} + ${after} AS ${SEQ}) FROM (${typed})`,
-    );
+    const values = properties.map((name) => `${TYPED}.${quote(name)} AS ${quote(name)}`);
+    const transformed = properties.length > 0 ? `, json_transform(${DATA}, ${literal(structure)}) AS ${TYPED}` : '';
+    const read = [...values, `to_timestamp(${EMITTED} / 1000) AS ${EXTRACTED_AT}`, SEQ];
+    return `SELECT ${read.join(', ')} FROM (SELECT ${SEQ}, ${EMITTED}${transformed} FROM (${raw}))`;
   }
 
   /** Merges typed records into the table: the newest record per key, unless the row held (or its deletion, kept
    * aside) is newer, replaces the row, or removes it if it is a deletion. */
   private async merge(typed: string): Promise<void> {
-    const batch = tableName('temp.main', '_airbyte_batch');
+    const batch = tableName(TEMP, '_airbyte_batch');
     const holders = [this.final, ...(this.keepsDeletions() ? [this.deleted] : [])];
     const ranks = this.rankColumns().map(quote).join(', ');
     const held = holders.map((table) => `SELECT ${ranks} FROM ${table}`).join(' UNION ALL ');
@@ -203,12 +200,65 @@ export class LandingTable {
 
 const tableName = (schema: string, name: string) => `${schema}.${quote(name)}`;
 
+/** Where an overwrite gathers what a sync reads until its stream completes: a temporary table, or, if the stream is
+ * resumable, airbyte_internal.<stream>_overwrite, which outlives a sync that did not complete so that the next one,
+ * resuming the stream, continues it. Made when first needed. */
+class Staging {
+  private constructor(
+    private readonly connection: DuckDBConnection,
+    private readonly name: string,
+    private readonly columns: Columns,
+    private exists: boolean,
+  ) {}
+
+  /** The staging of an overwrite (none for another mode); `resume`: an earlier sync's is continued. A table a sync
+   * left that is not continued is dropped. */
+  static async prepare(
+    connection: DuckDBConnection,
+    { stream, destination_sync_mode }: ConfiguredAirbyteStream,
+    schema: Columns,
+    tables: Tables,
+    resume: boolean,
+  ): Promise<Staging | undefined> {
+    const kept = tableName(INTERNAL, `${stream.name}_overwrite`);
+    const columns = new Map([...schema, [SEQ, 'BIGINT']]);
+    const continued = resume && tables.has(kept);
+    if (continued) await evolve(connection, kept, columns, tables);
+    else if (tables.has(kept)) await connection.run(`DROP TABLE ${kept}`);
+    if (destination_sync_mode !== 'overwrite') return undefined;
+    const name = stream.is_resumable ? kept : tableName(TEMP, `_airbyte_overwrite_${stream.name}`);
+    return new Staging(connection, name, columns, continued);
+  }
+
+  /** The staging table's name, made if it was not. */
+  async table(): Promise<string> {
+    if (!this.exists) await evolve(this.connection, this.name, this.columns, new Map());
+    this.exists = true;
+    return this.name;
+  }
+
+  /** Adds typed records, after those it has (of an earlier sync it continues, or of this one). */
+  async add(typed: string): Promise<void> {
+    const table = await this.table();
+    const after = `(SELECT coalesce(max(${SEQ}), 0) FROM ${table})`;
+    await this.connection.run(
+      `INSERT INTO ${table} BY NAME SELECT * REPLACE (${SEQ} + ${after} AS ${SEQ}) FROM (${typed})`,
+    );
+  }
+
+  async drop(): Promise<void> {
+    if (this.exists) await this.connection.run(`DROP TABLE ${this.name}`);
+    this.exists = false;
+  }
+}
+
 /** Creates a table with `columns`, or adds those it lacks (a new custom field: a new column); returns its columns. */
 async function evolve(connection: DuckDBConnection, table: string, columns: Columns, tables: Tables): Promise<Columns> {
   const existing = tables.get(table);
   if (!existing) {
     const definitions = [...columns].map(([name, type]) => `${quote(name)} ${type}`);
-    await connection.run(`CREATE TABLE ${table} (${definitions.join(', ')})`);
+    const kind = table.startsWith(`${TEMP}.`) ? 'TEMP TABLE' : 'TABLE';
+    await connection.run(`CREATE ${kind} ${table} (${definitions.join(', ')})`);
     return columns;
   }
   const evolved = new Map(existing);

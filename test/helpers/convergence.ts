@@ -360,8 +360,11 @@ class ScenarioRun {
       }
     }
     this.state = (await sync.end()).states;
-    for (const stream of DELETABLE_STREAMS)
-      this.held.set(stream, new Set((await replicaRows(this.replica, stream)).keys()));
+    // Their ids only (all numbers), cheaper than whole rows.
+    for (const stream of DELETABLE_STREAMS) {
+      const ids = await this.replica.query(`SELECT id FROM ${stream}`);
+      this.held.set(stream, new Set(ids.map(({ id }) => Number(id))));
+    }
     this.reauthoriseIfRefused(result);
     this.lastKilled = result.killed;
     this.lastClean = ok && deferredStreams(result.messages).size === 0;
