@@ -319,7 +319,7 @@ class ScenarioRun {
       capped: this.figures.capped + (step.budget === null ? 0 : 1),
       failed: this.figures.failed + (result.exitCode === 0 || result.killed ? 0 : 1),
     });
-    const problems = result.killed ? [] : this.problems(result);
+    const problems = result.killed ? [] : await this.problems(result);
     if (problems.length > 0) throw new Error(`sync ${index + 1} broke the rules:\n- ${problems.join('\n- ')}`);
     this.log(
       `sync ${index + 1}: ${result.killed ? 'killed' : `exit ${result.exitCode}`}, ${result.messages.filter((m) => m.type === 'RECORD').length} records, ${((Date.now() - started) / 1000).toFixed(1)} s`,
@@ -335,7 +335,7 @@ class ScenarioRun {
     // The last step's kill cost the refresh token: the user re-authorised, and syncs again.
     if (this.figures.reauthorised > reauthorised) result = await this.read({ page_size: 500 }, null);
     this.figures.syncs++;
-    const problems = this.problems(result);
+    const problems = await this.problems(result);
     if (result.exitCode !== 0) problems.push(`the final clean sync exited ${result.exitCode}`);
     const mismatches = await mismatchesOf(this.sim, this.catalog, this.replica);
     this.figures.mismatches += mismatches.length;
@@ -427,7 +427,7 @@ class ScenarioRun {
 
   /** What a sync that ran to its end did wrong: a stream that neither completed nor said why, a full table cut short
    * and called complete, a state later than the company's time, a crash. */
-  private problems(result: SyncResult): string[] {
+  private async problems(result: SyncResult): Promise<string[]> {
     const { messages, exitCode } = result;
     const problems: string[] = [];
     const errors = traceErrors(messages);
@@ -449,17 +449,19 @@ class ScenarioRun {
       if (last !== undefined && last !== 'COMPLETE' && last !== 'INCOMPLETE')
         problems.push(`${stream.name} ended ${last}`);
       if (last === 'COMPLETE' && !this.incremental.has(stream.name) && !this.changedDuring)
-        problems.push(...this.wholeTableProblems(messages, stream.name));
+        problems.push(...(await this.wholeTableProblems(stream.name)));
     }
     problems.push(...futureStates(result));
     return problems;
   }
 
-  /** What a stream in full refresh that ended COMPLETE lacks (or has too many) of the rows Pipedrive holds. */
-  private wholeTableProblems(messages: readonly AirbyteMessage[], stream: string): string[] {
-    const key = primaryKeyOf(streamByName.get(stream)!);
-    const live = records(messages, stream).filter((record) => typeof record._ab_cdc_deleted_at !== 'string');
-    const got = new Set(live.map((record) => record[key]));
+  /** What the table of a stream in full refresh that ended COMPLETE lacks (or has too many) of the rows Pipedrive
+   * holds: what this sync read, with what earlier attempts of a resumable one kept. */
+  private async wholeTableProblems(stream: string): Promise<string[]> {
+    const rows = await this.replica.rows(stream);
+    const got = new Set((await replicaRows(this.replica, stream)).keys());
+    if (rows.length > got.size)
+      return [`${stream} (full refresh) ended COMPLETE with ${rows.length - got.size} rows twice`];
     const want = [...expectedOf(this.sim, stream).keys()];
     if (got.size === want.length && want.every((id) => got.has(id))) return [];
     return [`${stream} (full refresh) ended COMPLETE with ${got.size} rows of ${want.length}`];
@@ -626,11 +628,6 @@ function lastStatus(messages: readonly AirbyteMessage[], stream: string): string
 
 const traceErrors = (messages: readonly AirbyteMessage[]) =>
   messages.flatMap((m) => (m.type === 'TRACE' && m.trace?.error ? [m.trace.error] : []));
-
-const records = (messages: readonly AirbyteMessage[], stream: string) =>
-  messages.flatMap((m) =>
-    m.type === 'RECORD' && m.record?.stream === stream ? [m.record.data as Record<string, unknown>] : [],
-  );
 
 /** The streams a sync's warning says it left to the next sync. */
 function deferredStreams(messages: readonly AirbyteMessage[]): Set<string> {
