@@ -216,8 +216,10 @@ class StreamLanding {
   async complete(): Promise<void> {
     if (this.completed) return;
     this.completed = true;
-    await this.land();
-    if (this.table.mode === 'overwrite') await this.table.replace();
+    if (this.table.mode !== 'overwrite') return this.land();
+    const pending = this.committedUpTo > this.landedUpTo ? this.raw.upTo(this.committedUpTo) : undefined;
+    await this.table.replace(pending);
+    await this.landed();
   }
 
   /** Lands what is committed; a full refresh that did not complete keeps the previous table, and what it read so far
@@ -246,6 +248,12 @@ class StreamLanding {
   private async land(): Promise<void> {
     if (this.committedUpTo === this.landedUpTo) return;
     await this.table.land(this.raw.upTo(this.committedUpTo));
+    await this.landed();
+  }
+
+  /** The committed records are in the table: they need waiting no more. */
+  private async landed(): Promise<void> {
+    if (this.committedUpTo === this.landedUpTo) return;
     await this.raw.discard(this.committedUpTo, this.committedUpTo === this.received);
     this.landedUpTo = this.committedUpTo;
   }

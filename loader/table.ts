@@ -94,15 +94,22 @@ export class LandingTable {
     });
   }
 
-  /** Replaces the table by the staging table's rows (an overwrite's, once its stream completes): the newest version
-   * per key, deleted ones left out. */
-  async replace(): Promise<void> {
-    const staging = await this.staging?.table();
+  /** Replaces the table (an overwrite's, its stream complete) by what the sync read: the records staged and `pending`,
+   * raw records not landed yet; the newest version per key, deleted ones left out. Without a staging table, as when
+   * all of a small table comes at once, straight from the raw records. */
+  async replace(pending: string | undefined): Promise<void> {
+    const { staging } = this;
     if (!staging) throw new Error(`${this.final} is not overwritten`);
     await this.transaction(async () => {
-      const rows = `SELECT * EXCLUDE (${SEQ}) FROM ${staging} WHERE ${this.newest(staging)} AND ${this.live}`;
+      if (pending && !staging.exists) {
+        const newest = `SELECT * EXCLUDE (${SEQ}) FROM (${this.typed(pending)}) ${this.newestClause()}`;
+        return this.run(`CREATE OR REPLACE TABLE ${this.final} AS SELECT * FROM (${newest}) WHERE ${this.live}`);
+      }
+      if (pending) await staging.add(this.typed(pending));
+      const table = await staging.table();
+      const rows = `SELECT * EXCLUDE (${SEQ}) FROM ${table} WHERE ${this.newest(table)} AND ${this.live}`;
       await this.run(`CREATE OR REPLACE TABLE ${this.final} AS ${rows}`);
-      await this.staging?.drop();
+      await staging.drop();
     });
   }
 
@@ -149,18 +156,23 @@ export class LandingTable {
     return `(${x} > ${y} OR (${y} IS NULL AND ${x} IS NOT NULL) OR (${x} IS NOT DISTINCT FROM ${y} AND ${read}))`;
   }
 
-  /** A condition on `table`'s rows: the newest version of its key (every row if there is no key): the highest cursor
-   * (a missing one loses), then the latest read, then the last received. Ranked on those columns alone, which is
-   * much cheaper than sorting whole rows. */
+  /** A condition on `table`'s rows: the newest version of its key (every row if there is no key). Ranked on the
+   * columns that order versions alone, which is much cheaper than sorting whole rows. */
   private newest(table: string): string {
-    if (this.key.length === 0) return 'true';
+    return this.key.length === 0 ? 'true' : `rowid IN (SELECT rowid FROM ${table} ${this.newestClause()})`;
+  }
+
+  /** The clause that keeps the newest version of each key: the highest cursor (a missing one loses), then the latest
+   * read, then the last received. */
+  private newestClause(): string {
+    if (this.key.length === 0) return '';
     const order = [
       ...(this.cursor ? [`${quote(this.cursor)} DESC NULLS LAST`] : []),
       `${EXTRACTED_AT} DESC`,
       `${SEQ} DESC`,
     ];
     const window = `PARTITION BY ${this.key.map(quote).join(', ')} ORDER BY ${order.join(', ')}`;
-    return `rowid IN (SELECT rowid FROM ${table} QUALIFY row_number() OVER (${window}) = 1)`;
+    return `QUALIFY row_number() OVER (${window}) = 1`;
   }
 
   /** Rows that are not deletions. */
@@ -208,7 +220,8 @@ class Staging {
     private readonly connection: DuckDBConnection,
     private readonly name: string,
     private readonly columns: Columns,
-    private exists: boolean,
+    /** It was made (or continues an earlier sync's). */
+    public exists: boolean,
   ) {}
 
   /** The staging of an overwrite (none for another mode); `resume`: an earlier sync's is continued. A table a sync

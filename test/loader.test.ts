@@ -181,6 +181,12 @@ describe('the DuckDB loader', () => {
       expect(result.states).to.deep.equal([]);
     });
 
+    it('a stream that completes with no records leaves an empty table', async () => {
+      await firstTable();
+      await land(stages(), [state('stages'), complete('stages')]);
+      expect(await rows('stages')).to.deep.equal([]);
+    });
+
     it('keeps the previous table when the stream does not complete; a stream that cannot resume starts over', async () => {
       await firstTable();
       const cut = await land(stages(), [record('stages', { id: 2, name: 'cut short' }), state('stages', { page: 1 })]);
