@@ -86,11 +86,9 @@ export class Checkpoint {
     const reached = sliced ? lowWater : this.highest;
     const cursor = bounded(Math.min(reached, cap), bounds.saved?.cursor);
     if (cursor !== -Infinity) state[stream.cursor] = formatRfc3339(cursor);
-    const done = (sliced ?? [])
-      .map((range) => ({ start: Math.max(range.start, cursor), end: Math.min(range.end, latest) }))
-      // A range from -Infinity (nothing emitted yet, nothing saved) says no more than the lower bound does.
-      .filter((range) => Number.isFinite(range.start) && range.start < range.end);
-    if (done.length > 0) state[SLICES_DONE] = done.map(formatRange);
+    // A range from -Infinity (nothing emitted yet, nothing saved) says no more than the lower bound does.
+    const done = clipped(sliced ?? [], cursor, latest);
+    if (done.length > 0) state[SLICES_DONE] = done;
     const syncedAt = end?.syncedAt ?? bounds.saved?.syncedAt;
     if (syncedAt !== undefined) state.synced_at = formatRfc3339(Math.min(syncedAt, latest));
     if (isChild(stream)) {
@@ -107,13 +105,15 @@ export class Checkpoint {
     const latest = this.latest();
     const lists = Object.entries(this.listsCovered).map(([endpoint, covered]) => [
       endpoint,
-      covered
-        .map((range) => ({ start: Math.max(range.start, lowerBound), end: Math.min(range.end, latest) }))
-        .filter((range) => range.start < range.end)
-        .map(formatRange),
+      clipped(covered, lowerBound, latest),
     ]);
     return lists.length > 0 ? { [LISTS_DONE]: Object.fromEntries(lists) as unknown } : {};
   }
 }
 
-const formatRange = (range: Range) => ({ start: formatRfc3339(range.start), end: formatRfc3339(range.end) });
+/** Ranges cut to [from, to), those left empty or unbounded below dropped, as a state says them. */
+const clipped = (ranges: readonly Range[], from: number, to: number) =>
+  ranges
+    .map((range) => ({ start: Math.max(range.start, from), end: Math.min(range.end, to) }))
+    .filter((range) => Number.isFinite(range.start) && range.start < range.end)
+    .map((range) => ({ start: formatRfc3339(range.start), end: formatRfc3339(range.end) }));

@@ -126,8 +126,8 @@ interface Batch {
   remaining?: number;
 }
 
-/** The lists to read and from where. A stream the server filters is read in slices, unless children ride along (they
- * need the parent's records in order). Lists of changes only (`recent`) are used when the previous sync completed
+/** The lists to read and from where. A stream the server filters is read in slices, children riding along or not
+ * (they need their parents' records, in any order). Lists of changes only (`recent`) are used when the previous sync completed
  * within their reach, judged by Pipedrive's clock; they start where that sync left off. */
 async function chooseListing({ parent, parentRead, children }: Family, context: ReadContext): Promise<Listing> {
   if (parent.kind === 'full_table') return { kind: 'listed', lists: parent.lists, ordered: false };
@@ -217,12 +217,13 @@ function orderedListEstimate(
   const newestFirst = list.older === 'stop';
   if (!list.ascending && !newestFirst) return undefined;
   let [from, density] = [NaN, NaN];
+  // Only the page's ends are parsed: this runs for every page of the stream.
+  const timeAt = (page: ApiRecord[], index: number) => toMillis(page[index]?.[cursor]);
   return (page, now) => {
-    const times = page.map((record) => toMillis(record[cursor])).filter((at) => !Number.isNaN(at));
-    const last = times.at(-1);
-    if (last === undefined) return undefined;
-    const span = Math.abs(last - (Number.isNaN(from) ? (times[0] ?? last) : from));
-    if (span >= SECOND) [from, density] = [last, times.length / span];
+    const last = timeAt(page, page.length - 1);
+    if (Number.isNaN(last)) return undefined;
+    const span = Math.abs(last - (Number.isNaN(from) ? timeAt(page, 0) : from));
+    if (span >= SECOND) [from, density] = [last, page.length / span];
     if (Number.isNaN(density)) return undefined;
     const left = newestFirst ? last - lowerBound : now - last;
     return Number.isFinite(left) ? density * Math.max(left, 0) : undefined;
