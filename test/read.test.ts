@@ -189,19 +189,22 @@ describe('read', function () {
   describe('start date', () => {
     const sim = useSimulator();
 
-    it('defaults to one year back and bounds the incremental streams in both sync modes, not the full-table ones', async () => {
+    it('defaults to one year back and bounds the incremental streams in both sync modes, not the full-table ones nor users', async () => {
       // The connector's clock is the simulated company's (the tests' sync helper sets it), not the machine's.
       const yearAgo = DateTime.fromMillis(sim().clock.now(), { zone: 'utc' }).minus({ years: 1 }).toMillis();
       for (const mode of ['full_refresh', 'incremental'] as const) {
         const s = await sync(sim(), { mode, config: { start_date: undefined } });
         expect(s.run.exitCode).to.equal(0);
-        for (const stream of ['deals', 'persons', 'notes', 'files', 'users', 'email_messages']) {
+        for (const stream of ['deals', 'persons', 'notes', 'files', 'email_messages']) {
           expect(idsOf(s.records.get(stream), stream), `${mode} ${stream}`).to.deep.equal(
             expectedIds(sim(), stream, yearAgo),
           );
         }
         expect(idsOf(s.records.get('stages'))).to.deep.equal(expectedIds(sim(), 'stages'));
         expect(s.records.get('persons')!.length).to.be.below(sim().dataset.counts.persons);
+        // Users unchanged for a year still own deals and activities: every one is read, not only the recent ones.
+        expect(idsOf(s.records.get('users')), `${mode} users`).to.deep.equal(expectedIds(sim(), 'users'));
+        expect(expectedIds(sim(), 'users', yearAgo).length).to.be.below(expectedIds(sim(), 'users').length);
       }
     });
 

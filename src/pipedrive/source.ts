@@ -381,7 +381,7 @@ function plan(streams: readonly ConfiguredStream[], config: SourceConfig, input:
     }
     const saved =
       syncMode === 'incremental' && state && isIncremental(stream) ? savedState(stream, state, input) : undefined;
-    if (isChild(stream)) family.children.push({ stream, bounds: bounds(saved, config) });
+    if (isChild(stream)) family.children.push({ stream, bounds: bounds(stream, saved, config) });
     else family.parentRead = streamRead(stream, saved, config);
   }
   const needed = [...families.values()].filter((family) => family.parentRead || family.children.length > 0);

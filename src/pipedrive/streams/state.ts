@@ -7,6 +7,7 @@ import type { SourceConfig } from '../config.js';
 import { SECOND, toMillis } from '../time.js';
 import { union, type Range } from './ranges.js';
 import {
+  historyStart,
   isChild,
   isIncremental,
   parentOf,
@@ -92,7 +93,8 @@ export function refreshRead(
   listDone: Record<string, Range[]>,
   config: SourceConfig,
 ): StreamRead {
-  return { stream, bounds: { lowerBound: config.startDate.toMillis(), done: [], listDone }, refresh: true };
+  const lowerBound = historyStart(stream, config.startDate.toMillis());
+  return { stream, bounds: { lowerBound, done: [], listDone }, refresh: true };
 }
 
 /** The state key of a child stream's parent cursor, e.g. `email_threads_update_time`. */
@@ -152,7 +154,7 @@ export function believable(saved: SavedState, now: number): { saved: SavedState;
 
 /** How much of a stream to read: all of a full-table stream; of an incremental one, `bounds`. */
 export function streamRead(stream: StreamDefinition, saved: SavedState | undefined, config: SourceConfig): StreamRead {
-  return isIncremental(stream) ? { stream, bounds: bounds(saved, config) } : { stream };
+  return isIncremental(stream) ? { stream, bounds: bounds(stream, saved, config) } : { stream };
 }
 
 /** How long before a complete read began its last change must have been for every record of that second to have
@@ -165,8 +167,8 @@ export const SETTLED_MS = 60_000;
  * timestamps have whole seconds, and records changed in that second may have come after the read), unless the
  * previous read completed well after that second: then it had every record of it, and nothing is read twice.
  */
-export function bounds(saved: SavedState | undefined, config: SourceConfig): Bounds {
-  const start = config.startDate.toMillis();
+export function bounds(stream: IncrementalStream, saved: SavedState | undefined, config: SourceConfig): Bounds {
+  const start = historyStart(stream, config.startDate.toMillis());
   if (!saved) return { lowerBound: start, done: [] };
   const lookback = config.lookback.toMillis();
   const settled =

@@ -36,6 +36,9 @@ export interface Capabilities {
   /** The Pipedrive feature (a plan or add-on) its lists need: a company without it gets a config_error naming it.
    * Such a stream is opt-in too, so that the ready-made catalogs sync on every plan. */
   planFeature?: string;
+  /** Read back to the company's beginning, however recent `start_date` is: a small list of the company's own setup
+   * (its users) that records of any age refer to. Later syncs still read only what changed. */
+  wholeHistory?: true;
 }
 
 /** Read whole every sync (the list may return a record more than once if `distinct`: each id is emitted once). */
@@ -182,6 +185,9 @@ export const isResumable = (stream: StreamDefinition): stream is ServerFilteredS
   stream.kind === 'server_filtered';
 
 /** The stream is read only when a catalog selects it: it says so, or it needs a plan feature. */
+/** Where a stream's history begins: at `start_date`, or for a stream of the company's setup, at its beginning. */
+export const historyStart = (stream: StreamDefinition, startDate: number): number =>
+  stream.wholeHistory ? 0 : startDate;
 export const isOptIn = (stream: StreamDefinition): boolean => stream.optIn === true || stream.planFeature !== undefined;
 
 /** What the connector adds to a record from the parent it was asked for: a child's, or a fanned-out list's. */
@@ -604,7 +610,7 @@ export const STREAMS: readonly StreamDefinition[] = [
     lists: [{ endpoint: '/api/v2/tasks', paging: 'cursor' }],
     planFeature: PROJECTS,
   },
-  { kind: 'client_filtered', name: 'users', cursor: 'modified', lists: [single('/v1/users')] },
+  { kind: 'client_filtered', name: 'users', cursor: 'modified', lists: [single('/v1/users')], wholeHistory: true },
 ];
 
 export const streamByName: ReadonlyMap<string, StreamDefinition> = new Map(STREAMS.map((s) => [s.name, s]));
