@@ -3,8 +3,15 @@ import { stateMessage, type StreamState } from '../../airbyte/messages.js';
 import type { MessageWriter } from '../../airbyte/output.js';
 import { SECOND, formatRfc3339 } from '../time.js';
 import type { Range } from './ranges.js';
-import { FULL_REFRESH_COMPLETE, LISTS_DONE, SLICES_DONE, parentCursorKey, type StreamRead } from './state.js';
-import { isChild } from './table.js';
+import {
+  FULL_REFRESH_COMPLETE,
+  LISTS_DONE,
+  SLICES_DONE,
+  parentCursorKey,
+  parentSlicesKey,
+  type StreamRead,
+} from './state.js';
+import { isChild, type ChildStream } from './table.js';
 
 /** The end of a read: `cap` bounds the cursor (when the read began; -Infinity: the cursor stays where it was), and a
  * child's parent cursor a second below it (that bound is exclusive); `syncedAt` is when the read began, if it was
@@ -32,6 +39,7 @@ export class Checkpoint {
   private highestParent = -Infinity;
   private covered: readonly Range[] | null = null;
   private listsCovered: Readonly<Record<string, readonly Range[]>> = {};
+  private parentsCovered: readonly Range[] | null = null;
 
   constructor(
     private readonly read: StreamRead,
@@ -50,6 +58,11 @@ export class Checkpoint {
 
   sawParent(value: number): void {
     if (value > this.highestParent) this.highestParent = value;
+  }
+
+  /** A child's: the parent cursors whose children it has emitted, as ranges, the first from -Infinity. */
+  coverParents(covered: readonly Range[]): void {
+    this.parentsCovered = covered;
   }
 
   /** What a sliced read has emitted: the ranges of cursor values it covers, the first from -Infinity (of all its
@@ -83,7 +96,9 @@ export class Checkpoint {
     // A sliced read's low-water mark, no higher than its highest record (a finished slice covers its whole range, and
     // `slices_done` keeps the rest), so that the cursor never goes back when the read completes.
     const lowWater = sliced?.[0]?.start === -Infinity ? Math.min(sliced[0].end, this.highest) : -Infinity;
-    const reached = sliced ? lowWater : this.highest;
+    // A child cut short keeps its cursor: the parents it has not visited yet may have older children.
+    const partialChild = isChild(stream) && end?.syncedAt === undefined && this.parentsCovered !== null;
+    const reached = partialChild ? -Infinity : sliced ? lowWater : this.highest;
     const cursor = bounded(Math.min(reached, cap), bounds.saved?.cursor);
     if (cursor !== -Infinity) state[stream.cursor] = formatRfc3339(cursor);
     // A range from -Infinity (nothing emitted yet, nothing saved) says no more than the lower bound does.
@@ -91,10 +106,29 @@ export class Checkpoint {
     if (done.length > 0) state[SLICES_DONE] = done;
     const syncedAt = end?.syncedAt ?? bounds.saved?.syncedAt;
     if (syncedAt !== undefined) state.synced_at = formatRfc3339(Math.min(syncedAt, latest));
-    if (isChild(stream)) {
-      const parentCursor = bounded(Math.min(this.highestParent, cap - SECOND), bounds.saved?.parentCursor);
-      if (parentCursor !== -Infinity) state[parentCursorKey(stream)] = formatRfc3339(parentCursor);
-    }
+    if (isChild(stream)) Object.assign(state, this.parentState(stream, partialChild, cap, bounded));
+    return state;
+  }
+
+  /** A child's parent cursor: parents at or below it have had their children emitted. A complete read reached every
+   * parent (but those changed during it, past `cap`); one cut short says how far the parents' listing got, and which
+   * ranges above that it covered. */
+  private parentState(
+    stream: ChildStream,
+    partial: boolean,
+    cap: number,
+    bounded: (value: number, saved?: number) => number,
+  ): StreamState {
+    const saved = this.read.bounds?.saved?.parentCursor;
+    const covered = partial ? (this.parentsCovered ?? []) : [];
+    const [low] = covered;
+    // Covered below `end` (exclusive) means every parent of a whole second before it.
+    const reached = partial ? (low?.start === -Infinity ? low.end - SECOND : -Infinity) : this.highestParent;
+    const parentCursor = bounded(Math.min(reached, cap - SECOND), saved);
+    const state: StreamState = {};
+    if (parentCursor !== -Infinity) state[parentCursorKey(stream)] = formatRfc3339(parentCursor);
+    const above = clipped(covered, parentCursor + SECOND, this.latest());
+    if (above.length > 0) state[parentSlicesKey(stream)] = above;
     return state;
   }
 

@@ -17,9 +17,9 @@ import { SECOND, floorToSecond, formatRfc3339, toMillis, toRfc3339 } from '../ti
 import { DELETED_AT, streamSchema, timestampNormaliser } from './catalog.js';
 import { Checkpoint } from './checkpoint.js';
 import type { CustomFieldColumns } from './custom-fields/columns.js';
-import { union, type Range } from './ranges.js';
+import { intersection, union, type Range } from './ranges.js';
 import { slicedBatches, type SlicePool } from './slices.js';
-import type { Bounds, ChildRead, StreamRead } from './state.js';
+import { parentsCovered, type Bounds, type ChildRead, type StreamRead } from './state.js';
 import {
   deletedMarkerOf,
   deletionsOf,
@@ -82,12 +82,13 @@ export async function readFamily(family: Family, context: ReadContext): Promise<
   try {
     const listing = await chooseListing(family, context);
     ordered = listing.ordered;
+    if (ordered) for (const child of children) child.coverParents();
     const countAs = members[0]?.name ?? family.parent.name;
     for await (const batch of recordBatches(family.parent, listing, countAs, done.signal, context)) {
       if (parent && !parent.failed) await parent.emitParents(batch);
       for (const child of children) if (!child.failed) await child.expand(batch);
-      // Only now, its children read, may the parent's state pass these records.
-      if (parent && !parent.failed && ordered) await parent.checkpointBatch(batch);
+      // Only now, its children read, may the parent's state pass these records; the children checkpoint with it.
+      if (ordered) for (const member of members) if (!member.failed) await member.checkpointBatch(batch);
       if (members.every((member) => member.failed)) break;
     }
     // Lists of changes only have the deletions in them; the full lists leave them out.
@@ -97,7 +98,7 @@ export async function readFamily(family: Family, context: ReadContext): Promise<
   } finally {
     done.abort(new Error('the stream ended'));
   }
-  for (const member of members) await member.finish(member === parent && ordered);
+  for (const member of members) await member.finish(ordered);
   return new Map(members.map((member) => [member.name, member.outcome]));
 }
 
@@ -137,13 +138,19 @@ async function chooseListing({ parent, parentRead, children }: Family, context: 
     ...children.map(({ bounds }) => bounds.parentAfter ?? bounds.lowerBound),
   );
   if (parent.kind === 'server_filtered') {
-    // The ranges the parent has emitted are read again for children, whose bounds are their own.
-    const own = children.length === 0 ? parentRead?.bounds : undefined;
     // A full refresh resumes exactly where it stopped: what its state says it read, it has emitted, and no more. With
     // children along, which read their parents again, it checkpoints only at its end.
     const refresh = parentRead?.refresh === true;
     const ordered = !(refresh && children.length > 0);
-    const [done, listDone] = [own?.done ?? [], own?.listDone];
+    // What every member has covered is not read again.
+    const covered = [
+      ...(parentRead?.bounds
+        ? [union([{ start: -Infinity, end: parentRead.bounds.lowerBound }, ...parentRead.bounds.done])]
+        : []),
+      ...children.map(({ bounds }) => parentsCovered(bounds)),
+    ];
+    const done = refresh && children.length > 0 ? [] : covered.reduce(intersection);
+    const listDone = children.length === 0 ? parentRead?.bounds?.listDone : undefined;
     return { kind: 'sliced', lists: parent.lists, lowerBound, done, listDone, whole: refresh, ordered };
   }
   const complete = parentRead?.bounds?.completeBefore;
@@ -349,6 +356,9 @@ abstract class Member<R extends StreamRead = StreamRead> {
     this.error ??= { cause: featureRefusal(this.read.stream, cause) };
   }
 
+  /** A checkpoint once a batch of an ordered listing, and its children, have been emitted. */
+  abstract checkpointBatch(batch: Batch): Promise<void>;
+
   /** The final checkpoint of a read that went to the end (`ordered`: its records came in cursor order). No state
    * passes the second the read began (the checkpoint's latest instant), so a change made while the lists were read
    * is looked for again next time. */
@@ -449,7 +459,7 @@ class ParentMember extends Member {
   }
 
   /** A checkpoint after a batch of an ordered listing (and its children) was emitted. */
-  async checkpointBatch({ covered, listsCovered }: Batch): Promise<void> {
+  override async checkpointBatch({ covered, listsCovered }: Batch): Promise<void> {
     const done = this.read.bounds?.done ?? [];
     if (covered) this.checkpoint.cover(done.length > 0 ? union([...covered, ...done]) : covered, listsCovered ?? {});
     await this.checkpoint.emit();
@@ -489,6 +499,18 @@ const emittedBefore = (bounds: Bounds, at: number): boolean =>
 class ChildMember extends Member<ChildRead> {
   private parentsSeen = 0;
 
+  /** Its checkpoints say which parents' children it has emitted: at first, those its bounds say. */
+  coverParents(): void {
+    this.checkpoint.coverParents(parentsCovered(this.read.bounds));
+  }
+
+  /** A checkpoint after a batch: the parents the listing has covered have had their children emitted. */
+  override async checkpointBatch({ covered }: Batch): Promise<void> {
+    if (!covered) return;
+    this.checkpoint.coverParents(union([...covered, ...parentsCovered(this.read.bounds)]));
+    await this.checkpoint.emit();
+  }
+
   /** Reads this stream's lists for a batch's parent records, then estimates its size: as many records a parent as
    * so far, for the parents the listing has left. */
   async expand({ records, remaining }: Batch): Promise<void> {
@@ -507,6 +529,7 @@ class ChildMember extends Member<ChildRead> {
     const wanted = parents.filter((record) => {
       const changed = toMillis(record[parentCursor]);
       this.checkpoint.sawParent(changed);
+      if (bounds.parentDone.some((range) => range.start <= changed && changed < range.end)) return false;
       return bounds.parentAfter !== undefined ? !(changed <= bounds.parentAfter) : !(changed < bounds.lowerBound);
     });
     const { request } = stream.parent;

@@ -25,6 +25,8 @@ export interface SavedState {
   syncedAt?: number;
   /** A child stream's: the highest cursor among the parent records whose children it has read. */
   parentCursor?: number;
+  /** A child stream's, cut short: ranges of parent cursors above `parentCursor` whose children it has read. */
+  parentSlicesDone?: Range[];
   /** Ranges above the cursor whose records have all been emitted. */
   slicesDone?: Range[];
 }
@@ -42,6 +44,8 @@ export interface Bounds {
   /** A child stream: read the children of the parent records whose cursor is after this, those that changed since the
    * previous sync; without it, of those at or after `lowerBound`. */
   parentAfter?: number;
+  /** A child stream: ranges of parent cursors above `parentAfter` whose children an earlier, cut-short read emitted. */
+  parentDone: Range[];
   /** Ranges above `lowerBound` whose records an earlier, cut-short read emitted (less the lookback): not read again. */
   done: Range[];
   /** A resumable full refresh's: the ranges each list (by endpoint) emitted in an earlier attempt. */
@@ -81,7 +85,8 @@ export function parseRefreshState(
   const listDone = Object.entries(lists).map(([endpoint, ranges]) => [
     endpoint,
     union(
-      slicesDone(ranges, (why) => invalid(`gives stream "${stream.name}" (${LISTS_DONE} of ${endpoint}) ${why}`)) ?? [],
+      slicesDone(ranges, `${LISTS_DONE}["${endpoint}"]`, (why) => invalid(`gives stream "${stream.name}" ${why}`)) ??
+        [],
     ),
   ]);
   return { complete: false, listDone: Object.fromEntries(listDone) as Record<string, Range[]> };
@@ -94,7 +99,7 @@ export function refreshRead(
   config: SourceConfig,
 ): StreamRead {
   const lowerBound = historyStart(stream, config.startDate.toMillis());
-  return { stream, bounds: { lowerBound, done: [], listDone }, refresh: true };
+  return { stream, bounds: { lowerBound, done: [], parentDone: [], listDone }, refresh: true };
 }
 
 /** The state key of a child stream's parent cursor, e.g. `email_threads_update_time`. */
@@ -102,6 +107,13 @@ export function parentCursorKey(stream: ChildStream): string {
   const parent = parentOf(stream);
   return `${parent.name}_${parent.cursor}`;
 }
+
+/** The state key of the ranges of parent cursors a cut-short child read covered, e.g. `deals_slices_done`. */
+export const parentSlicesKey = (stream: ChildStream): string => `${parentOf(stream).name}_${SLICES_DONE}`;
+
+/** The parent cursors whose children a child stream has read by its bounds: below where it resumes, and its ranges. */
+export const parentsCovered = ({ parentAfter, lowerBound, parentDone }: Bounds): Range[] =>
+  union([{ start: -Infinity, end: parentAfter ?? lowerBound }, ...parentDone]);
 
 /** What a stream's saved state holds, each timestamp checked; `invalid` makes the error for one that is not. */
 export function parseSavedState(
@@ -120,24 +132,25 @@ export function parseSavedState(
     }
     return ms;
   };
+  const ranges = (key: string) => slicesDone(state[key], key, (why) => invalid(`gives stream "${stream.name}" ${why}`));
   return {
     cursor: timestamp(stream.cursor),
     syncedAt: timestamp('synced_at'),
     parentCursor: isChild(stream) ? timestamp(parentCursorKey(stream)) : undefined,
-    slicesDone: slicesDone(state[SLICES_DONE], (why) => invalid(`gives stream "${stream.name}" ${why}`)),
+    parentSlicesDone: isChild(stream) ? ranges(parentSlicesKey(stream)) : undefined,
+    slicesDone: ranges(SLICES_DONE),
   };
 }
 
 /** The ranges of `slices_done`, each checked. */
-function slicesDone(value: unknown, invalid: (why: string) => Error): Range[] | undefined {
+function slicesDone(value: unknown, key: string, invalid: (why: string) => Error): Range[] | undefined {
   if (value === undefined || value === null) return undefined;
   const example = `(expected a list such as [{"start": "2026-01-01T00:00:00Z", "end": "2026-02-01T00:00:00Z"}])`;
-  if (!Array.isArray(value)) throw invalid(`an invalid ${SLICES_DONE}: ${JSON.stringify(value)} ${example}`);
+  if (!Array.isArray(value)) throw invalid(`an invalid ${key}: ${JSON.stringify(value)} ${example}`);
   return value.map((item: unknown, index) => {
     const { start, end } = (typeof item === 'object' && item !== null ? item : {}) as Record<string, unknown>;
     const range = { start: toMillis(start), end: toMillis(end) };
-    if (!(range.start < range.end))
-      throw invalid(`an invalid ${SLICES_DONE}[${index}]: ${JSON.stringify(item)} ${example}`);
+    if (!(range.start < range.end)) throw invalid(`an invalid ${key}[${index}]: ${JSON.stringify(item)} ${example}`);
     return range;
   });
 }
@@ -169,7 +182,7 @@ export const SETTLED_MS = 60_000;
  */
 export function bounds(stream: IncrementalStream, saved: SavedState | undefined, config: SourceConfig): Bounds {
   const start = historyStart(stream, config.startDate.toMillis());
-  if (!saved) return { lowerBound: start, done: [] };
+  if (!saved) return { lowerBound: start, done: [], parentDone: [] };
   const lookback = config.lookback.toMillis();
   const settled =
     saved.cursor !== undefined && saved.syncedAt !== undefined && saved.cursor + SETTLED_MS <= saved.syncedAt;
@@ -178,8 +191,9 @@ export function bounds(stream: IncrementalStream, saved: SavedState | undefined,
   const completeBefore = saved.syncedAt === undefined ? lowerBound : Math.max(start, saved.syncedAt - lookback);
   const parentAfter = saved.parentCursor === undefined ? undefined : saved.parentCursor - lookback;
   // The lookback reads again the end of each range, as it does below the cursor.
-  const done = union(
-    (saved.slicesDone ?? []).map((range) => ({ start: Math.max(range.start, lowerBound), end: range.end - lookback })),
-  );
-  return { lowerBound, saved, completeBefore, parentAfter, done };
+  const lessLookback = (ranges: Range[] = [], above: number) =>
+    union(ranges.map((range) => ({ start: Math.max(range.start, above), end: range.end - lookback })));
+  const done = lessLookback(saved.slicesDone, lowerBound);
+  const parentDone = lessLookback(saved.parentSlicesDone, parentAfter ?? lowerBound);
+  return { lowerBound, saved, completeBefore, parentAfter, done, parentDone };
 }
