@@ -1,6 +1,6 @@
-// The reference a connector is measured against: fetch a list's pages (following `next_cursor`, 500 records a page),
-// parse each, print every record as an Airbyte RECORD line, nothing else; with the connector's HTTP client (node-fetch,
-// keep-alive). Plain JavaScript run by plain node, so that nothing but the loop is measured.
+// The reference a connector is measured against: fetch a list's pages (following `next_cursor`, 500 records a page)
+// with plain `http` and keep-alive, parse each, print every record as an Airbyte RECORD line, nothing else. Plain
+// JavaScript run by plain node, so that nothing but the loop is measured.
 //   node bench/bare-loop.mjs ORIGIN TOKEN sequential|parallel < lists.json
 // lists.json: [{"stream": "deals", "endpoint": "/api/v2/deals", "query": {...}}, ...]. `sequential` reads the lists one
 // after the other; `parallel` reads them all at once. Prints its figures as JSON on stderr.
@@ -8,7 +8,6 @@ import http from 'node:http';
 import { readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { URLSearchParams } from 'node:url';
-import fetch from 'node-fetch';
 
 const [origin, token, mode] = process.argv.slice(2);
 const lists = JSON.parse(readFileSync(0, 'utf8'));
@@ -16,13 +15,24 @@ const agent = new http.Agent({ keepAlive: true, maxSockets: lists.length });
 let records = 0;
 let requests = 0;
 
+const get = (url) =>
+  new Promise((resolve, reject) => {
+    http
+      .get(url, { headers: { 'x-api-token': token }, agent }, (response) => {
+        const chunks = [];
+        response.on('data', (chunk) => chunks.push(chunk));
+        response.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+        response.on('error', reject);
+      })
+      .on('error', reject);
+  });
+
 async function readList({ stream, endpoint, query }) {
   let cursor;
   do {
     const search = new URLSearchParams({ ...query, limit: '500', ...(cursor ? { cursor } : {}) });
-    const response = await fetch(`${origin}${endpoint}?${search}`, { headers: { 'x-api-token': token }, agent });
+    const body = JSON.parse(await get(`${origin}${endpoint}?${search}`));
     requests++;
-    const body = JSON.parse(await response.text());
     let chunk = '';
     for (const data of body.data)
       chunk += `${JSON.stringify({ type: 'RECORD', record: { stream, data, emitted_at: Date.now() } })}\n`;

@@ -69,11 +69,13 @@ const stateOf = (s: Awaited<ReturnType<typeof sync>>, name: string) =>
 describe('review: a record changed while a sliced full refresh runs', function () {
   this.timeout(600_000);
   const sim = useSimulator({ size: { deals: 3_000 } }, true);
+  // 120 pages of deals: enough for slices of 20 pages or more.
+  const page_size = 25;
 
   for (const streams of [['deals'], ['deals', 'deal_products']]) {
     it(`full refresh of ${streams.join(' + ')}: the touched deal is delivered`, async function () {
       const touched = touchBehindTheSlices(sim());
-      const s = await sync(sim(), { mode: 'full_refresh', streams, config: { page_size: 100 } });
+      const s = await sync(sim(), { mode: 'full_refresh', streams, config: { page_size } });
       const id = touched();
       expect(id, 'a deal was touched while the read ran').to.not.equal(undefined);
       console.log(
@@ -121,7 +123,7 @@ describe('review: a record changed while a sliced full refresh runs', function (
         }
         return answer;
       };
-      const s = await sync(sim(), { mode: 'full_refresh', streams, config: { page_size: 100 } });
+      const s = await sync(sim(), { mode: 'full_refresh', streams, config: { page_size } });
       expect(archived).to.not.equal(undefined);
       console.log(
         `      archived deal ${archived}; exit ${s.run.exitCode}; deals state ${JSON.stringify(stateOf(s, 'deals'))}`,
@@ -135,7 +137,7 @@ describe('review: a record changed while a sliced full refresh runs', function (
 
   it('incremental deals + deal_products: the touched deal comes with the next sync (sound)', async function () {
     const touched = touchBehindTheSlices(sim());
-    const first = await sync(sim(), { streams: ['deals', 'deal_products'], config: { page_size: 100 } });
+    const first = await sync(sim(), { streams: ['deals', 'deal_products'], config: { page_size } });
     const id = touched();
     expect(id).to.not.equal(undefined);
     const second = await sync(sim(), {

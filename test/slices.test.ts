@@ -9,9 +9,10 @@ import { useSimulator } from './helpers/simulator.js';
 import { expectedIds, killedSync, parseSync, sync, type Sync } from './helpers/sync.js';
 
 const SECOND = 1000;
-const PER_SECOND = 40;
-/** Pages of 20 records, two pages per crowded second: slices split many times and end inside seconds. */
-const PAGE_SIZE = 20;
+const PER_SECOND = 10;
+/** Pages of 5 records, two pages per crowded second: 120 pages of deals, so that slices of 20 pages or more split
+ * several times and end inside seconds. */
+const PAGE_SIZE = 5;
 
 /** Moves every deal into the last seconds before the company's now, PER_SECOND deals per second, so that every
  * whole second a slice can start or end at holds many records. Returns the config that reads just those. */
@@ -139,6 +140,29 @@ describe('time slices', function () {
       const resumed = await sync(sim(), { streams: ['deals'], config, state: failed.state });
       expect(resumed.run.exitCode).to.equal(0);
       expect(sorted([...dealIds(failed), ...dealIds(resumed)])).to.deep.equal(expectedIds(sim(), 'deals'));
+    });
+  });
+
+  describe('requests', () => {
+    // 5,000 deals in pages of 25, at the top plan's burst limit: the pool would run 24 slices.
+    const sim = useSimulator({ size: { deals: 5000 }, burstLimit: 480 }, true);
+    const pageSize = 25;
+
+    it('cuts slices of whole pages: a split read costs few requests more than the fewest possible; few pages are not split', async () => {
+      const s = await sync(sim(), { streams: ['deals'], config: { page_size: pageSize } });
+      expect(s.run.exitCode).to.equal(0);
+      expect(untilBounds(sim()), 'split').to.have.length.above(0);
+      // One request per page of each list (deals, archived deals), the last one partial.
+      const archived = sim()
+        .dataset.recordsOf('deals')
+        .filter((deal) => (deal as { is_archived?: boolean }).is_archived === true).length;
+      const fewest = Math.ceil(archived / pageSize) + Math.ceil((dealIds(s).length - archived) / pageSize);
+      const requests = sim().requestsTo('/api/v2/deals').length + sim().requestsTo('/api/v2/deals/archived').length;
+      expect(requests).to.be.at.most(Math.ceil(1.05 * fewest));
+      // In pages of 500: too few pages for a slice of their own.
+      sim().reset();
+      await sync(sim(), { streams: ['deals'] });
+      expect(untilBounds(sim()), 'not split').to.deep.equal([]);
     });
   });
 });

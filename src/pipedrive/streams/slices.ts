@@ -17,9 +17,9 @@ import { SECOND, floorToSecond, toMillis } from '../time.js';
 import { gaps, intersection, union, type Range } from './ranges.js';
 import { SETTLED_MS } from './state.js';
 
-/** A slice is split only when its rest looks like this many pages or more, so that a split saves more time than its
- * extra, partial page costs. */
-const MIN_PAGES_TO_SPLIT = 4;
+/** Each slice a split makes holds this many pages or more by estimate: every slice ends in a partial page, so slices
+ * of 20 pages cost at most about 1 request in 20 more than the fewest possible (measured with `npm run bench`). */
+const MIN_PAGES_A_SLICE = 20;
 /** Slices per request of the burst limit (per 2 s): one slice per 10 requests keeps the limit busy at the latency
  * of a page of 500 (measured with `npm run bench`: 1/5 ran more slices for no more records/s and more CPU). The
  * most at once, 24, is what 480 requests / 2 s needs at 100 ms a page, and their pages (one each, ~0.5 MB) stay
@@ -271,24 +271,23 @@ export async function* slicedBatches(read: SlicedRead): AsyncGenerator<SlicedBat
   }
 
   /** If the rest of the slice looks big enough, and more slices would make the read faster (no page is waiting to
-   * be emitted, no request waiting for the throttle) and the pool has room: the rest is cut into equal spans of
-   * whole seconds, as many as the pool gives and each of MIN_PAGES_TO_SPLIT pages or more by the page's density; new
-   * slices read all but the first. */
+   * be emitted, no request waiting for the throttle) and the pool has room: the rest is cut, by the page's density,
+   * into spans of the same whole number of pages (MIN_PAGES_A_SLICE or more), as many as the pool gives; new slices
+   * read all but the first. */
   function split(slice: Slice, page: ApiRecord[]): void {
     const { owner } = slice;
     if (!owner.splittable || owner.queued.length > 0 || page.length === 0) return;
     if (read.client.throttle.saturated || [...running].some((other) => other !== slice && other.ready)) return;
-    const first = toMillis(page[0]?.[read.cursor]);
     const end = slice.end === Infinity ? readStart() : slice.end;
     const rest = end - slice.reached;
     if (!(rest >= 2 * SECOND)) return;
-    const pages = (page.length / Math.max(slice.reached - first, SECOND)) * (rest / read.limit);
-    const most = Math.min(Math.floor(pages / MIN_PAGES_TO_SPLIT), Math.floor(rest / SECOND)) - 1;
+    const perMs = page.length / Math.max(slice.reached - toMillis(page[0]?.[read.cursor]), SECOND);
+    const pages = (perMs * rest) / read.limit;
+    const most = Math.min(Math.floor(pages / MIN_PAGES_A_SLICE), Math.floor(rest / SECOND)) - 1;
     let added = 0;
     while (added < most && read.pool.take()) added++;
     if (added === 0) return;
-    const width = rest / (added + 1);
-    const cuts = Array.from({ length: added }, (_, i) => floorToSecond(slice.reached + width * (i + 1)));
+    const cuts = pageCuts(slice.reached, perMs, Math.floor(pages / (added + 1)), read.limit, added);
     const ends = [...cuts, slice.end];
     let position = owner.slices.indexOf(slice);
     slice.end = cuts[0] ?? slice.end;
@@ -298,6 +297,13 @@ export async function* slicedBatches(read: SlicedRead): AsyncGenerator<SlicedBat
       start(upper);
     });
   }
+}
+
+/** Where `count` slices after the one at `from` begin, each `pages` pages of `limit` records later by the density,
+ * less a quarter page, so that a slice's last page is nearly full rather than one record into a page more. */
+function pageCuts(from: number, perMs: number, pages: number, limit: number, count: number): number[] {
+  const span = Math.max(SECOND, ((pages - 1 / 4) * limit) / perMs);
+  return Array.from({ length: count }, (_, i) => floorToSecond(from + span * (i + 1)));
 }
 
 /** The slices from the `turn`-th on, then the ones before it (a race among settled promises goes to the first). */
