@@ -4,6 +4,7 @@
 //   node bench/bare-loop.mjs ORIGIN TOKEN sequential|parallel < lists.json
 // lists.json: [{"stream": "deals", "endpoint": "/api/v2/deals", "query": {...}}, ...]. `sequential` reads the lists one
 // after the other; `parallel` reads them all at once. Prints its figures as JSON on stderr.
+import { Buffer } from 'node:buffer';
 import http from 'node:http';
 import { readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
