@@ -4,12 +4,11 @@ WORKDIR /build
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund --ignore-scripts
 COPY tsconfig.json tsconfig.build.json spec.json ./
-COPY scripts/generate-types.ts scripts/
+COPY scripts/generate-types.ts scripts/bundle.ts scripts/
 COPY vendor/airbyte vendor/airbyte
 COPY src src
-RUN npm run build \
- && npm prune --omit=dev --no-audit --no-fund \
- && find node_modules \( -name '*.map' -o -name '*.d.ts' -o -name '*.d.mts' -o -name '*.d.cts' -o -name '*.md' \) -delete
+# One file, its dependencies bundled in (scripts/bundle.ts), and the JSON files beside it: no node_modules to ship.
+RUN npm run build
 
 FROM node:24-bookworm-slim
 # Airbyte runs connectors as the non-root user airbyte (uid 1000) with a writable /airbyte; the base image's
@@ -19,12 +18,13 @@ RUN groupmod --new-name airbyte node \
  && mkdir -p /airbyte/integration_code \
  && chown -R airbyte:airbyte /airbyte
 WORKDIR /airbyte/integration_code
-COPY --from=build /build/node_modules node_modules
 COPY --from=build /build/dist dist
 COPY package.json spec.json ./
+# Runs node with its heap sized from the container's memory limit (docker/entrypoint.sh).
+COPY docker/entrypoint.sh /usr/local/bin/source-pipedrive
 ENV NODE_ENV=production
-ENV AIRBYTE_ENTRYPOINT="/usr/local/bin/node /airbyte/integration_code/dist/main.js"
-ENTRYPOINT ["/usr/local/bin/node", "/airbyte/integration_code/dist/main.js"]
+ENV AIRBYTE_ENTRYPOINT="/usr/local/bin/source-pipedrive"
+ENTRYPOINT ["/usr/local/bin/source-pipedrive"]
 LABEL io.airbyte.name=ghcr.io/source-pipedrive-ts/source-pipedrive-ts
 LABEL io.airbyte.version=0.1.0
 USER airbyte

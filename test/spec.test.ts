@@ -15,6 +15,13 @@ describe('spec', () => {
     expect(ofType(run, 'SPEC')[0]!.spec).to.deep.equal(specFile);
   });
 
+  it("is a valid JSON schema by JSON Schema's meta-schema (the connector compiles it without checking)", () => {
+    const ajv = new Ajv({ strict: false });
+    expect(ajv.validateSchema(specFile.connectionSpecification), JSON.stringify(ajv.errors)).to.equal(true);
+    const broken = { ...specFile.connectionSpecification, required: 'api_token' };
+    expect(ajv.validateSchema(broken)).to.equal(false);
+  });
+
   it('passes the static spec rules of the acceptance tests', () => {
     expect(specViolations(specFile)).to.deep.equal([]);
   });

@@ -3,6 +3,7 @@
 // end if any failed. Tasks run phase after phase, at most `concurrency` at a time. A stream synced incrementally may
 // be left, whole or from its last checkpoint, to the next sync; one in full refresh may not, since the destination
 // replaces its table with what the sync read: it fails instead, so that the destination keeps its previous table.
+import { getHeapStatistics } from 'node:v8';
 import { ConnectorError, configError } from './errors.js';
 import { parseCatalog, parseState } from './inputs.js';
 import { errorTraceMessage, streamStatusMessage } from './messages.js';
@@ -179,6 +180,8 @@ function summary(
     ...totals,
     cpuSeconds: (cpu.user + cpu.system) / 1e6,
     maxRssMb: Math.round(process.resourceUsage().maxRSS / 1024),
+    // What the heap may grow to: in the image, sized from the container's memory limit (docker/entrypoint.sh).
+    heapLimitMb: Math.round(getHeapStatistics().heap_size_limit / 1024 / 1024),
     streams,
   };
   const cost = Object.entries(totals)

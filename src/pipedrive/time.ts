@@ -1,4 +1,4 @@
-import { DateTime } from 'luxon';
+import { DateTime } from './luxon.js';
 
 /** Pipedrive's timestamps have whole seconds. */
 export const SECOND = 1000;

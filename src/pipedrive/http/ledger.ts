@@ -1,8 +1,8 @@
 // The tokens of Pipedrive's daily budget a sync spends, counted before each request is sent, against an optional cap.
 import { ConnectorError } from '../../airbyte/errors.js';
-import { readJson } from '../../airbyte/paths.js';
+import { codeFile, readJson } from '../../airbyte/paths.js';
 
-const TOKEN_COSTS = readJson<Record<string, number>>(new URL('./token-costs.json', import.meta.url));
+const TOKEN_COSTS = readJson<Record<string, number>>(codeFile('pipedrive/http/token-costs.json'));
 
 /** What a request to `endpoint` costs in the daily budget, as Pipedrive's OpenAPI documents say. Every endpoint the
  * connector calls has a documented cost (test/token-costs.test.ts holds the table to that); none is taken to be free. */

@@ -1,7 +1,7 @@
 // The streams as Airbyte sees them: their JSON schemas (schemas/<stream>.json), the catalog `discover` prints, and
 // ready-made configured catalogs.
 import type { AirbyteCatalog, AirbyteStream, ConfiguredAirbyteCatalog } from '../../generated/airbyte-protocol.js';
-import { readJson } from '../../airbyte/paths.js';
+import { codeFile, readJson } from '../../airbyte/paths.js';
 import type { SyncMode } from '../../airbyte/source.js';
 import type { ApiRecord } from '../http/pagination.js';
 import { toRfc3339 } from '../time.js';
@@ -36,7 +36,7 @@ export function streamSchema(name: string): JsonSchema {
   if (schema) return schema;
   const stream = streamByName.get(name);
   schema = readJson<JsonSchema>(
-    new URL(`./schemas/${stream ? schemaFileOf(stream) : `${name}.json`}`, import.meta.url),
+    codeFile(`pipedrive/streams/schemas/${stream ? schemaFileOf(stream) : `${name}.json`}`),
   );
   if (stream && carriesDeletions(stream)) {
     const deletedAt = { type: ['string', 'null'], format: 'date-time', airbyte_type: 'timestamp_with_timezone' };

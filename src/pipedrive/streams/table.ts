@@ -2,7 +2,7 @@
 // integration tests and the tests all derive from this table; adding a full-table stream is one row here, one schema
 // file in schemas/ and the simulator's data.
 import { createHash } from 'node:crypto';
-import { Duration } from 'luxon';
+import { Duration } from '../luxon.js';
 import type { Query } from '../http/client.js';
 import type { ApiRecord, FilteredList, ListDefinition, SortedList } from '../http/pagination.js';
 import { FIELD_LISTS, type FieldEntity } from './custom-fields/definitions.js';
