@@ -73,7 +73,12 @@ class StoredConfig {
 
 /** Runs the image as CAT does: the entrypoint with the command, input files in /data, and, as on the platform, the
  * working directory /source. Every stdout line must be an Airbyte message. */
-async function runImage(image: string, args: string[], files: Record<string, unknown> = {}): Promise<Output> {
+async function runImage(
+  image: string,
+  args: string[],
+  files: Record<string, unknown> = {},
+  dockerOptions: string[] = [],
+): Promise<Output> {
   const dir = mkdtempSync(join(tmpdir(), 'acceptance-'));
   chmodSync(dir, 0o755);
   for (const [name, content] of Object.entries(files))
@@ -94,6 +99,7 @@ async function runImage(image: string, args: string[], files: Record<string, unk
         'DEPLOYMENT_MODE=OSS',
         '-v',
         `${dir}:/data:ro`,
+        ...dockerOptions,
         image,
         ...args,
       ],
@@ -232,7 +238,7 @@ function catalogFromDiscovery(catalog: AirbyteCatalog, empty: string[]): Configu
   };
 }
 
-const read = (image: string, config: unknown, catalog: unknown, state?: unknown) =>
+const read = (image: string, config: unknown, catalog: unknown, state?: unknown, dockerOptions: string[] = []) =>
   runImage(
     image,
     [
@@ -248,6 +254,7 @@ const read = (image: string, config: unknown, catalog: unknown, state?: unknown)
       'catalog.json': catalog,
       ...(state === undefined ? {} : { 'state.json': state }),
     },
+    dockerOptions,
   );
 
 async function basicReadSuite(image: string, tests: Test[], high: boolean) {
@@ -350,7 +357,26 @@ async function basicReadSuite(image: string, tests: Test[], high: boolean) {
   }
 }
 
+/** The heap limit a read's summary line reports, in MB. */
+function heapLimitMb(output: Output): number {
+  const summary = ofType(output, 'LOG')
+    .map((m) => m.log!.message)
+    .find((message) => message.startsWith('Sync finished'));
+  return summary ? (JSON.parse(summary.slice(summary.indexOf('{'))) as { heapLimitMb: number }).heapLimitMb : NaN;
+}
+
 async function fullRefreshSuite(image: string, tests: Test[]) {
+  // Not CAT's: the entrypoint sizes the heap from the container's memory limit (docker/entrypoint.sh).
+  await test("image › the heap is sized from the container's memory limit", async () => {
+    const entry = tests[0]!;
+    const [config, catalog] = [new StoredConfig(entry.config_path!), readJson(entry.configured_catalog_path!)];
+    const limited = await read(image, config, catalog, undefined, ['--memory', '256m']);
+    assert(limited.exitCode === 0, `the read with --memory 256m exited ${limited.exitCode}`);
+    const heap = heapLimitMb(limited);
+    assert(heap >= 140 && heap <= 170, `with --memory 256m the heap limit is ${heap} MB, not about 3/5 of 256 MB`);
+    const unlimited = heapLimitMb(await read(image, config, catalog));
+    assert(unlimited > 256, `without a memory limit the heap limit is ${unlimited} MB, Node's own choice`);
+  });
   for (const entry of tests) {
     await test('full_refresh › test_sequential_reads', async () => {
       const config = new StoredConfig(entry.config_path!);
