@@ -6,6 +6,7 @@
 // (test/docs.test.ts checks the same).
 import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
+import { loadResults, renderResults } from '../bench/results.js';
 import { Dataset } from '../simulator/dataset.js';
 import { syncModesOf } from '../src/pipedrive/streams/catalog.js';
 import { tokenCost } from '../src/pipedrive/http/ledger.js';
@@ -147,6 +148,7 @@ const GENERATED: Record<string, () => string> = {
   streams: streamTable,
   'stream-counts': streamCounts,
   'demo-company': demoCompany,
+  benchmark: () => renderResults(loadResults()),
 };
 
 /** The docs with generated parts: the README and every file in docs/. */
