@@ -1,9 +1,10 @@
-import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
+import type { ErrorObject, ValidateFunction } from 'ajv';
 import { DateTime, Duration } from './luxon.js';
 import { configError } from '../airbyte/errors.js';
 import { packageFile, readJson } from '../airbyte/paths.js';
 import type { ConnectorSpecification } from '../generated/airbyte-protocol.js';
 import type { ConnectorConfig } from '../generated/config.js';
+import validateConfig from '../generated/config-validator.js';
 import { clock } from './clock.js';
 
 export const spec = readJson<ConnectorSpecification>(packageFile('spec.json'));
@@ -84,18 +85,8 @@ type ValidConfig = ConnectorConfig &
     >
   >;
 
-/** The config's validator, compiled when first needed (`spec` needs none). spec.json is checked against JSON Schema's
- * meta-schema by the tests, not at every start. */
-let validator: ValidateFunction<ValidConfig> | undefined;
-function validateConfig(): ValidateFunction<ValidConfig> {
-  if (validator) return validator;
-  const ajv = new Ajv({ allErrors: true, strict: true, useDefaults: true, validateSchema: false });
-  ajv.addVocabulary(['airbyte_secret', 'order', 'pattern_descriptor']);
-  // token_expiry_date is written by others (the platform's OAuth flow) in more than one form: any string passes, and
-  // one the connector cannot read leaves the access token unused (credentialsOf).
-  ajv.addFormat('date-time', true);
-  return (validator = ajv.compile<ValidConfig>(specSchema));
-}
+/** The config's validator, compiled from spec.json ahead of time (scripts/generate-types.ts). */
+const validate = validateConfig as ValidateFunction<ValidConfig>;
 
 /** The values of the config's `airbyte_secret` properties, nested ones (`credentials.…`) included, to mask in every
  * message. */
@@ -115,7 +106,6 @@ export function parseConfig(
   now: DateTime = DateTime.fromMillis(clock.now(), { zone: 'utc' }),
 ): SourceConfig {
   const config = structuredClone(raw);
-  const validate = validateConfig();
   if (!validate(config)) {
     const problems = relevant(validate.errors ?? [], config).map((e) => describe(e, config));
     throw configError(`Invalid configuration: ${[...new Set(problems)].join('; ')}.`);
