@@ -19,6 +19,9 @@ await build({
   minifyWhitespace: true,
   minifySyntax: true,
   legalComments: 'none',
+  // node-fetch's Blob requires this polyfill only where Node has no ReadableStream of its own (Node < 18): 120 kB
+  // this connector never runs, left out.
+  external: ['web-streams-polyfill', 'web-streams-polyfill/*'],
   logLevel: 'warning',
   // The CommonJS dependencies (winston, yargs' helpers) require Node's modules.
   banner: {
