@@ -15,7 +15,7 @@ const SRC = fileURLToPath(new URL('../src/', import.meta.url));
 const LAYERS: [string, RegExp][] = [
   ['generated types', /^generated\//],
   ['Airbyte layer', /^airbyte\//],
-  ['Pipedrive basics', /^pipedrive\/(clock|time|config)\.ts$/],
+  ['Pipedrive basics', /^pipedrive\/(clock|luxon|time|config)\.ts$/],
   ['Pipedrive HTTP', /^pipedrive\/http\//],
   ['Pipedrive streams', /^pipedrive\/streams\//],
   ['Pipedrive source', /^pipedrive\/source\.ts$/],
