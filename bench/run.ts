@@ -475,7 +475,8 @@ for (const c of cases) {
       note: `${c.id}: ${c.title} (${f(r.bare, 3)} s; target ≤ +${c.target} s): ${each.join(', ')}`,
     });
   }
+  // Kept case by case, so that a run cut short keeps what it measured.
+  saveResults(done);
 }
 writeFileSync(`${work}/results.json`, JSON.stringify(raw, null, 2));
-saveResults(done);
 console.log(renderResults(done));
