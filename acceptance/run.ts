@@ -376,6 +376,13 @@ async function fullRefreshSuite(image: string, tests: Test[]) {
     assert(heap >= 140 && heap <= 170, `with --memory 256m the heap limit is ${heap} MB, not about 3/5 of 256 MB`);
     const unlimited = heapLimitMb(await read(image, config, catalog));
     assert(unlimited > 256, `without a memory limit the heap limit is ${unlimited} MB, Node's own choice`);
+    // A heap set by NODE_OPTIONS, in either of Node's spellings, wins over the entrypoint's.
+    for (const option of ['--max-old-space-size=1024', '--max_old_space_size=1024']) {
+      const chosen = heapLimitMb(
+        await read(image, config, catalog, undefined, ['--memory', '256m', '-e', `NODE_OPTIONS=${option}`]),
+      );
+      assert(chosen >= 1024, `with NODE_OPTIONS=${option} the heap limit is ${chosen} MB`);
+    }
   });
   for (const entry of tests) {
     await test('full_refresh › test_sequential_reads', async () => {

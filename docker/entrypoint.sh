@@ -10,7 +10,7 @@ case "$limit" in
   '' | max | *[!0-9]*) exec /usr/local/bin/node "$main" "$@" ;;
 esac
 case "${NODE_OPTIONS:-}" in
-  *max-old-space-size*) exec /usr/local/bin/node "$main" "$@" ;;
+  *max[-_]old[-_]space[-_]size*) exec /usr/local/bin/node "$main" "$@" ;;
 esac
 mib=$((limit / 1048576))
 # cgroup v1 says "no limit" with a huge number.
