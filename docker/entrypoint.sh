@@ -15,7 +15,15 @@ esac
 mib=$((limit / 1048576))
 # cgroup v1 says "no limit" with a huge number.
 if [ "$mib" -ge 1048576 ]; then exec /usr/local/bin/node "$main" "$@"; fi
-# Three fifths for the old generation: the young generation, code, buffers and the rest of the process take the rest.
-heap=$((mib * 3 / 5))
-if [ "$heap" -lt 64 ]; then heap=64; fi
-exec /usr/local/bin/node --max-old-space-size="$heap" "$main" "$@"
+# Half for the old generation; a young generation of up to 3 × 16 MB, so that a page's records (a few MB) die young
+# instead of filling the old generation (V8 sizes it from the heap, to 1 MB semi-spaces in a small one); code,
+# buffers and the rest of the process take the rest.
+old=$((mib / 2))
+if [ "$old" -lt 64 ]; then old=64; fi
+semi=$((mib / 16))
+if [ "$semi" -gt 16 ]; then semi=16; fi
+if [ "$semi" -lt 1 ]; then semi=1; fi
+case "${NODE_OPTIONS:-}" in
+  *semi[-_]space*) exec /usr/local/bin/node --max-old-space-size="$old" "$main" "$@" ;;
+esac
+exec /usr/local/bin/node --max-old-space-size="$old" --max-semi-space-size="$semi" "$main" "$@"
