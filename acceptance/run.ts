@@ -373,7 +373,10 @@ async function fullRefreshSuite(image: string, tests: Test[]) {
     const limited = await read(image, config, catalog, undefined, ['--memory', '256m']);
     assert(limited.exitCode === 0, `the read with --memory 256m exited ${limited.exitCode}`);
     const heap = heapLimitMb(limited);
-    assert(heap >= 150 && heap <= 200, `with --memory 256m the heap limit is ${heap} MB, not about 176 MB (half of it, and 48 MB of young generation)`);
+    assert(
+      heap >= 150 && heap <= 200,
+      `with --memory 256m the heap limit is ${heap} MB, not about 176 MB (half of it, and 48 MB of young generation)`,
+    );
     const unlimited = heapLimitMb(await read(image, config, catalog));
     assert(unlimited > 256, `without a memory limit the heap limit is ${unlimited} MB, Node's own choice`);
     // A heap set by NODE_OPTIONS, in either of Node's spellings, wins over the entrypoint's.
