@@ -82,79 +82,52 @@ interface StartCase {
 
 type Case = SyncCase | ResumeCase | StartCase;
 
+/** A sync case: a first sync of 200k deals with plain node at the top plan's limit against the sequential bare loop,
+ * unless said otherwise. */
+const syncCase = (c: Pick<SyncCase, 'id' | 'title' | 'targets'> & Partial<SyncCase>): SyncCase => ({
+  kind: 'sync',
+  streams: ['deals'],
+  counts: { deals: 200_000 },
+  latencyMs: 0,
+  burstLimit: TOP_PLAN,
+  runner: { in: 'node' },
+  reference: { kind: 'loop', mode: 'sequential' },
+  ...c,
+});
+const TWO_MILLION = { counts: { deals: 2_000_000 } };
+
 const CASES: Case[] = [
-  {
-    kind: 'sync',
-    id: 'deals',
-    title: '200k deals, 480 requests / 2 s',
-    streams: ['deals'],
-    counts: { deals: 200_000 },
-    latencyMs: 0,
-    burstLimit: TOP_PLAN,
-    runner: { in: 'node' },
-    reference: { kind: 'loop', mode: 'sequential' },
-    targets: { cpu: 1.2, requests: 1.05 },
-  },
-  {
-    kind: 'sync',
+  syncCase({ id: 'deals', title: '200k deals, 480 requests / 2 s', targets: { cpu: 1.2, requests: 1.05 } }),
+  syncCase({
     id: 'latency',
     title: '200k deals, 50 ms latency, 480 requests / 2 s',
-    streams: ['deals'],
-    counts: { deals: 200_000 },
     latencyMs: 50,
-    burstLimit: TOP_PLAN,
-    runner: { in: 'node' },
-    reference: { kind: 'loop', mode: 'sequential' },
     targets: { speed: 1, requests: 1.05 },
-  },
-  {
-    kind: 'sync',
+  }),
+  syncCase({
     id: 'mix',
     title: '7 big lists of a medium company, 480 requests / 2 s',
     streams: SEVEN,
     counts: SEVEN_COUNTS,
-    latencyMs: 0,
-    burstLimit: TOP_PLAN,
-    runner: { in: 'node' },
-    reference: { kind: 'loop', mode: 'sequential' },
     targets: { cpu: 1.2, requests: 1.05 },
-  },
-  {
-    kind: 'sync',
+  }),
+  syncCase({
     id: 'limit',
     title: '200k deals, 50 ms latency, 40 requests / 2 s',
-    streams: ['deals'],
-    counts: { deals: 200_000 },
     latencyMs: 50,
     burstLimit: 40,
-    runner: { in: 'node' },
     reference: { kind: 'ceiling' },
     targets: { speed: 0.9, requests: 1.05 },
-  },
-  {
-    kind: 'sync',
-    id: '2m',
-    title: '2M deals, 480 requests / 2 s',
-    streams: ['deals'],
-    counts: { deals: 2_000_000 },
-    latencyMs: 0,
-    burstLimit: TOP_PLAN,
-    runner: { in: 'node' },
-    reference: { kind: 'loop', mode: 'sequential' },
-    targets: { cpu: 1.2, requests: 1.05 },
-  },
-  {
-    kind: 'sync',
+  }),
+  syncCase({ id: '2m', title: '2M deals, 480 requests / 2 s', ...TWO_MILLION, targets: { cpu: 1.2, requests: 1.05 } }),
+  syncCase({
     id: 'memory',
     title: '2M deals in the image, --memory 256m, against the image unconstrained',
-    streams: ['deals'],
-    counts: { deals: 2_000_000 },
-    latencyMs: 0,
-    burstLimit: TOP_PLAN,
+    ...TWO_MILLION,
     runner: { in: 'image', memoryMb: 256 },
     reference: { kind: 'sync', runner: { in: 'image' } },
     targets: { speed: 1 / 1.2 },
-  },
+  }),
   {
     kind: 'resume',
     id: 'resume',
@@ -165,18 +138,13 @@ const CASES: Case[] = [
     target: 1000,
   },
   { kind: 'start', id: 'start', title: 'spec, check, discover: process time above `node -e 0`', target: 0.1 },
-  {
-    kind: 'sync',
+  syncCase({
     id: 'huge',
     title: '2M deals in the image, --cpus 1 --memory 512m, 480 requests / 2 s',
-    streams: ['deals'],
-    counts: { deals: 2_000_000 },
-    latencyMs: 0,
-    burstLimit: TOP_PLAN,
+    ...TWO_MILLION,
     runner: { in: 'image', cpus: 1, memoryMb: 512 },
-    reference: { kind: 'loop', mode: 'sequential' },
     targets: { requests: 1.05 },
-  },
+  }),
 ];
 /** Cases run only when named. */
 const ON_REQUEST = new Set(['huge']);
