@@ -17,7 +17,7 @@ import { SECOND, floorToSecond, formatRfc3339, toMillis, toRfc3339 } from '../ti
 import { DELETED_AT, streamSchema, timestampNormaliser } from './catalog.js';
 import { Checkpoint } from './checkpoint.js';
 import type { CustomFieldColumns } from './custom-fields/columns.js';
-import { intersection, union, type Range } from './ranges.js';
+import { intersection, union, within, type Range } from './ranges.js';
 import { slicedBatches, type SlicePool } from './slices.js';
 import { parentsCovered, type Bounds, type ChildRead, type StreamRead } from './state.js';
 import {
@@ -492,22 +492,23 @@ class ParentMember extends Member {
 }
 
 /** A cursor value in the ranges a stream emitted before (below its lower bound, or in its done ranges). */
-const emittedBefore = (bounds: Bounds, at: number): boolean =>
-  at < bounds.lowerBound || bounds.done.some((range) => range.start <= at && at < range.end);
+const emittedBefore = (bounds: Bounds, at: number): boolean => at < bounds.lowerBound || within(bounds.done, at);
 
 /** The member of a stream read for the parent records of the family's lists. */
 class ChildMember extends Member<ChildRead> {
   private parentsSeen = 0;
+  /** The parents whose children an earlier read emitted, by its bounds. */
+  private readonly parentsBefore = parentsCovered(this.read.bounds);
 
   /** Its checkpoints say which parents' children it has emitted: at first, those its bounds say. */
   coverParents(): void {
-    this.checkpoint.coverParents(parentsCovered(this.read.bounds));
+    this.checkpoint.coverParents(this.parentsBefore);
   }
 
   /** A checkpoint after a batch: the parents the listing has covered have had their children emitted. */
   override async checkpointBatch({ covered }: Batch): Promise<void> {
     if (!covered) return;
-    this.checkpoint.coverParents(union([...covered, ...parentsCovered(this.read.bounds)]));
+    this.checkpoint.coverParents(union([...covered, ...this.parentsBefore]));
     await this.checkpoint.emit();
   }
 
@@ -529,7 +530,7 @@ class ChildMember extends Member<ChildRead> {
     const wanted = parents.filter((record) => {
       const changed = toMillis(record[parentCursor]);
       this.checkpoint.sawParent(changed);
-      if (bounds.parentDone.some((range) => range.start <= changed && changed < range.end)) return false;
+      if (within(bounds.parentDone, changed)) return false;
       return bounds.parentAfter !== undefined ? !(changed <= bounds.parentAfter) : !(changed < bounds.lowerBound);
     });
     const { request } = stream.parent;

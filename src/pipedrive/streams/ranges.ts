@@ -33,6 +33,10 @@ export function intersection(a: readonly Range[], b: readonly Range[]): Range[] 
   return common;
 }
 
+/** Whether `at` lies in one of the ranges. */
+export const within = (ranges: readonly Range[], at: number): boolean =>
+  ranges.some((range) => range.start <= at && at < range.end);
+
 /** The parts of [start, Infinity) that `covered` (a union) leaves out. */
 export function gaps(start: number, covered: readonly Range[]): Range[] {
   const missing: Range[] = [];

@@ -37,6 +37,8 @@ const HEAP_PER_SLICE = 16 * 1024 * 1024;
  * first slice of each list runs whatever the pool holds; only more slices than that wait for room. */
 export class SlicePool {
   private running = 0;
+  /** The most slices the heap has room for. */
+  private readonly most: number;
 
   constructor(
     private readonly burstLimit: () => number,
@@ -46,8 +48,6 @@ export class SlicePool {
   }
 
   static readonly MAX = MAX_SLICES;
-  /** The most slices the heap has room for. */
-  private readonly most: number;
 
   get capacity(): number {
     return Math.min(this.most, Math.max(MIN_SLICES, Math.floor(this.burstLimit() * SLICES_PER_LIMIT)));

@@ -184,10 +184,11 @@ export const carriesDeletions = (stream: StreamDefinition): boolean =>
 export const isResumable = (stream: StreamDefinition): stream is ServerFilteredStream =>
   stream.kind === 'server_filtered';
 
-/** The stream is read only when a catalog selects it: it says so, or it needs a plan feature. */
 /** Where a stream's history begins: at `start_date`, or for a stream of the company's setup, at its beginning. */
 export const historyStart = (stream: StreamDefinition, startDate: number): number =>
   stream.wholeHistory ? 0 : startDate;
+
+/** The stream is read only when a catalog selects it: it says so, or it needs a plan feature. */
 export const isOptIn = (stream: StreamDefinition): boolean => stream.optIn === true || stream.planFeature !== undefined;
 
 /** What the connector adds to a record from the parent it was asked for: a child's, or a fanned-out list's. */
