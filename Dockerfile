@@ -7,7 +7,7 @@ COPY tsconfig.json tsconfig.build.json spec.json ./
 COPY scripts/generate-types.ts scripts/bundle.ts scripts/
 COPY vendor/airbyte vendor/airbyte
 COPY src src
-# One file, its dependencies bundled in (scripts/bundle.ts), and the JSON files beside it: no node_modules to ship.
+# The bundle, its dependencies in it (scripts/bundle.ts), and the JSON files beside it: no node_modules to ship.
 RUN npm run build
 
 FROM node:24-bookworm-slim

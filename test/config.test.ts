@@ -1,6 +1,7 @@
 import { expect } from 'chai';
 import { DateTime } from 'luxon';
-import { parseConfig, secretsOf } from '../src/pipedrive/config.js';
+import { parseConfig } from '../src/pipedrive/config.js';
+import { secretsOf } from '../src/pipedrive/spec.js';
 import { ConnectorError } from '../src/airbyte/errors.js';
 import { ofType, runCli, tempFile, traceErrors } from './helpers/cli.js';
 

@@ -1,5 +1,6 @@
 import { Writable } from 'node:stream';
 import { expect } from 'chai';
+import fc from 'fast-check';
 import { createLogger } from '../src/airbyte/logger.js';
 import { errorTraceMessage, logMessage, recordMessage, stateMessage } from '../src/airbyte/messages.js';
 import { MessageWriter } from '../src/airbyte/output.js';
@@ -77,6 +78,39 @@ describe('protocol output', () => {
     await writer.end();
     expect(pipe.text).to.not.include('s3cr3t-token');
     expect(pipe.text.match(/\*{10}/g)).to.have.length(2);
+  });
+
+  it('masks a secret wherever JSON would escape it, as walking every message would (seeded)', async () => {
+    const SEED = 24_0607;
+    // Secrets of any characters (quotes, backslashes, controls, surrogates), hidden in a log's text or an error's
+    // nested fields, or absent: the output equals that of masking every string of the message before serialising.
+    const text = fc.string({ unit: 'binary', maxLength: 12 });
+    const secret = fc.string({ unit: 'binary', minLength: 4, maxLength: 12 });
+    await fc.assert(
+      fc.asyncProperty(secret, text, text, fc.boolean(), async (hidden, before, after, inError) => {
+        let written = '';
+        const pipe = new Writable({ write: (chunk: Buffer, _, done) => done(void (written += chunk.toString())) });
+        const writer = new MessageWriter(pipe);
+        writer.addSecret(hidden);
+        const said = `${before}${hidden}${after}`;
+        const message = inError
+          ? errorTraceMessage(new ConnectorError(after, 'config_error'), said)
+          : logMessage('WARN', said);
+        await writer.write(message);
+        await writer.end();
+        expect(written).to.equal(`${JSON.stringify(writer.redact(message))}\n`);
+      }),
+      {
+        seed: SEED,
+        numRuns: 2000,
+        // A secret that ends in half of a pair the message completes: JSON writes the pair as it is.
+        examples: [['abc\uD83D', 'x', '\uDE00', false]],
+        endOnFailure: true,
+        reporter: (run) => {
+          if (run.failed) throw new Error(`seed ${SEED}: ${fc.defaultReportMessage(run)}`);
+        },
+      },
+    );
   });
 
   it('sends winston logs as LOG messages through the writer', async () => {

@@ -15,7 +15,7 @@ import {
 import { MessageWriter } from './output.js';
 import { packageFile, readJson } from './paths.js';
 import { runRead } from './read.js';
-import type { Runtime, Source } from './source.js';
+import type { Runtime, SourceEntry } from './source.js';
 
 /** What the command line says about the source in its help. */
 export interface SourceIdentity {
@@ -26,7 +26,7 @@ export interface SourceIdentity {
 }
 
 /** Runs the command line of `source` on the process's arguments. */
-export async function runCommandLine<C>(source: Source<C>, identity: SourceIdentity): Promise<void> {
+export async function runCommandLine<C>(source: SourceEntry<C>, identity: SourceIdentity): Promise<void> {
   const writer = new MessageWriter();
   const logger = createLogger(writer);
   const commands = new Commands(source, writer, logger);
@@ -86,7 +86,7 @@ class Commands<C> {
   private readonly runtime: Runtime;
 
   constructor(
-    private readonly source: Source<C>,
+    private readonly source: SourceEntry<C>,
     private readonly writer: MessageWriter,
     logger: Logger,
   ) {
@@ -123,9 +123,10 @@ class Commands<C> {
   async check(configPath: string): Promise<void> {
     // A file that cannot be read is a usage error (TRACE); a config that does not work is a FAILED check.
     const raw = this.readConfig(configPath);
+    const source = await this.source.load();
     let status: { status: 'SUCCEEDED' | 'FAILED'; message: string };
     try {
-      status = await this.source.check(this.source.configure(raw), this.runtime);
+      status = await source.check(source.configure(raw), this.runtime);
     } catch (error) {
       if (!(error instanceof ConnectorError)) throw error;
       status = { status: 'FAILED', message: error.message };
@@ -134,18 +135,19 @@ class Commands<C> {
   }
 
   async discover(configPath: string): Promise<void> {
-    const config = this.source.configure(this.readConfig(configPath));
-    await this.writer.write(catalogMessage(await this.source.discover(config, this.runtime)));
+    const raw = this.readConfig(configPath);
+    const source = await this.source.load();
+    await this.writer.write(catalogMessage(await source.discover(source.configure(raw), this.runtime)));
   }
 
-  read(configPath: string, catalogPath: string, statePath: string | undefined): Promise<number> {
+  async read(configPath: string, catalogPath: string, statePath: string | undefined): Promise<number> {
     const args = {
       config: this.readConfig(configPath),
       catalog: readJsonArgument('catalog', catalogPath),
       state: statePath === undefined ? undefined : readJsonArgument('state', statePath),
       statePath,
     };
-    return runRead(this.source, args, this.writer, this.runtime);
+    return runRead(await this.source.load(), args, this.writer, this.runtime);
   }
 
   /** Reads the --config file and masks its secrets in all later output, before anything can echo them. */

@@ -2,6 +2,8 @@ import type { Writable } from 'node:stream';
 import type { AirbyteMessage } from './messages.js';
 
 const REDACTED = '**********';
+/** In unicode mode a class of surrogates matches only those outside a pair. */
+const LONE_SURROGATE = /[\uD800-\uDFFF]/u;
 
 /**
  * The only writer of stdout: one JSON message per line, in call order. Records are batched into chunks to save
@@ -16,6 +18,8 @@ export class MessageWriter {
   private draining: Promise<void> | null = null;
   private closed = false;
   private readonly secrets: string[] = [];
+  /** Each secret as JSON writes it inside a string: the text to look for in a serialised message. */
+  private readonly escapedSecrets: string[] = [];
   private readonly closedListeners: (() => void)[] = [];
 
   constructor(
@@ -44,7 +48,21 @@ export class MessageWriter {
 
   /** Masks `secret` in every later LOG, TRACE and CONNECTION_STATUS message. */
   addSecret(secret: string): void {
-    if (secret.length >= 4 && !this.secrets.includes(secret)) this.secrets.push(secret);
+    if (secret.length < 4 || this.secrets.includes(secret)) return;
+    this.secrets.push(secret);
+    // A lone surrogate is escaped alone but not within a pair: such a secret is looked for in every message (the
+    // empty string is in every text).
+    this.escapedSecrets.push(LONE_SURROGATE.test(secret) ? '' : JSON.stringify(secret).slice(1, -1));
+  }
+
+  /** `message` as one line of JSON, its secrets masked unless it carries data. JSON escapes a string character by
+   * character, so a string holding a secret serialises to text holding the secret's escaped form: a message whose
+   * text holds none is written as it is, without walking it. */
+  private serialise(message: AirbyteMessage): string {
+    const line = JSON.stringify(message);
+    const isData = message.type === 'RECORD' || message.type === 'STATE' || message.type === 'CONTROL';
+    if (isData || !this.escapedSecrets.some((escaped) => line.includes(escaped))) return line;
+    return JSON.stringify(this.redact(message));
   }
 
   /** `value` with every registered secret masked in its strings, before it is serialised (JSON escaping would hide a
@@ -65,10 +83,7 @@ export class MessageWriter {
     if (this.closed) return;
     let urgent = false;
     for (const message of messages) {
-      const isData = message.type === 'RECORD' || message.type === 'STATE' || message.type === 'CONTROL';
-      const line = Buffer.from(
-        JSON.stringify(isData || this.secrets.length === 0 ? message : this.redact(message)) + '\n',
-      );
+      const line = Buffer.from(this.serialise(message) + '\n');
       this.chunks.push(line);
       this.size += line.length;
       urgent ||= message.type !== 'RECORD';

@@ -6,7 +6,7 @@ const here = fileURLToPath(import.meta.url);
 
 /** The package's folder: the nearest one above this code with a package.json. Airbyte runs sources from /source, and
  * users from anywhere, so the working directory means nothing; and the code is src/airbyte/paths.ts under tsx but
- * one bundle, dist/main.js, when built. */
+ * a bundle under dist/ when built. */
 const root = (() => {
   for (let dir = dirname(here); ; dir = dirname(dir)) {
     if (existsSync(join(dir, 'package.json'))) return dir;

@@ -40,7 +40,7 @@ export async function runRead<C>(
   const streams = catalog.valid.map((stream) => ({ ...stream, state: states.get(stream.name) }));
   const incremental = new Set(streams.filter((s) => s.syncMode === 'incremental').map((s) => s.name));
   const progress: Progress = new Progress(writer, logger, (stream) => plan.spent(stream));
-  const plan = source.read({ ...runtime, config, streams, writer, invalidState, progress });
+  const plan = await source.read({ ...runtime, config, streams, writer, invalidState, progress });
   const started = Date.now();
   const cpuAtStart = process.cpuUsage();
   const outcomes = new Map<string, Outcome>();

@@ -1,13 +1,10 @@
 import type { ErrorObject, ValidateFunction } from 'ajv';
 import { DateTime, Duration } from './luxon.js';
 import { configError } from '../airbyte/errors.js';
-import { packageFile, readJson } from '../airbyte/paths.js';
-import type { ConnectorSpecification } from '../generated/airbyte-protocol.js';
 import type { ConnectorConfig } from '../generated/config.js';
 import validateConfig from '../generated/config-validator.js';
 import { clock } from './clock.js';
-
-export const spec = readJson<ConnectorSpecification>(packageFile('spec.json'));
+import { specSchema } from './spec.js';
 
 /** How the connector signs in. */
 export type Credentials =
@@ -62,15 +59,6 @@ export const OAUTH_ORIGIN = 'https://oauth.pipedrive.com';
 /** The product's documented default historical sync. */
 export const DEFAULT_HISTORY = Duration.fromObject({ years: 1 });
 
-interface PropertySpec {
-  pattern_descriptor?: string;
-  airbyte_secret?: boolean;
-  properties?: Record<string, PropertySpec>;
-  oneOf?: PropertySpec[];
-  const?: unknown;
-}
-const specSchema = spec.connectionSpecification as { properties: Record<string, PropertySpec> };
-
 /** A config that passed validation: ajv's `useDefaults` has filled in every property that has a default. */
 type ValidConfig = ConnectorConfig &
   Required<
@@ -87,18 +75,6 @@ type ValidConfig = ConnectorConfig &
 
 /** The config's validator, compiled from spec.json ahead of time (scripts/generate-types.ts). */
 const validate = validateConfig as ValidateFunction<ValidConfig>;
-
-/** The values of the config's `airbyte_secret` properties, nested ones (`credentials.…`) included, to mask in every
- * message. */
-export function secretsOf(raw: unknown, properties: Record<string, PropertySpec> = specSchema.properties): string[] {
-  if (raw === null || typeof raw !== 'object') return [];
-  return Object.entries(properties).flatMap(([name, property]) => {
-    const value = (raw as Record<string, unknown>)[name];
-    if (property.airbyte_secret) return typeof value === 'string' ? [value, value.trim()] : [];
-    const nested = [property, ...(property.oneOf ?? [])].flatMap((schema) => (schema.properties ? [schema] : []));
-    return nested.flatMap((schema) => secretsOf(value, schema.properties));
-  });
-}
 
 /** Validates a parsed config file against spec.json; throws a config_error that names every bad field. */
 export function parseConfig(

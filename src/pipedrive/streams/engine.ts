@@ -9,13 +9,13 @@ import type { MessageWriter } from '../../airbyte/output.js';
 import type { StreamProgress } from '../../airbyte/progress.js';
 import type { StreamOutcome } from '../../airbyte/source.js';
 import { clock } from '../clock.js';
-import { ConnectorError } from '../../airbyte/errors.js';
 import { HttpStatusError, type PipedriveClient, type Query } from '../http/client.js';
 import { BudgetExhausted } from '../http/ledger.js';
 import { MAX_PAGE_SIZE, isPurged, listPages, type ApiRecord, type Pages, type SortedList } from '../http/pagination.js';
 import { SECOND, floorToSecond, formatRfc3339, toMillis, toRfc3339 } from '../time.js';
 import { DELETED_AT, streamSchema, timestampNormaliser } from './catalog.js';
 import { Checkpoint } from './checkpoint.js';
+import { featureRefusal } from './features.js';
 import type { CustomFieldColumns } from './custom-fields/columns.js';
 import { intersection, union, within, type Range } from './ranges.js';
 import { slicedBatches, type SlicePool } from './slices.js';
@@ -290,21 +290,6 @@ async function* untilOlder(pages: Pages, cursor: string, lowerBound: number): Pa
     yield page.slice(0, older);
     return;
   }
-}
-
-/** Pipedrive refused a list of a stream that needs a plan feature (402, 403), or answered that the list does not
- * exist (404): the company may lack the feature. */
-export const refusedFeature = (stream: StreamDefinition, error: unknown): error is HttpStatusError =>
-  stream.planFeature !== undefined && error instanceof HttpStatusError && [402, 403, 404].includes(error.status);
-
-/** Such a refusal as an error that names the feature beside what Pipedrive said; any other error as it is. */
-function featureRefusal(stream: StreamDefinition, error: unknown): unknown {
-  if (!refusedFeature(stream, error)) return error;
-  return new ConnectorError(
-    `${stream.name} needs Pipedrive's ${stream.planFeature}, which this company's plan may not include: if so, add it to the plan (Company settings → Billing) or deselect ${stream.name}. ${error.message}`,
-    'config_error',
-    { cause: error, internalMessage: error.internalMessage },
-  );
 }
 
 /** Only these say that a parent asked for alone is gone; a 403 is a permission the stream lacks. */
