@@ -56,6 +56,8 @@ function assert(condition: unknown, message: string): asserts condition {
 interface Output {
   messages: AirbyteMessage[];
   exitCode: number;
+  /** What the connector wrote on stderr, when the caller asked to keep it (otherwise it goes to this process's). */
+  stderr: string;
 }
 
 /** A config file as the platform keeps it: the file, until the connector asks (a CONTROL CONNECTOR_CONFIG message)
@@ -78,6 +80,7 @@ async function runImage(
   args: string[],
   files: Record<string, unknown> = {},
   dockerOptions: string[] = [],
+  keepStderr = false,
 ): Promise<Output> {
   const dir = mkdtempSync(join(tmpdir(), 'acceptance-'));
   chmodSync(dir, 0o755);
@@ -103,15 +106,20 @@ async function runImage(
         image,
         ...args,
       ],
-      { stdio: ['ignore', 'pipe', 'inherit'] },
+      { stdio: ['ignore', 'pipe', 'pipe'] },
     );
     let stdout = '';
+    let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
+    child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
+      if (keepStderr) stderr += chunk;
+      else process.stderr.write(chunk);
+    });
     const exitCode = await new Promise<number>((resolve) => child.on('close', (code) => resolve(code ?? -1)));
     const messages = stdout.split('\n').filter(Boolean).map(parseMessageLine);
     const update = messages.filter((m) => m.type === 'CONTROL').at(-1)?.control?.connectorConfig?.config;
     for (const content of Object.values(files)) if (update && content instanceof StoredConfig) content.save(update);
-    return { messages, exitCode };
+    return { messages, exitCode, stderr };
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -174,6 +182,24 @@ async function specSuite(image: string, tests: Test[], metadata: { dockerReposit
 }
 
 async function connectionSuite(image: string, tests: Test[]) {
+  // Not CAT's: the image holds Node's compile cache of the bundle (Dockerfile), so that a command starts without
+  // parsing the code it loads, also with the heap options the entrypoint adds under a memory limit.
+  await test('image › check starts from the compiled code the image holds, under a memory limit too', async () => {
+    const entry = tests.find((t) => (t.status ?? 'succeed') === 'succeed') ?? tests[0]!;
+    const files = { 'config.json': new StoredConfig(entry.config_path!) };
+    const debug = ['--memory', '256m', '-e', 'NODE_DEBUG_NATIVE=COMPILE_CACHE'];
+    const output = await runImage(image, ['check', '--config', '/data/config.json'], files, debug, true);
+    const loaded = new Set(
+      [...output.stderr.matchAll(/reading cache from \S+ for ESM (file:\S+?\.js)/g)].map((m) => m[1]),
+    );
+    const accepted = new Set(
+      [...output.stderr.matchAll(/code cache for ESM (file:\S+?\.js) was accepted/g)].map((m) => m[1]),
+    );
+    const compiled = [...loaded].filter((file) => !accepted.has(file));
+    assert(output.exitCode === 0, `check exited ${output.exitCode}`);
+    assert(loaded.size >= 2, `Node read no compile cache for the bundle (${output.stderr.slice(0, 300)})`);
+    assert(compiled.length === 0, `compiled without the cache: ${compiled.join(', ')}`);
+  });
   for (const entry of tests) {
     const status = (entry.status as string) ?? 'succeed';
     await test(`connection › test_check (${entry.config_path}: ${status})`, async () => {
