@@ -29,7 +29,8 @@ LABEL io.airbyte.name=ghcr.io/source-pipedrive-ts/source-pipedrive-ts
 LABEL io.airbyte.version=0.1.0
 USER airbyte
 # Node's compile cache: V8's code for the bundle, made here once (spec runs, every chunk is loaded), so that each
-# command starts without parsing what it loads. Where the cache cannot be read, Node compiles as usual.
+# command starts without parsing what it loads. It holds compiled code only, and serves the user airbyte (Node keeps
+# it per uid); run as another user, or where it cannot be read, Node compiles as usual.
 ENV NODE_COMPILE_CACHE=/airbyte/integration_code/.compile-cache
 RUN node dist/main.js spec > /dev/null \
  && node --input-type=module -e "for (const f of (await import('node:fs')).readdirSync('dist/chunks')) await import('./dist/chunks/' + f)"

@@ -360,12 +360,14 @@ async function measureResume(c: ResumeCase) {
 }
 
 /** A command's process time (user and system CPU, of every thread: Node compiles and collects garbage on helper
- * threads) and its wall time, each the median of nine runs. bash's `times` reports what its children used. */
-async function timed(command: string, args: string[]): Promise<{ cpu: number; wall: number }> {
+ * threads) and its wall time, each the median of nine runs. bash's `times` reports what its children used; `via`
+ * runs that bash elsewhere (`docker exec` in a container). */
+async function timed(command: string[], via: string[] = []): Promise<{ cpu: number; wall: number }> {
   const runs: { cpu: number; wall: number }[] = [];
+  const [program = 'bash', ...rest] = [...via, 'bash', '-c', '"$@" > /dev/null 2>&1; times', '_', ...command];
   for (let i = 0; i < 9; i++) {
     const started = performance.now();
-    const { tail } = await run('bash', ['-c', '"$@" > /dev/null 2>&1; times', '_', command, ...args]);
+    const { tail } = await run(program, rest);
     const wall = (performance.now() - started) / 1000;
     const children = tail.trim().split('\n').at(-1) ?? '';
     const seconds = [...children.matchAll(/(\d+)m([\d.]+)s/g)].map(([, m, s]) => Number(m) * 60 + Number(s));
@@ -375,25 +377,55 @@ async function timed(command: string, args: string[]): Promise<{ cpu: number; wa
   return { cpu: median(runs, (r) => r.cpu).cpu, wall: median(runs, (r) => r.wall).wall };
 }
 
+/** spec, check and discover above bare node: with this machine's node, and in the image (its entrypoint and compile
+ * cache, Node 24) when it has been built. */
 async function measureStart(c: StartCase) {
   const simulator = await startSimulator({}, 0, TOP_PLAN);
   try {
     const { config } = syncFiles(simulator.origin, ['deals']);
-    const bare = await timed(process.execPath, ['-e', '0']);
-    const commands: Record<string, string[]> = {
-      spec: ['spec'],
-      check: ['check', '--config', config],
-      discover: ['discover', '--config', config],
-    };
-    const above: Record<string, { cpu: number; wall: number }> = {};
-    for (const [name, args] of Object.entries(commands)) {
-      const { cpu, wall } = await timed(process.execPath, ['dist/main.js', ...args]);
-      above[name] = { cpu: cpu - bare.cpu, wall: wall - bare.wall };
+    const commands = (entry: string[]) => ({
+      spec: [...entry, 'spec'],
+      check: [...entry, 'check', '--config', config],
+      discover: [...entry, 'discover', '--config', config],
+    });
+    const host = await startAbove(commands([process.execPath, 'dist/main.js']), [process.execPath, '-e', '0']);
+    if ((await run('docker', ['image', 'inspect', IMAGE])).code !== 0) return { c, host };
+    const container = (
+      await run('docker', [
+        'run',
+        '-d',
+        '--rm',
+        '--network',
+        'host',
+        '-v',
+        `${work}:${work}:ro`,
+        '--entrypoint',
+        'sleep',
+        IMAGE,
+        '3600',
+      ])
+    ).tail.trim();
+    try {
+      const via = ['docker', 'exec', container];
+      const image = await startAbove(commands(['/usr/local/bin/source-pipedrive']), ['node', '-e', '0'], via);
+      return { c, host, image };
+    } finally {
+      await run('docker', ['rm', '-f', container]);
     }
-    return { c, bare, above };
   } finally {
     simulator.stop();
   }
+}
+
+/** Each command's process and wall time above bare node's. */
+async function startAbove(commands: Record<string, string[]>, bare: string[], via: string[] = []) {
+  const base = await timed(bare, via);
+  const above: Record<string, { cpu: number; wall: number }> = {};
+  for (const [name, command] of Object.entries(commands)) {
+    const { cpu, wall } = await timed(command, via);
+    above[name] = { cpu: cpu - base.cpu, wall: wall - base.wall };
+  }
+  return { base, above };
 }
 
 const chosen = process.argv.slice(2);
@@ -444,11 +476,12 @@ for (const c of cases) {
   } else {
     const r = await measureStart(c);
     raw.push(r);
-    const each = Object.entries(r.above).map(
-      ([name, { cpu, wall }]) => `${name} +${f(cpu, 3)} s ${mark(cpu <= c.target)} (wall +${f(wall, 3)} s)`,
-    );
-    const bare = `${f(r.bare.cpu, 3)} s, wall ${f(r.bare.wall, 3)} s`;
-    done.push({ ...result, note: `${c.id}: ${c.title} (${bare}; target ≤ +${c.target} s): ${each.join(', ')}` });
+    const line = (where: string, { base, above }: Awaited<ReturnType<typeof startAbove>>) =>
+      `${where} (bare ${f(base.cpu, 3)} s): ${Object.entries(above)
+        .map(([name, { cpu, wall }]) => `${name} +${f(cpu, 3)} s ${mark(cpu <= c.target)} (wall +${f(wall, 3)} s)`)
+        .join(', ')}`;
+    const image = r.image ? `; ${line('the image, Node 24', r.image)}` : '; the image: not built';
+    done.push({ ...result, note: `${c.id}: ${c.title} (target ≤ +${c.target} s): ${line('node', r.host)}${image}` });
   }
   // Kept case by case, so that a run cut short keeps what it measured.
   saveResults(done);

@@ -80,6 +80,17 @@ describe('protocol output', () => {
     expect(pipe.text.match(/\*{10}/g)).to.have.length(2);
   });
 
+  it('masks a secret that only a toJSON method says', async () => {
+    const pipe = new SlowPipe();
+    const writer = new MessageWriter(pipe);
+    writer.addSecret('s3cr3t-token');
+    const trace = errorTraceMessage(new ConnectorError('failed', 'system_error'));
+    const said = { ...trace, trace: { ...trace.trace, detail: { toJSON: () => 'key=s3cr3t-token' } } };
+    await writer.write(said as unknown as typeof trace);
+    await writer.end();
+    expect(pipe.text).to.include('key=**********').and.not.include('s3cr3t-token');
+  });
+
   it('masks a secret wherever JSON would escape it, as walking every message would (seeded)', async () => {
     const SEED = 24_0607;
     // Secrets of any characters (quotes, backslashes, controls, surrogates), hidden in a log's text or an error's

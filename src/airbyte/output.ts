@@ -57,12 +57,13 @@ export class MessageWriter {
 
   /** `message` as one line of JSON, its secrets masked unless it carries data. JSON escapes a string character by
    * character, so a string holding a secret serialises to text holding the secret's escaped form: a message whose
-   * text holds none is written as it is, without walking it. */
+   * text holds none is written as it is, without walking it. One that does is walked as the JSON says it (plain data:
+   * what a `toJSON` method returned is masked too). */
   private serialise(message: AirbyteMessage): string {
     const line = JSON.stringify(message);
     const isData = message.type === 'RECORD' || message.type === 'STATE' || message.type === 'CONTROL';
     if (isData || !this.escapedSecrets.some((escaped) => line.includes(escaped))) return line;
-    return JSON.stringify(this.redact(message));
+    return JSON.stringify(this.redact(JSON.parse(line)));
   }
 
   /** `value` with every registered secret masked in its strings, before it is serialised (JSON escaping would hide a
