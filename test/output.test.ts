@@ -124,26 +124,42 @@ describe('protocol output', () => {
     );
   });
 
-  it('sends winston logs as LOG messages through the writer', async () => {
+  it('sends winston logs as LOG messages through the writer, each where it was logged among the other messages', async () => {
     const pipe = new SlowPipe();
     const writer = new MessageWriter(pipe);
     const logger = createLogger(writer, 'debug');
+    const record = (id: number) => void writer.write(recordMessage('deals', { id }));
+    // The first message loads winston: it must still go out before what is written after it.
     logger.info('hello');
+    record(1);
     logger.debug('details');
     logger.error(new Error('broken'));
-    // Ending the logger waits until its transport has handed every log to the writer.
-    await new Promise((resolve) => logger.on('finish', resolve).end());
+    record(2);
     await writer.end();
-    const logs = pipe.text
+    const messages = pipe.text
       .trim()
       .split('\n')
-      .map((line) => parseMessageLine(line).log!);
-    expect(logs.map((l) => [l.level, l.message])).to.deep.equal([
-      ['INFO', 'hello'],
-      ['DEBUG', 'details'],
-      ['ERROR', 'broken'],
-    ]);
-    expect(logs[2]!.stack_trace).to.match(/^Error: broken\n\s+at /);
+      .map((line) => parseMessageLine(line));
+    expect(
+      messages.map((m) => (m.log ? [m.log.level, m.log.message] : (m.record!.data as { id: number }).id)),
+    ).to.deep.equal([['INFO', 'hello'], 1, ['DEBUG', 'details'], ['ERROR', 'broken'], 2]);
+    expect(messages[3]!.log!.stack_trace).to.match(/^Error: broken\n\s+at /);
+  });
+
+  it('logs only from the level LOG_LEVEL names up', async () => {
+    const pipe = new SlowPipe();
+    const writer = new MessageWriter(pipe);
+    const logger = createLogger(writer, 'warn');
+    logger.debug('details');
+    logger.info('hello');
+    logger.warn('careful');
+    logger.error('broken');
+    await writer.end();
+    const levels = pipe.text
+      .trim()
+      .split('\n')
+      .map((line) => parseMessageLine(line).log!.level);
+    expect(levels).to.deep.equal(['WARN', 'ERROR']);
   });
 
   it('turns an unexpected error into a TRACE system_error with its stack; an expected one keeps only its message', () => {
