@@ -71,7 +71,7 @@ export type SortedList = FilteredList & { ascending: true };
 /** What every paginator takes: the list, the page size, the bounds of the records' time (which a list that can
  * filters on: the lower inclusive, the upper exclusive), and what each request carries: the stream it is counted for,
  * path parameters, the stream's signal. `prefetch` (default true) asks for the next page while the caller handles the
- * current one, where the paging allows. */
+ * current one, where the paging allows; as a function, it is asked at each page. */
 export interface PageRequest<L extends ListDefinition = ListDefinition> {
   client: PipedriveClient;
   list: L;
@@ -83,7 +83,7 @@ export interface PageRequest<L extends ListDefinition = ListDefinition> {
   /** Query parameters of this request on top of the list's own (a batch of parent ids). */
   query?: Query;
   signal?: AbortSignal;
-  prefetch?: boolean;
+  prefetch?: boolean | (() => boolean);
 }
 
 /** A list's pages. */
@@ -226,7 +226,7 @@ async function* cursorPages(page: PageRequest): Pages {
       empty = records.length === 0 ? empty + 1 : 0;
       if (empty > MAX_EMPTY_PAGES) throw stuck(request, `brought no record ${empty} times while announcing more`);
       seen.add(cursor);
-      if (prefetch) {
+      if (typeof prefetch === 'function' ? prefetch() : prefetch) {
         const prefetched = fetchPage(cursor);
         next = () => prefetched;
       } else next = () => fetchPage(cursor);

@@ -53,6 +53,12 @@ export class SlicePool {
     return Math.min(this.most, Math.max(MIN_SLICES, Math.floor(this.burstLimit() * SLICES_PER_LIMIT)));
   }
 
+  /** Slices may ask for their next page ahead: a slice that does holds two pages, as much as two slices do, and the
+   * pool has room for twice those running (a read's tail, when its last slices are too small to split). */
+  get roomToPrefetch(): boolean {
+    return 2 * this.running <= this.capacity;
+  }
+
   take(force = false): boolean {
     if (!force && this.running >= this.capacity) return false;
     this.running++;
@@ -166,8 +172,10 @@ export async function* slicedBatches(read: SlicedRead): AsyncGenerator<SlicedBat
       upperBound,
       stream: read.stream,
       signal: read.signal,
-      // A list that cannot split asks for its next page ahead instead.
-      prefetch: !slice.owner.splittable,
+      // The next page is asked for ahead while the pool has room for it, unless the slice was cut short of where the
+      // server bounds it (by a split): the page after the one that reaches the cut would be a request spent on
+      // records of another slice. A full pool keeps the burst limit busy without it.
+      prefetch: () => !slice.owner.splittable || (read.pool.roomToPrefetch && slice.end === upperBound),
     });
     pull(slice);
     running.add(slice);
