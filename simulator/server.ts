@@ -1134,7 +1134,7 @@ function dealFilter(params: URLSearchParams, archived: boolean) {
 }
 
 const encodeCursor = (cursor: { v: number; id: number }) => Buffer.from(JSON.stringify(cursor)).toString('base64url');
-function decodeCursor(cursor: string | null): { v: number; id: number } | undefined {
+export function decodeCursor(cursor: string | null): { v: number; id: number } | undefined {
   if (!cursor) return undefined;
   try {
     const decoded = JSON.parse(Buffer.from(cursor, 'base64url').toString()) as { v: number; id: number };

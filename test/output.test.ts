@@ -1,4 +1,6 @@
+import { spawnSync } from 'node:child_process';
 import { Writable } from 'node:stream';
+import { fileURLToPath } from 'node:url';
 import { expect } from 'chai';
 import fc from 'fast-check';
 import { createLogger } from '../src/airbyte/logger.js';
@@ -146,20 +148,49 @@ describe('protocol output', () => {
     expect(messages[3]!.log!.stack_trace).to.match(/^Error: broken\n\s+at /);
   });
 
-  it('logs only from the level LOG_LEVEL names up', async () => {
-    const pipe = new SlowPipe();
-    const writer = new MessageWriter(pipe);
-    const logger = createLogger(writer, 'warn');
-    logger.debug('details');
-    logger.info('hello');
-    logger.warn('careful');
-    logger.error('broken');
-    await writer.end();
-    const levels = pipe.text
-      .trim()
-      .split('\n')
-      .map((line) => parseMessageLine(line).log!.level);
-    expect(levels).to.deep.equal(['WARN', 'ERROR']);
+  for (const [level, expected] of [
+    ['warn', ['WARN', 'ERROR']],
+    ['WARN', ['WARN', 'ERROR']],
+    ['debug', ['DEBUG', 'INFO', 'WARN', 'ERROR']],
+    // Not a level: the default, info (a name every object has, too).
+    ['toString', ['INFO', 'WARN', 'ERROR']],
+    ['verbose', ['INFO', 'WARN', 'ERROR']],
+  ] as const) {
+    it(`logs only from the level LOG_LEVEL names up: ${level}`, async () => {
+      const pipe = new SlowPipe();
+      const writer = new MessageWriter(pipe);
+      const logger = createLogger(writer, level);
+      logger.debug('details');
+      logger.info('hello');
+      logger.warn('careful');
+      logger.error('broken');
+      await writer.end();
+      const levels = pipe.text
+        .trim()
+        .split('\n')
+        .map((line) => parseMessageLine(line).log!.level);
+      expect(levels).to.deep.equal(expected);
+    });
+  }
+
+  it('loads winston only at the first log message', () => {
+    // A process of its own: this one has loaded winston for other tests. From the sources, winston comes through
+    // Node's require, whose cache shows whether it was loaded.
+    const script = [
+      "import { createRequire } from 'node:module';",
+      "import { createLogger } from './src/airbyte/logger.ts';",
+      "import { MessageWriter } from './src/airbyte/output.ts';",
+      'const loaded = () => Object.keys(createRequire(import.meta.url).cache).some((f) => f.endsWith("winston.js"));',
+      'const logger = createLogger(new MessageWriter());',
+      'const before = loaded();',
+      "logger.info('hello');",
+      'console.error(JSON.stringify([before, loaded()]));',
+    ].join('\n');
+    const run = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
+      cwd: fileURLToPath(new URL('..', import.meta.url)),
+      encoding: 'utf8',
+    });
+    expect(JSON.parse(run.stderr.trim().split('\n').at(-1)!)).to.deep.equal([false, true]);
   });
 
   it('turns an unexpected error into a TRACE system_error with its stack; an expected one keeps only its message', () => {

@@ -3,7 +3,7 @@
 import { expect } from 'chai';
 import type { AirbyteMessage } from '../src/generated/airbyte-protocol.js';
 import { gaps, intersection, union } from '../src/pipedrive/streams/ranges.js';
-import type { PipedriveSimulator } from '../simulator/server.js';
+import { decodeCursor, type PipedriveSimulator } from '../simulator/server.js';
 import { traceErrors } from './helpers/cli.js';
 import { useSimulator } from './helpers/simulator.js';
 import { expectedIds, killedSync, parseSync, sync, type Sync } from './helpers/sync.js';
@@ -163,6 +163,27 @@ describe('time slices', function () {
       sim().reset();
       await sync(sim(), { streams: ['deals'] });
       expect(untilBounds(sim()), 'not split').to.deep.equal([]);
+    });
+
+    it("never asks for the page after the one that reached its slice's cut, prefetching in the read's tail", async () => {
+      // Under a limit of 40, 4 slices run; as they finish, those left prefetch (the pool has room for twice them).
+      Object.assign(sim(), { burstLimit: 40, latencyMs: 100 });
+      const s = await sync(sim(), { streams: ['deals'], config: { ...crowdDeals(sim()), page_size: pageSize } });
+      expect(s.run.exitCode).to.equal(0);
+      const queries = sim()
+        .requestsTo('/api/v2/deals')
+        .map((request) => request.query);
+      const bounds = queries.map((query) => ({
+        since: Date.parse(query.updated_since ?? ''),
+        until: query.updated_until === undefined ? Infinity : Date.parse(query.updated_until),
+        cursor: decodeCursor(query.cursor ?? null),
+      }));
+      expect(untilBounds(sim()), 'split').to.have.length.above(0);
+      // A split cuts a slice where the slices it makes begin; a page past the cut holds none of the slice's records.
+      for (const { since, until, cursor } of bounds) {
+        const cut = Math.min(until, ...bounds.map((b) => b.since).filter((start) => start > since && start < until));
+        if (cursor) expect(cursor.v, `a page of [${since}, ${until}) past its cut`).to.be.below(cut);
+      }
     });
   });
 });
