@@ -30,6 +30,22 @@ class SlowPipe extends Writable {
     this.largestChunk = Math.max(this.largestChunk, chunk.length);
     setTimeout(done, 1);
   }
+  /** What it was written, one Airbyte message a line. */
+  get messages() {
+    return this.text.trim().split('\n').map(parseMessageLine);
+  }
+}
+
+/** What `make` returns with the environment's LOG_LEVEL set to `level`. */
+function withLogLevel<T>(level: string, make: () => T): T {
+  const before = process.env.LOG_LEVEL;
+  process.env.LOG_LEVEL = level;
+  try {
+    return make();
+  } finally {
+    if (before === undefined) delete process.env.LOG_LEVEL;
+    else process.env.LOG_LEVEL = before;
+  }
 }
 
 describe('protocol output', () => {
@@ -46,10 +62,7 @@ describe('protocol output', () => {
     expect(pipe.drains).to.be.above(5);
     // Memory stays bounded: nothing piles up beyond a chunk and one record per stream.
     expect(pipe.largestChunk).to.be.below(4096 + 3 * 300);
-    const records = pipe.text
-      .trim()
-      .split('\n')
-      .map((line) => parseMessageLine(line).record!);
+    const records = pipe.messages.map((message) => message.record!);
     for (const name of ['a', 'b', 'c']) {
       expect(records.filter((r) => r.stream === name).map((r) => (r.data as { id: number }).id)).to.deep.equal([
         ...Array(100).keys(),
@@ -63,12 +76,7 @@ describe('protocol output', () => {
     await writer.write(recordMessage('deals', { id: 1 }));
     expect(pipe.text).to.equal('');
     await writer.write(stateMessage('deals', { update_time: '2026-01-01T00:00:00Z' }, 1));
-    expect(
-      pipe.text
-        .trim()
-        .split('\n')
-        .map((l) => parseMessageLine(l).type),
-    ).to.deep.equal(['RECORD', 'STATE']);
+    expect(pipe.messages.map((message) => message.type)).to.deep.equal(['RECORD', 'STATE']);
   });
 
   it('masks registered secrets in logs and errors', async () => {
@@ -138,10 +146,7 @@ describe('protocol output', () => {
     logger.error(new Error('broken'));
     record(2);
     await writer.end();
-    const messages = pipe.text
-      .trim()
-      .split('\n')
-      .map((line) => parseMessageLine(line));
+    const { messages } = pipe;
     expect(
       messages.map((m) => (m.log ? [m.log.level, m.log.message] : (m.record!.data as { id: number }).id)),
     ).to.deep.equal([['INFO', 'hello'], 1, ['DEBUG', 'details'], ['ERROR', 'broken'], 2]);
@@ -159,17 +164,13 @@ describe('protocol output', () => {
     it(`logs only from the level LOG_LEVEL names up: ${level}`, async () => {
       const pipe = new SlowPipe();
       const writer = new MessageWriter(pipe);
-      const logger = createLogger(writer, level);
+      const logger = withLogLevel(level, () => createLogger(writer));
       logger.debug('details');
       logger.info('hello');
       logger.warn('careful');
       logger.error('broken');
       await writer.end();
-      const levels = pipe.text
-        .trim()
-        .split('\n')
-        .map((line) => parseMessageLine(line).log!.level);
-      expect(levels).to.deep.equal(expected);
+      expect(pipe.messages.map((message) => message.log!.level)).to.deep.equal(expected);
     });
   }
 
