@@ -369,6 +369,38 @@ describe('custom fields', function () {
       expect(error!.message).to.include('contract_value_currency').and.include('Refresh the source schema');
     });
 
+    it('a configured column is only a name, whatever its characters: quotes, backslashes, line breaks, code', async () => {
+      // The mapper is compiled with the column names in its code (types.ts, columnsSetter).
+      const catalog = await discover(sim());
+      const before = await sync(sim(), { catalog: configuredFrom(catalog, 'full_refresh', ['deals']) });
+      const renamed: Record<string, string> = {
+        lead_source: 'a "quoted" \\ name',
+        customer_type: "x'];process.exit(3);//\n",
+        contract_value: 'line\u2028${process.pid}`',
+      };
+      const schema = schemaOf(catalog, 'deals');
+      schema.properties = Object.fromEntries(
+        Object.entries(schema.properties!).map(([column, property]) => [renamed[column] ?? column, property]),
+      );
+      const after = await sync(sim(), { catalog: configuredFrom(catalog, 'full_refresh', ['deals']) });
+      expect(after.run.exitCode).to.equal(0);
+      const byId = new Map((after.records.get('deals') ?? []).map((deal) => [deal.id, deal]));
+      const deals = before.records.get('deals') ?? [];
+      expect(deals.map((deal) => deal.id))
+        .to.have.members([...byId.keys()])
+        .and.not.have.length(0);
+      for (const deal of deals) {
+        const { lead_source, customer_type, contract_value, contract_value_currency, ...rest } = deal;
+        const moved = {
+          [renamed.lead_source!]: lead_source,
+          [renamed.customer_type!]: customer_type,
+          [renamed.contract_value!]: contract_value,
+          [`${renamed.contract_value!}_currency`]: contract_value_currency,
+        };
+        expect(byId.get(deal.id)).to.deep.equal({ ...rest, ...moved });
+      }
+    });
+
     it('a pinned column that is a standard property is a config_error naming the field', async () => {
       const field = sim().dataset.fields.deal[0]!;
       const config = configFor(sim(), { custom_field_names: [{ field_key: field.key, column_name: 'title' }] });
