@@ -373,14 +373,15 @@ describe('custom fields', function () {
       // The mapper is compiled with the column names in its code (types.ts, columnsSetter).
       const catalog = await discover(sim());
       const before = await sync(sim(), { catalog: configuredFrom(catalog, 'full_refresh', ['deals']) });
-      const renamed: Record<string, string> = {
+      const renamed = {
         lead_source: 'a "quoted" \\ name',
         customer_type: "x'];process.exit(3);//\n",
         contract_value: 'line\u2028${process.pid}`',
       };
+      const names = new Map(Object.entries(renamed));
       const schema = schemaOf(catalog, 'deals');
       schema.properties = Object.fromEntries(
-        Object.entries(schema.properties!).map(([column, property]) => [renamed[column] ?? column, property]),
+        Object.entries(schema.properties!).map(([column, property]) => [names.get(column) ?? column, property]),
       );
       const after = await sync(sim(), { catalog: configuredFrom(catalog, 'full_refresh', ['deals']) });
       expect(after.run.exitCode).to.equal(0);
@@ -392,10 +393,10 @@ describe('custom fields', function () {
       for (const deal of deals) {
         const { lead_source, customer_type, contract_value, contract_value_currency, ...rest } = deal;
         const moved = {
-          [renamed.lead_source!]: lead_source,
-          [renamed.customer_type!]: customer_type,
-          [renamed.contract_value!]: contract_value,
-          [`${renamed.contract_value!}_currency`]: contract_value_currency,
+          [renamed.lead_source]: lead_source,
+          [renamed.customer_type]: customer_type,
+          [renamed.contract_value]: contract_value,
+          [`${renamed.contract_value}_currency`]: contract_value_currency,
         };
         expect(byId.get(deal.id)).to.deep.equal({ ...rest, ...moved });
       }
