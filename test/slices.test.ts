@@ -3,7 +3,7 @@
 import { expect } from 'chai';
 import type { AirbyteMessage } from '../src/generated/airbyte-protocol.js';
 import { gaps, intersection, union } from '../src/pipedrive/streams/ranges.js';
-import { decodeCursor, type PipedriveSimulator } from '../simulator/server.js';
+import { decodeCursor, type LoggedRequest, type PipedriveSimulator } from '../simulator/server.js';
 import { traceErrors } from './helpers/cli.js';
 import { useSimulator } from './helpers/simulator.js';
 import { expectedIds, killedSync, parseSync, sync, type Sync } from './helpers/sync.js';
@@ -15,8 +15,10 @@ const PER_SECOND = 10;
 const PAGE_SIZE = 5;
 
 /** Moves every deal into the last seconds before the company's now, PER_SECOND deals per second, so that every
- * whole second a slice can start or end at holds many records. Returns the config that reads just those. */
+ * whole second a slice can start or end at holds many records, and gives the server a latency: a read splits only
+ * while it waits for pages (so it does here, however busy the machine). Returns the config that reads just those. */
 function crowdDeals(simulator: PipedriveSimulator): Record<string, unknown> {
+  simulator.latencyMs = 10;
   const deals = simulator.dataset.tables.deals;
   const ids = Array.from(deals.order('index'));
   const seconds = Math.ceil(ids.length / PER_SECOND);
@@ -144,8 +146,9 @@ describe('time slices', function () {
   });
 
   describe('requests', () => {
-    // 5,000 deals in pages of 25, at the top plan's burst limit: the pool would run 24 slices.
-    const sim = useSimulator({ size: { deals: 5000 }, burstLimit: 480 }, true);
+    // 5,000 deals in pages of 25, at the top plan's burst limit: the pool would run 24 slices. The server is some way
+    // off, so the read waits for its pages and splits.
+    const sim = useSimulator({ size: { deals: 5000 }, burstLimit: 480, latencyMs: 10 }, true);
     const pageSize = 25;
 
     it('cuts slices of whole pages: a split read costs few requests more than the fewest possible; few pages are not split', async () => {
@@ -165,10 +168,29 @@ describe('time slices', function () {
       expect(untilBounds(sim()), 'not split').to.deep.equal([]);
     });
 
+    it('a read kept waiting by the network doubles its slices split by split, rather than filling the pool at once', async () => {
+      const latency = 200;
+      const config = { ...crowdDeals(sim()), page_size: pageSize };
+      sim().latencyMs = latency;
+      const s = await sync(sim(), { streams: ['deals'], config });
+      expect(s.run.exitCode).to.equal(0);
+      const requests = sim().requestsTo('/api/v2/deals');
+      const slices = (among: LoggedRequest[]) => new Set(among.map((request) => request.query.updated_since));
+      const start = requests[0]!.query.updated_since;
+      const added = requests.filter((request) => request.query.updated_since !== start);
+      // The first split comes after the first page, while one slice of each list runs (deals, archived deals): it
+      // adds two at most. The next split waits for the answer to a request made then, which comes no sooner than the
+      // latency. (Filling the pool would add 8.)
+      const first = added[0]!.at;
+      expect(slices(added.filter((request) => request.at < first + latency / 2)).size).to.be.within(1, 2);
+      expect(slices(requests).size, 'slices in all').to.be.above(4);
+    });
+
     it("never asks for the page after the one that reached its slice's cut, prefetching in the read's tail", async () => {
       // Under a limit of 40, 4 slices run; as they finish, those left prefetch (the pool has room for twice them).
+      const config = { ...crowdDeals(sim()), page_size: pageSize };
       Object.assign(sim(), { burstLimit: 40, latencyMs: 100 });
-      const s = await sync(sim(), { streams: ['deals'], config: { ...crowdDeals(sim()), page_size: pageSize } });
+      const s = await sync(sim(), { streams: ['deals'], config });
       expect(s.run.exitCode).to.equal(0);
       const queries = sim()
         .requestsTo('/api/v2/deals')
