@@ -176,13 +176,14 @@ describe('time slices', function () {
       expect(s.run.exitCode).to.equal(0);
       const requests = sim().requestsTo('/api/v2/deals');
       const slices = (among: LoggedRequest[]) => new Set(among.map((request) => request.query.updated_since));
-      const start = requests[0]!.query.updated_since;
-      const added = requests.filter((request) => request.query.updated_since !== start);
-      // The first split comes after the first page, while one slice of each list runs (deals, archived deals): it
-      // adds two at most. The next split waits for the answer to a request made then, which comes no sooner than the
-      // latency. (Filling the pool would add 8.)
-      const first = added[0]!.at;
-      expect(slices(added.filter((request) => request.at < first + latency / 2)).size).to.be.within(1, 2);
+      const [page1, next] = requests;
+      const added = requests.filter((request) => request.query.updated_since !== page1!.query.updated_since);
+      // The first split comes after the first page, while one slice of each list runs (deals; archived deals, too few
+      // pages to split): it adds two at most. Every later split follows a page asked for after the first one came
+      // back (`next` at the earliest), which the server answers no sooner than the latency after it came in.
+      // (Filling the pool would add 8 at once.)
+      const firstSplit = added.filter((request) => request.at < next!.at + latency);
+      expect(slices(firstSplit).size).to.be.within(1, 2);
       expect(slices(requests).size, 'slices in all').to.be.above(4);
     });
 

@@ -27,10 +27,10 @@ const MIN_PAGES_A_SLICE = 20;
  * most at once, 24, is what 480 requests / 2 s needs at 100 ms a page. */
 const SLICES_PER_LIMIT = 1 / 10;
 const MIN_SLICES = 2;
-/** A read whose event loop sat idle a fifth or more of the time it waited for its next page was kept waiting by the
+/** A read whose process sat idle a fifth or more of the time from one page to the next was kept waiting by the
  * network (or the server): more slices would have had a page ready. One that did not was busy with its pages (taking
- * them in and parsing them), and more slices would only hold more pages in memory for the garbage collector to copy:
- * 200k deals from a server without latency took 1.2× the CPU with 24 slices as with 2. */
+ * them in, parsing and emitting them), and more slices would only hold more pages in memory for the garbage collector
+ * to copy: 200k deals from a server without latency took 1.2× the CPU with 24 slices as with 2. */
 const WAITING_SHARE = 0.2;
 const MAX_SLICES = 24;
 /** Heap per slice: a slice holds a page of up to 500 records (about 5 MB of deals once parsed) and the response
@@ -269,13 +269,16 @@ export async function* slicedBatches(read: SlicedRead): AsyncGenerator<SlicedBat
     startQueued();
     return true;
   };
+  /** How busy the process was since the last page: a read that waited for the network (its pages, its children's
+   * requests) has had idle time. */
+  let sinceLastPage = performance.eventLoopUtilization();
   try {
     startQueued();
     for (;;) {
       if (running.size === 0 && !reopen()) break;
-      const waitStarted = performance.eventLoopUtilization();
       const { slice, result } = await Promise.race(inTurn([...running], turn++).map((s) => s.next as Promise<Pending>));
-      const { utilization } = performance.eventLoopUtilization(waitStarted);
+      const { utilization } = performance.eventLoopUtilization(sinceLastPage);
+      sinceLastPage = performance.eventLoopUtilization();
       if (result.done) {
         // Its held records go out with the next batch (children are asked for in groups, so fewer batches are cheaper).
         released.push(...slice.held);
@@ -299,7 +302,7 @@ export async function* slicedBatches(read: SlicedRead): AsyncGenerator<SlicedBat
   }
 
   /** If the rest of the slice looks big enough, and more slices would make the read faster (`waited`: the read
-   * waited for this page, idle; no request waits for the throttle) and the pool has room: the rest is cut, by the
+   * waited, idle, since its last page; no request waits for the throttle) and the pool has room: the rest is cut, by the
    * page's density, into spans of the same whole number of pages (MIN_PAGES_A_SLICE or more), at most as many new
    * ones as run already (the pool gives); new slices read all but the first. */
   function split(slice: Slice, page: ApiRecord[], waited: boolean): void {

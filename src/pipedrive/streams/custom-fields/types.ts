@@ -234,7 +234,8 @@ function columnValues(column: CustomColumn, read: FieldReader): ColumnValue[] {
  */
 function columnsSetter(values: readonly ColumnValue[]): (record: ApiRecord, carrier: Carrier) => void {
   const stores = values.map(({ column }, i) => `record[${JSON.stringify(column)}] = get[${i}](carrier);`);
-  const compile = new Function('get', `return (record, carrier) => {\n${stores.join('\n')}\n};`);
+  // Strict, as the module is (a function made by `new Function` is not).
+  const compile = new Function('get', `'use strict';\nreturn (record, carrier) => {\n${stores.join('\n')}\n};`);
   return compile(values.map((value) => value.get)) as (record: ApiRecord, carrier: Carrier) => void;
 }
 
