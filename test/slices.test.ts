@@ -3,7 +3,7 @@
 import { expect } from 'chai';
 import type { AirbyteMessage } from '../src/generated/airbyte-protocol.js';
 import { gaps, intersection, union } from '../src/pipedrive/streams/ranges.js';
-import { decodeCursor, type LoggedRequest, type PipedriveSimulator } from '../simulator/server.js';
+import { decodeCursor, type PipedriveSimulator } from '../simulator/server.js';
 import { traceErrors } from './helpers/cli.js';
 import { useSimulator } from './helpers/simulator.js';
 import { expectedIds, killedSync, parseSync, sync, type Sync } from './helpers/sync.js';
@@ -166,25 +166,6 @@ describe('time slices', function () {
       sim().reset();
       await sync(sim(), { streams: ['deals'] });
       expect(untilBounds(sim()), 'not split').to.deep.equal([]);
-    });
-
-    it('a read kept waiting by the network doubles its slices split by split, rather than filling the pool at once', async () => {
-      const latency = 200;
-      const config = { ...crowdDeals(sim()), page_size: pageSize };
-      sim().latencyMs = latency;
-      const s = await sync(sim(), { streams: ['deals'], config });
-      expect(s.run.exitCode).to.equal(0);
-      const requests = sim().requestsTo('/api/v2/deals');
-      const slices = (among: LoggedRequest[]) => new Set(among.map((request) => request.query.updated_since));
-      const [page1, next] = requests;
-      const added = requests.filter((request) => request.query.updated_since !== page1!.query.updated_since);
-      // The first split comes after the first page, while one slice of each list runs (deals; archived deals, too few
-      // pages to split): it adds two at most. Every later split follows a page asked for after the first one came
-      // back (`next` at the earliest), which the server answers no sooner than the latency after it came in.
-      // (Filling the pool would add 8 at once.)
-      const firstSplit = added.filter((request) => request.at < next!.at + latency);
-      expect(slices(firstSplit).size).to.be.within(1, 2);
-      expect(slices(requests).size, 'slices in all').to.be.above(4);
     });
 
     it("never asks for the page after the one that reached its slice's cut, prefetching in the read's tail", async () => {

@@ -10,7 +10,6 @@
 // What has been emitted is a set of ranges: everything below the read's lower bound, the ranges an earlier, cut-short
 // read finished, and each slice's range up to its last record. A batch carries that set (of all the stream's lists
 // together) after its records, for the checkpoint.
-import { performance } from 'node:perf_hooks';
 import { getHeapStatistics } from 'node:v8';
 import { clock } from '../clock.js';
 import type { PipedriveClient } from '../http/client.js';
@@ -27,11 +26,6 @@ const MIN_PAGES_A_SLICE = 20;
  * most at once, 24, is what 480 requests / 2 s needs at 100 ms a page. */
 const SLICES_PER_LIMIT = 1 / 10;
 const MIN_SLICES = 2;
-/** A read whose process sat idle a fifth or more of the time from one page to the next was kept waiting by the
- * network (or the server): more slices would have had a page ready. One that did not was busy with its pages (taking
- * them in, parsing and emitting them), and more slices would only hold more pages in memory for the garbage collector
- * to copy: 200k deals from a server without latency took 1.2× the CPU with 24 slices as with 2. */
-const WAITING_SHARE = 0.2;
 const MAX_SLICES = 24;
 /** Heap per slice: a slice holds a page of up to 500 records (about 5 MB of deals once parsed) and the response
  * coming in. A heap that holds three times its slices' pages leaves the garbage collector room: a pod's small heap
@@ -269,16 +263,11 @@ export async function* slicedBatches(read: SlicedRead): AsyncGenerator<SlicedBat
     startQueued();
     return true;
   };
-  /** How busy the process was since the last page: a read that waited for the network (its pages, its children's
-   * requests) has had idle time. */
-  let sinceLastPage = performance.eventLoopUtilization();
   try {
     startQueued();
     for (;;) {
       if (running.size === 0 && !reopen()) break;
       const { slice, result } = await Promise.race(inTurn([...running], turn++).map((s) => s.next as Promise<Pending>));
-      const { utilization } = performance.eventLoopUtilization(sinceLastPage);
-      sinceLastPage = performance.eventLoopUtilization();
       if (result.done) {
         // Its held records go out with the next batch (children are asked for in groups, so fewer batches are cheaper).
         released.push(...slice.held);
@@ -291,7 +280,7 @@ export async function* slicedBatches(read: SlicedRead): AsyncGenerator<SlicedBat
         finishTurn(slice);
       } else if (result.value.length >= read.limit) {
         // A page short of the limit is the list's last: nothing is left to split.
-        split(slice, records, 1 - utilization >= WAITING_SHARE);
+        split(slice, records);
       }
       yield batch(released.length > 0 ? [...released.splice(0), ...records] : records);
       if (!slice.finished) pull(slice);
@@ -301,21 +290,20 @@ export async function* slicedBatches(read: SlicedRead): AsyncGenerator<SlicedBat
     for (let i = 0; i < running.size; i++) read.pool.release();
   }
 
-  /** If the rest of the slice looks big enough, and more slices would make the read faster (`waited`: the read
-   * waited, idle, since its last page; no request waits for the throttle) and the pool has room: the rest is cut, by the
-   * page's density, into spans of the same whole number of pages (MIN_PAGES_A_SLICE or more), at most as many new
-   * ones as run already (the pool gives); new slices read all but the first. */
-  function split(slice: Slice, page: ApiRecord[], waited: boolean): void {
+  /** If the rest of the slice looks big enough, and more slices would make the read faster (no page is waiting to
+   * be emitted, no request waiting for the throttle) and the pool has room: the rest is cut, by the page's density,
+   * into spans of the same whole number of pages (MIN_PAGES_A_SLICE or more), as many as the pool gives; new slices
+   * read all but the first. */
+  function split(slice: Slice, page: ApiRecord[]): void {
     const { owner } = slice;
     if (!owner.splittable || owner.queued.length > 0 || page.length === 0) return;
-    if (read.client.throttle.saturated || !waited) return;
+    if (read.client.throttle.saturated || [...running].some((other) => other !== slice && other.ready)) return;
     const end = slice.end === Infinity ? readStart() : slice.end;
     const rest = end - slice.reached;
     if (!(rest >= 2 * SECOND)) return;
     const perMs = page.length / Math.max(slice.reached - toMillis(page[0]?.[read.cursor]), SECOND);
     const pages = (perMs * rest) / read.limit;
-    // The read doubles its slices at most, for as long as the network keeps it waiting.
-    const most = Math.min(Math.floor(pages / MIN_PAGES_A_SLICE) - 1, Math.floor(rest / SECOND) - 1, running.size);
+    const most = Math.min(Math.floor(pages / MIN_PAGES_A_SLICE), Math.floor(rest / SECOND)) - 1;
     let added = 0;
     while (added < most && read.pool.take()) added++;
     if (added === 0) return;
