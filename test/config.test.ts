@@ -68,6 +68,15 @@ describe('configuration', () => {
     expect(invalid({ api_token: 't', company_domain: 'acme.pipedrive.com' })).to.match(
       /`company_domain` must look like acme/,
     );
+    // Stored under `__proto__`, a column would set the record's prototype: its values would vanish.
+    const pin = (column_name: string) => ({
+      api_token: 't',
+      custom_field_names: [{ field_key: 'a'.repeat(40), column_name }],
+    });
+    expect(invalid(pin('__proto__'))).to.include(
+      '`custom_field_names.0.column_name` must look like lower case letters',
+    );
+    expect(parseConfig(pin('__proto___x')).customFieldNames.get('a'.repeat(40))).to.equal('__proto___x');
   });
 
   it('reads credentials: OAuth (token URL from base_url, else oauth.pipedrive.com), an API token, or the legacy api_token', () => {

@@ -369,6 +369,20 @@ describe('custom fields', function () {
       expect(error!.message).to.include('contract_value_currency').and.include('Refresh the source schema');
     });
 
+    it('a configured catalog that names a column __proto__ is a config_error: its values would vanish', async () => {
+      const catalog = await discover(sim());
+      const properties = schemaOf(catalog, 'deals').properties!;
+      // A JSON key, as a catalog file has it (an assignment would set the prototype).
+      Object.defineProperty(properties, '__proto__', { value: properties.lead_source, enumerable: true });
+      delete properties.lead_source;
+      const s = await sync(sim(), { catalog: configuredFrom(catalog, 'full_refresh', ['deals']) });
+      expect(s.run.exitCode).to.equal(1);
+      expect(s.records.get('deals') ?? []).to.have.length(0);
+      const [error] = traceErrors(s.run);
+      expect(error).to.deep.include({ failure_type: 'config_error', stream_descriptor: { name: 'deals' } });
+      expect(error!.message).to.include('"__proto__"');
+    });
+
     it('a configured column is only a name, whatever its characters: quotes, backslashes, line breaks, code', async () => {
       // The mapper is compiled with the column names in its code (types.ts, columnsSetter).
       const catalog = await discover(sim());

@@ -4,7 +4,7 @@ import { configError } from '../airbyte/errors.js';
 import type { ConnectorConfig } from '../generated/config.js';
 import validateConfig from '../generated/config-validator.js';
 import { clock } from './clock.js';
-import { specSchema } from './spec.js';
+import { specSchema, type PropertySpec } from './spec.js';
 
 /** How the connector signs in. */
 export type Credentials =
@@ -172,15 +172,20 @@ function describe(error: ErrorObject, config: unknown): string {
     return `\`${field.replace(/\.auth_type$/, '')}.auth_type\` must be "oauth2.0" or "api_token"`;
   if (!field) return `the configuration ${error.message ?? 'is invalid'}`;
   const property = specSchema.properties[field.split('.')[0] ?? ''];
-  const expected =
-    error.keyword === 'pattern' && property?.pattern_descriptor
-      ? `must look like ${property.pattern_descriptor}`
-      : (error.message ?? 'is invalid');
+  const descriptor = error.keyword === 'pattern' ? schemaOf(error)?.pattern_descriptor : undefined;
+  const expected = descriptor ? `must look like ${descriptor}` : (error.message ?? 'is invalid');
   // A nested value is never shown: it may be a secret.
   const value = (config as Record<string, unknown>)[field];
   const shown =
     property?.airbyte_secret || value === undefined ? '' : ` (got ${withoutCredentials(JSON.stringify(value))})`;
   return `\`${field}\` ${expected}${shown}`;
+}
+
+/** The spec's (sub)schema whose keyword an ajv error failed: its `schemaPath`, the keyword left off. */
+function schemaOf(error: ErrorObject): PropertySpec | undefined {
+  const steps = error.schemaPath.replace(/^#\//, '').split('/').slice(0, -1);
+  const node = steps.reduce<unknown>((at, step) => (at as Record<string, unknown> | undefined)?.[step], specSchema);
+  return node as PropertySpec | undefined;
 }
 
 /** A URL as it may be shown: any `user:password@` masked. */

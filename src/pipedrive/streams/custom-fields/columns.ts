@@ -67,11 +67,16 @@ export function readableSchema(
 }
 
 /** A configured catalog's custom columns (as an earlier version discovered them) must each fill columns of their own:
- * two fields, or a field and a standard property, sharing one would overwrite each other's values. */
+ * two fields, or a field and a standard property, sharing one would overwrite each other's values. And none may be
+ * `__proto__`: storing under it sets an object's prototype, so its value would vanish. */
 function assertOwnColumns(columns: readonly CustomColumn[], standard: ReadonlySet<string>): void {
   const owners = new Map<string, string>([...standard].map((column) => [column, 'a standard property']));
   for (const { key, column, fieldType } of columns) {
     for (const filled of filledColumns(column, fieldType)) {
+      if (filled === '__proto__')
+        throw configError(
+          `The configured catalog gives custom field ${key} the column "${column}", so that it fills "__proto__", a name JavaScript objects reserve: its values would be lost. Rename the column in the catalog, or refresh the source schema in the connection.`,
+        );
       const owner = owners.get(filled);
       if (owner !== undefined)
         throw configError(
