@@ -105,35 +105,31 @@ export function annotatedColumns(schema: JsonSchema): CustomColumn[] {
 }
 
 type Carrier = Record<string, unknown>;
-/** Reads a field's value, or one of its siblings (`currency`, `until`, an address part), from where the record
- * carries them: v2 in `custom_fields[key]` (an object for composite fields: {value, currency}, {value, until}, an
- * address), v1 at the top level under the key and `<key>_<sibling>`. */
+/** Where a field's value, or one of its siblings (`currency`, `until`, an address part), is read from: v2 from
+ * `custom_fields[key]` (an object for composite fields: {value, currency}, {value, until}, an address), v1 from the
+ * top level under the key and `<key>_<sibling>`. Each is a JavaScript expression over `carrier`, compiled into the
+ * record's mapper (columnsSetter), with its names as JSON string literals and these helpers in scope. */
 interface FieldReader {
-  value: (carrier: Carrier) => unknown;
-  sibling: (name: string) => (carrier: Carrier) => unknown;
+  value: string;
+  sibling: (name: string) => string;
 }
+const READ_HELPERS = {
+  /** A v2 field's value: its own, or the `value` of a composite one. */
+  valueOf: (raw: unknown) => (isObject(raw) ? raw.value : raw),
+  /** A v2 composite field's part. */
+  partOf: (raw: unknown, name: string) => (isObject(raw) ? raw[name] : undefined),
+  /** An address: its formatted form, else its value. */
+  addressOf: (formatted: unknown, value: unknown) => (empty(formatted) ? value : formatted),
+};
+const literal = (name: string) => JSON.stringify(name);
 
 function v2Reader(key: string): FieldReader {
-  return {
-    value: (carrier) => {
-      const raw = carrier[key];
-      return isObject(raw) ? raw.value : raw;
-    },
-    sibling: (name) => (carrier) => {
-      const raw = carrier[key];
-      return isObject(raw) ? raw[name] : undefined;
-    },
-  };
+  const raw = `carrier[${literal(key)}]`;
+  return { value: `valueOf(${raw})`, sibling: (name) => `partOf(${raw}, ${literal(name)})` };
 }
 
 function v1Reader(key: string): FieldReader {
-  return {
-    value: (carrier) => carrier[key],
-    sibling: (name) => {
-      const siblingKey = `${key}_${name}`;
-      return (carrier) => carrier[siblingKey];
-    },
-  };
+  return { value: `carrier[${literal(key)}]`, sibling: (name) => `carrier[${literal(`${key}_${name}`)}]` };
 }
 
 const empty = (value: unknown) => value === null || value === undefined || value === '';
@@ -163,10 +159,12 @@ const labels = (value: unknown, options: ReadonlyMap<string, string>): string[] 
   return found.length > 0 ? found : null;
 };
 
-/** A column's value, read from the carrier of the record's custom fields and converted to the column's type. */
+/** A column's value: read from the carrier of the record's custom fields (an expression, see FieldReader), then
+ * converted to the column's type. */
 interface ColumnValue {
   column: string;
-  get: (carrier: Carrier) => unknown;
+  read: string;
+  convert: (raw: unknown) => unknown;
 }
 
 const nullable = (type: string, extra: JsonSchema = {}): JsonSchema => ({ type: [type, 'null'], ...extra });
@@ -180,7 +178,7 @@ interface FieldType {
   siblings?: Readonly<Record<string, JsonSchema>>;
   convert: (raw: unknown, options: ReadonlyMap<string, string>) => unknown;
   /** Where the value is read, when not from the field itself (an address: its formatted form first). */
-  source?: (read: FieldReader) => (carrier: Carrier) => unknown;
+  source?: (read: FieldReader) => string;
 }
 
 const TYPES: Record<Kind, FieldType> = {
@@ -200,43 +198,44 @@ const TYPES: Record<Kind, FieldType> = {
     schema: STRING,
     siblings: Object.fromEntries(ADDRESS_PARTS.map((part) => [part, STRING])),
     convert: text,
-    source: (read) => {
-      const formatted = read.sibling('formatted_address');
-      return (carrier) => {
-        const address = formatted(carrier);
-        return empty(address) ? read.value(carrier) : address;
-      };
-    },
+    source: (read) => `addressOf(${read.sibling('formatted_address')}, ${read.value})`,
   },
 };
 
-/** The values of a custom column: its own and its siblings'. Built once per read, so that a record's mapping is
- * property reads and writes only. */
+/** The values of a custom column: its own and its siblings'. */
 function columnValues(column: CustomColumn, read: FieldReader): ColumnValue[] {
   const { column: name, options } = column;
   const { convert, siblings = {}, source } = TYPES[kindOf(column.fieldType)];
-  const value = source ? source(read) : read.value;
   return [
-    { column: name, get: (carrier) => convert(value(carrier), options) },
-    ...Object.keys(siblings).map((sibling) => {
-      const part = read.sibling(sibling);
-      return { column: `${name}_${sibling}`, get: (carrier: Carrier) => text(part(carrier)) };
-    }),
+    { column: name, read: source ? source(read) : read.value, convert: (raw) => convert(raw, options) },
+    ...Object.keys(siblings).map((sibling) => ({
+      column: `${name}_${sibling}`,
+      read: read.sibling(sibling),
+      convert: text,
+    })),
   ];
 }
 
 /**
- * A function that sets every column on a record, compiled so that each column is stored under a constant name. V8
- * keeps an object fast while it gains properties that way, but makes it a hash table after about a dozen stores
- * under computed names, and every later read of it and its serialisation pay for that: on pages of 500 records with
- * 26 custom fields, mapping and serialising took 1.3× (deals) to 1.8× (persons) the CPU. A column name goes into the
- * code as a JSON string literal, which any string is safe as.
+ * A function that sets every column on a record, compiled so that each value is read and stored under constant
+ * names. V8 keeps an object fast while it gains properties that way, but makes it a hash table after about a dozen
+ * stores under computed names, and every later read of it and its serialisation pay for that: on pages of 500 records
+ * with 26 custom fields, mapping and serialising took 1.3× (deals) to 1.8× (persons) the CPU. Loads are compiled too:
+ * one load site under a computed key, shared by every field, sees every key (mapping deals took about 10 % more). A
+ * name goes into the code as a JSON string literal, which any string is safe as.
  */
 function columnsSetter(values: readonly ColumnValue[]): (record: ApiRecord, carrier: Carrier) => void {
-  const stores = values.map(({ column }, i) => `record[${JSON.stringify(column)}] = get[${i}](carrier);`);
+  const stores = values.map(({ column, read }, i) => `record[${literal(column)}] = convert[${i}](${read});`);
   // Strict, as the module is (a function made by `new Function` is not).
-  const compile = new Function('get', `'use strict';\nreturn (record, carrier) => {\n${stores.join('\n')}\n};`);
-  return compile(values.map((value) => value.get)) as (record: ApiRecord, carrier: Carrier) => void;
+  const compile = new Function(
+    'convert',
+    'helpers',
+    `'use strict';\nconst { valueOf, partOf, addressOf } = helpers;\nreturn (record, carrier) => {\n${stores.join('\n')}\n};`,
+  );
+  return compile(
+    values.map((value) => value.convert),
+    READ_HELPERS,
+  ) as (record: ApiRecord, carrier: Carrier) => void;
 }
 
 const HASH_KEY = /^[0-9a-f]{40}(_|$)/;
