@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs';
 import { expect } from 'chai';
 import type { AirbyteCatalog } from '../src/generated/airbyte-protocol.js';
 import { STREAMS, fieldsCarrier } from '../src/pipedrive/streams/table.js';
+import { customFieldMapper } from '../src/pipedrive/streams/custom-fields/types.js';
 import { expectedColumn, fieldKey, type FieldEntity, type SimField } from '../simulator/fields.js';
 import type { PipedriveSimulator } from '../simulator/server.js';
 import { runCli, tempFile, traceErrors } from './helpers/cli.js';
@@ -355,32 +356,33 @@ describe('custom fields', function () {
       expect(deals[`lead_source_${lead.key.slice(0, 6)}`]?.['x-pipedrive-field']).to.deep.include({ key: lead.key });
     });
 
-    it("a configured catalog whose columns clash (an earlier version's) is a config_error that says to refresh the schema", async () => {
+    /** A read of deals whose configured catalog has the column `lead_source` moved by `move`: a config_error of deals
+     * that emits no record. Its message. */
+    async function refusedCatalog(move: (properties: Record<string, Schema>, column: Schema) => void): Promise<string> {
       const catalog = await discover(sim());
       const properties = schemaOf(catalog, 'deals').properties!;
-      // The text field "Lead source" under the column of the amount field "Contract value"'s currency.
-      properties.contract_value_currency = properties.lead_source!;
+      move(properties, properties.lead_source!);
       delete properties.lead_source;
       const s = await sync(sim(), { catalog: configuredFrom(catalog, 'full_refresh', ['deals']) });
       expect(s.run.exitCode).to.equal(1);
       expect(s.records.get('deals') ?? []).to.have.length(0);
       const [error] = traceErrors(s.run);
       expect(error).to.deep.include({ failure_type: 'config_error', stream_descriptor: { name: 'deals' } });
-      expect(error!.message).to.include('contract_value_currency').and.include('Refresh the source schema');
+      return error!.message;
+    }
+
+    it("a configured catalog whose columns clash (an earlier version's) is a config_error that says to refresh the schema", async () => {
+      // The text field "Lead source" under the column of the amount field "Contract value"'s currency.
+      const message = await refusedCatalog((properties, column) => (properties.contract_value_currency = column));
+      expect(message).to.include('contract_value_currency').and.include('Refresh the source schema');
     });
 
     it('a configured catalog that names a column __proto__ is a config_error: its values would vanish', async () => {
-      const catalog = await discover(sim());
-      const properties = schemaOf(catalog, 'deals').properties!;
       // A JSON key, as a catalog file has it (an assignment would set the prototype).
-      Object.defineProperty(properties, '__proto__', { value: properties.lead_source, enumerable: true });
-      delete properties.lead_source;
-      const s = await sync(sim(), { catalog: configuredFrom(catalog, 'full_refresh', ['deals']) });
-      expect(s.run.exitCode).to.equal(1);
-      expect(s.records.get('deals') ?? []).to.have.length(0);
-      const [error] = traceErrors(s.run);
-      expect(error).to.deep.include({ failure_type: 'config_error', stream_descriptor: { name: 'deals' } });
-      expect(error!.message).to.include('"__proto__"');
+      const message = await refusedCatalog((properties, column) =>
+        Object.defineProperty(properties, '__proto__', { value: column, enumerable: true }),
+      );
+      expect(message).to.include('"__proto__"');
     });
 
     it('a configured column is only a name, whatever its characters: quotes, backslashes, line breaks, code', async () => {
@@ -444,5 +446,47 @@ describe('custom fields', function () {
       expect(Object.keys(s.records.get('notes')?.[0] ?? {}).filter((k) => HASH.test(k))).to.not.have.length(0);
       expect(sim().requests.filter((r) => r.path.endsWith('Fields'))).to.deep.equal([]);
     });
+  });
+});
+
+describe('custom-field mapper', () => {
+  const column = (key: string, name: string, fieldType = 'varchar') => ({
+    key,
+    column: name,
+    fieldType,
+    options: new Map(),
+  });
+  const keyOf = (digit: string) => digit.repeat(40);
+
+  it('v1: a column named like a hash key keeps its value, and every value is read before any column is stored', () => {
+    // A field named with 40 hexadecimal digits; a field whose column is another field's key, read after it.
+    const columns = [
+      column(keyOf('1'), 'deadbeef'.repeat(5)),
+      column(keyOf('2'), keyOf('3')),
+      column(keyOf('3'), 'third'),
+    ];
+    const record: Record<string, unknown> = {
+      id: 1,
+      [keyOf('1')]: 'one',
+      [keyOf('2')]: 'two',
+      [keyOf('3')]: 'three',
+      [keyOf('4')]: 'a field no column knows',
+      [`${keyOf('4')}_currency`]: 'EUR',
+    };
+    customFieldMapper(columns, 'v1')(record);
+    expect(JSON.parse(JSON.stringify(record))).to.deep.equal({
+      id: 1,
+      ['deadbeef'.repeat(5)]: 'one',
+      [keyOf('3')]: 'two',
+      third: 'three',
+    });
+  });
+
+  it('v2: a field key is only a name, whatever its characters (a catalog gives it)', () => {
+    const key = '"]+(globalThis.pwned=1)+["\u2028\\';
+    const record: Record<string, unknown> = { id: 1, custom_fields: { [key]: 'value' } };
+    customFieldMapper([column(key, 'odd')], 'v2')(record);
+    expect(JSON.parse(JSON.stringify(record))).to.deep.equal({ id: 1, odd: 'value' });
+    expect(globalThis).to.not.have.property('pwned');
   });
 });

@@ -566,6 +566,23 @@ describe('read', function () {
       expect(s.state.map((m) => m.stream!.stream_descriptor.name).sort()).to.deep.equal(['persons', 'stages']);
     });
 
+    it('under --disallow-code-generation-from-strings stops with a config_error that says so (records are mapped by compiled code)', async () => {
+      const config = tempFile({ ...configFor(sim()), start_date: '2020-01-01' });
+      const catalog = tempFile(configuredCatalog('full_refresh', ['deals', 'stages']));
+      const run = await runCli(['read', '--config', config, '--catalog', catalog], {
+        now: sim().clock.now(),
+        nodeOptions: ['--disallow-code-generation-from-strings'],
+      });
+      expect(run.exitCode).to.equal(1);
+      expect(ofType(run, 'RECORD')).to.have.length(0);
+      const errors = traceErrors(run);
+      expect(errors).to.not.have.length(0);
+      for (const error of errors) {
+        expect(error).to.deep.include({ failure_type: 'config_error' });
+        expect(error.message).to.include('--disallow-code-generation-from-strings');
+      }
+    });
+
     it('keeps the state of what was read when a stream fails midway, so the next sync resumes there', async () => {
       sim().inject({ kind: 'http500', path: '/api/v2/activities', after: 3, times: 100 });
       const s = await sync(sim(), { streams: ['activities'], config: { page_size: 100, max_retries: 1 } });

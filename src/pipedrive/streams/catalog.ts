@@ -5,6 +5,7 @@ import { codeFile, readJson } from '../../airbyte/paths.js';
 import type { SyncMode } from '../../airbyte/source.js';
 import type { ApiRecord } from '../http/pagination.js';
 import { toRfc3339 } from '../time.js';
+import { compiled } from './compiled.js';
 import {
   DEFAULT_STREAMS,
   STREAMS,
@@ -114,7 +115,5 @@ export function timestampNormaliser(schema: JsonSchema): (record: ApiRecord) => 
     }
   };
   walk(schema, 'record', 0);
-  // Strict, as the module is (a function made by `new Function` is not).
-  const compile = new Function('toRfc3339', `'use strict';\nreturn (record) => {\n${statements.join('\n')}\n};`);
-  return compile(toRfc3339) as (record: ApiRecord) => void;
+  return compiled({ toRfc3339 }, `return (record) => {\n${statements.join('\n')}\n};`);
 }

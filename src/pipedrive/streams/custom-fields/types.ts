@@ -3,6 +3,7 @@
 import { isObject } from '../../../airbyte/json.js';
 import type { ApiRecord } from '../../http/pagination.js';
 import type { JsonSchema } from '../catalog.js';
+import { compiled } from '../compiled.js';
 import type { CustomColumn, FieldDefinition } from './definitions.js';
 
 /** The annotation on a custom column's property in the discovered schema: which field it holds, so that a read maps
@@ -225,17 +226,15 @@ function columnValues(column: CustomColumn, read: FieldReader): ColumnValue[] {
  * name goes into the code as a JSON string literal, which any string is safe as.
  */
 function columnsSetter(values: readonly ColumnValue[]): (record: ApiRecord, carrier: Carrier) => void {
-  const stores = values.map(({ column, read }, i) => `record[${literal(column)}] = convert[${i}](${read});`);
-  // Strict, as the module is (a function made by `new Function` is not).
-  const compile = new Function(
-    'convert',
-    'helpers',
-    `'use strict';\nconst { valueOf, partOf, addressOf } = helpers;\nreturn (record, carrier) => {\n${stores.join('\n')}\n};`,
+  // Every value is read before any is stored: a v1 record is its own carrier, and a column may be named like the key
+  // of a field read after it (a field named with 40 hexadecimal digits).
+  const reads = values.map(({ read }, i) => `const v${i} = convert[${i}](${read});`);
+  const stores = values.map(({ column }, i) => `record[${literal(column)}] = v${i};`);
+  const body = [...reads, ...stores].join('\n');
+  return compiled(
+    { convert: values.map((value) => value.convert), helpers: READ_HELPERS },
+    `const { valueOf, partOf, addressOf } = helpers;\nreturn (record, carrier) => {\n${body}\n};`,
   );
-  return compile(
-    values.map((value) => value.convert),
-    READ_HELPERS,
-  ) as (record: ApiRecord, carrier: Carrier) => void;
 }
 
 const HASH_KEY = /^[0-9a-f]{40}(_|$)/;
@@ -248,7 +247,8 @@ const HASH_KEY = /^[0-9a-f]{40}(_|$)/;
  */
 export function customFieldMapper(columns: readonly CustomColumn[], shape: 'v1' | 'v2'): (record: ApiRecord) => void {
   const reader = shape === 'v2' ? v2Reader : v1Reader;
-  const set = columnsSetter(columns.flatMap((column) => columnValues(column, reader(column.key))));
+  const values = columns.flatMap((column) => columnValues(column, reader(column.key)));
+  const set = columnsSetter(values);
   if (shape === 'v2') {
     return (record) => {
       const carrier = isObject(record.custom_fields) ? record.custom_fields : {};
@@ -256,8 +256,10 @@ export function customFieldMapper(columns: readonly CustomColumn[], shape: 'v1' 
       set(record, carrier);
     };
   }
+  // A column named like a hash key (a field named with 40 hexadecimal digits) is a column, not a carrier.
+  const filled = new Set(values.map((value) => value.column));
   return (record) => {
     set(record, record);
-    for (const key in record) if (HASH_KEY.test(key)) record[key] = undefined;
+    for (const key in record) if (HASH_KEY.test(key) && !filled.has(key)) record[key] = undefined;
   };
 }
