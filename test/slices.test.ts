@@ -3,7 +3,6 @@
 import { expect } from 'chai';
 import type { AirbyteMessage } from '../src/generated/airbyte-protocol.js';
 import { gaps, intersection, union } from '../src/pipedrive/streams/ranges.js';
-import { slicesToAdd } from '../src/pipedrive/streams/slices.js';
 import { decodeCursor, type PipedriveSimulator } from '../simulator/server.js';
 import { traceErrors } from './helpers/cli.js';
 import { useSimulator } from './helpers/simulator.js';
@@ -54,21 +53,6 @@ describe('time slices', function () {
       expect(intersection([r(0, 1)], [r(1, 2)])).to.deep.equal([]);
       expect(gaps(0, [r(-Infinity, 2), r(4, 6)])).to.deep.equal([r(2, 4), r(6, Infinity)]);
       expect(gaps(5, [r(0, 3)])).to.deep.equal([r(5, Infinity)]);
-    });
-  });
-
-  describe('splits', () => {
-    it('add slices of 20 pages or more; the last slice, alone, slices of 5 pages or more within its budget', () => {
-      // Pages left, seconds left, what the tail may spend: slices added (most), of which of 20 pages or more (whole).
-      expect(slicesToAdd(100, 3600, 0)).to.deep.equal({ most: 4, whole: 4 });
-      expect(slicesToAdd(39, 3600, 0)).to.deep.equal({ most: 0, whole: 0 });
-      expect(slicesToAdd(24, 3600, 3)).to.deep.equal({ most: 3, whole: 0 });
-      expect(slicesToAdd(24, 3600, 1)).to.deep.equal({ most: 1, whole: 0 });
-      expect(slicesToAdd(9, 3600, 5)).to.deep.equal({ most: 0, whole: 0 });
-      // A budget adds to what whole pages allow, never takes from it; a second holds one slice at most.
-      expect(slicesToAdd(100, 3600, 2)).to.deep.equal({ most: 4, whole: 4 });
-      expect(slicesToAdd(100, 3600, 30)).to.deep.equal({ most: 19, whole: 4 });
-      expect(slicesToAdd(100, 3, 30)).to.deep.equal({ most: 2, whole: 4 });
     });
   });
 

@@ -6,8 +6,6 @@
 // slice reads the upper half (`updated_since` inclusive, `updated_until` exclusive, so a record on the boundary
 // belongs to exactly one). The split slice's query is left as it was; it drops, and stops at, the first record of
 // the upper half. How many slices run at once is the pool's to say (across the read), how fast they go the throttle's.
-// The stream's last slice, running alone, splits into smaller slices (within a budget of requests) so that the read's
-// tail keeps the limit busy.
 //
 // What has been emitted is a set of ranges: everything below the read's lower bound, the ranges an earlier, cut-short
 // read finished, and each slice's range up to its last record. A batch carries that set (of all the stream's lists
@@ -23,11 +21,6 @@ import { SETTLED_MS } from './state.js';
 /** Each slice a split makes holds this many pages or more by estimate: every slice ends in a partial page, so slices
  * of 20 pages cost at most about 1 request in 20 more than the fewest possible (measured with `npm run bench`). */
 const MIN_PAGES_A_SLICE = 20;
-/** A read's last slice, running alone, would read its rest one page after the other while the limit has room: it
- * splits into slices of this many pages or more, for at most one request more per PAGES_PER_TAIL_REQUEST pages the
- * read has read (200k deals at a limit of 40: its last 24 pages took 2 of 23 seconds alone). */
-const MIN_PAGES_IN_TAIL = 5;
-const PAGES_PER_TAIL_REQUEST = 100;
 /** Slices per request of the burst limit (per 2 s): one slice per 10 requests keeps the limit busy at the latency
  * of a page of 500 (measured with `npm run bench`: 1/5 ran more slices for no more records/s and more CPU). The
  * most at once, 24, is what 480 requests / 2 s needs at 100 ms a page. */
@@ -247,9 +240,6 @@ export async function* slicedBatches(read: SlicedRead): AsyncGenerator<SlicedBat
 
   // Whose page goes first among those already in: each slice in turn, so that every slice keeps a request going.
   let turn = 0;
-  let pagesRead = 0;
-  /** Requests the splits of the read's tail may still cost. */
-  let tailSpent = 0;
   /** Records of finished slices, held back until then. */
   const released: ApiRecord[] = [];
   /** Lists whose open-ended slice reached the end while other slices still ran: in a full refresh, a record changed
@@ -285,7 +275,6 @@ export async function* slicedBatches(read: SlicedRead): AsyncGenerator<SlicedBat
         finishTurn(slice);
         continue;
       }
-      pagesRead++;
       const records = keep(slice, result.value, read.cursor);
       if (slice.finished) {
         finishTurn(slice);
@@ -314,13 +303,10 @@ export async function* slicedBatches(read: SlicedRead): AsyncGenerator<SlicedBat
     if (!(rest >= 2 * SECOND)) return;
     const perMs = page.length / Math.max(slice.reached - toMillis(page[0]?.[read.cursor]), SECOND);
     const pages = (perMs * rest) / read.limit;
-    const alone = running.size === 1 && lists.every((other) => other.queued.length === 0);
-    const tailBudget = alone ? Math.floor(pagesRead / PAGES_PER_TAIL_REQUEST) - tailSpent : 0;
-    const { most, whole } = slicesToAdd(pages, Math.floor(rest / SECOND), tailBudget);
+    const most = Math.min(Math.floor(pages / MIN_PAGES_A_SLICE), Math.floor(rest / SECOND)) - 1;
     let added = 0;
     while (added < most && read.pool.take()) added++;
     if (added === 0) return;
-    tailSpent += Math.max(0, added - whole);
     const cuts = pageCuts(slice.reached, perMs, Math.floor(pages / (added + 1)), read.limit, added);
     const ends = [...cuts, slice.end];
     let position = owner.slices.indexOf(slice);
@@ -331,16 +317,6 @@ export async function* slicedBatches(read: SlicedRead): AsyncGenerator<SlicedBat
       start(upper);
     });
   }
-}
-
-/** How many slices a split may add to a slice with `pages` pages left (an estimate) over `seconds`: `whole`, to make
- * slices of MIN_PAGES_A_SLICE pages or more; `most`, with those the read's tail may add (slices of MIN_PAGES_IN_TAIL
- * pages or more, up to `tailBudget`, 0 unless the slice runs alone). Each slice added costs at most a request: the
- * partial last page of the one below it. A second holds one slice at most. */
-export function slicesToAdd(pages: number, seconds: number, tailBudget: number): { most: number; whole: number } {
-  const whole = Math.max(0, Math.floor(pages / MIN_PAGES_A_SLICE) - 1);
-  const tail = Math.min(Math.floor(pages / MIN_PAGES_IN_TAIL) - 1, tailBudget);
-  return { most: Math.max(0, Math.min(Math.max(whole, tail), seconds - 1)), whole };
 }
 
 /** Where `count` slices after the one at `from` begin, each `pages` pages of `limit` records later by the density,
