@@ -5,7 +5,7 @@ import { codeFile, readJson } from '../../airbyte/paths.js';
 import type { SyncMode } from '../../airbyte/source.js';
 import type { ApiRecord } from '../http/pagination.js';
 import { toRfc3339 } from '../time.js';
-import { compiled } from './compiled.js';
+import { compiled, literal } from './compiled.js';
 import {
   DEFAULT_STREAMS,
   STREAMS,
@@ -98,13 +98,12 @@ export function configuredCatalog(
 
 /** A function that rewrites, in place, every date-time field the schema declares (top level and nested objects) as
  * RFC 3339 UTC. Compiled per schema, so that each field is read and written under a constant name (a load under a
- * computed key shared by every field sees every name, and is several times slower); names go in as JSON string
- * literals, which any string is safe as. */
+ * computed key shared by every field sees every name, and is several times slower). */
 export function timestampNormaliser(schema: JsonSchema): (record: ApiRecord) => void {
   const statements: string[] = [];
   const walk = (node: JsonSchema, holder: string, depth: number) => {
     for (const [name, property] of Object.entries(node.properties ?? {})) {
-      const at = `${holder}[${JSON.stringify(name)}]`;
+      const at = `${holder}[${literal(name)}]`;
       if (property.format === 'date-time') statements.push(`if (${at} !== undefined) ${at} = toRfc3339(${at});`);
       else if (property.properties) {
         const nested = `h${depth}`;

@@ -2,8 +2,11 @@
 // reads and writes several times faster than computed keys shared by every property.
 import { ConnectorError } from '../../airbyte/errors.js';
 
-/** `body`, a strict function of `parameters` (one made by `new Function` is not strict by itself), called with
- * `values`: what it returns. Names go into the body as JSON string literals, which any string is safe as. */
+/** A name as it goes into compiled code: a JSON string literal, which any string is safe as. */
+export const literal = (name: string): string => JSON.stringify(name);
+
+/** What `body` returns, run once as a strict function (one made by `new Function` is not strict by itself) whose
+ * arguments are `parameters`, by name. Names in the body go in as `literal`s. */
 export function compiled<T>(parameters: Record<string, unknown>, body: string): T {
   let make: (...values: unknown[]) => T;
   try {

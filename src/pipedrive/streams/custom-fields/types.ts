@@ -3,7 +3,7 @@
 import { isObject } from '../../../airbyte/json.js';
 import type { ApiRecord } from '../../http/pagination.js';
 import type { JsonSchema } from '../catalog.js';
-import { compiled } from '../compiled.js';
+import { compiled, literal } from '../compiled.js';
 import type { CustomColumn, FieldDefinition } from './definitions.js';
 
 /** The annotation on a custom column's property in the discovered schema: which field it holds, so that a read maps
@@ -122,7 +122,6 @@ const READ_HELPERS = {
   /** An address: its formatted form, else its value. */
   addressOf: (formatted: unknown, value: unknown) => (empty(formatted) ? value : formatted),
 };
-const literal = (name: string) => JSON.stringify(name);
 
 function v2Reader(key: string): FieldReader {
   const raw = `carrier[${literal(key)}]`;
