@@ -70,6 +70,61 @@ describe('protocol output', () => {
     }
   });
 
+  it('writes every line whole and in order, of any characters and length, from writers at once (seeded)', async () => {
+    const SEED = 24_1207;
+    // Lines are encoded straight into chunks sized for the worst case (3 bytes per UTF-16 unit); a line longer than a
+    // chunk gets one of its own. What comes out must be each writer's messages, byte for byte, in its order.
+    const value = fc.string({ unit: 'binary', maxLength: 300 });
+    const writes = fc.array(fc.array(value, { minLength: 1, maxLength: 5 }), { maxLength: 8 });
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(writes, { minLength: 1, maxLength: 3 }),
+        fc.integer({ min: 1, max: 600 }),
+        async (writers, chunkSize) => {
+          const pipe = new SlowPipe();
+          const writer = new MessageWriter(pipe, chunkSize);
+          const sent = writers.map((batches, w) => {
+            let i = 0;
+            return batches.map((batch) => batch.map((text) => recordMessage(`s${w}`, { i: i++, text })));
+          });
+          await Promise.all(
+            sent.map(async (batches) => {
+              for (const batch of batches) await writer.write(...batch);
+            }),
+          );
+          await writer.end();
+          expect(pipe.writesWhileFull).to.equal(0);
+          const lines = pipe.text === '' ? [] : pipe.text.slice(0, -1).split('\n');
+          sent.forEach((batches, w) => {
+            const mine = lines.filter((line) => line.startsWith(`{"type":"RECORD","record":{"stream":"s${w}"`));
+            expect(mine).to.deep.equal(batches.flat().map((message) => JSON.stringify(message)));
+          });
+          expect(lines).to.have.length(writers.flat(2).length);
+        },
+      ),
+      {
+        seed: SEED,
+        numRuns: 300,
+        endOnFailure: true,
+        reporter: (run) => {
+          if (run.failed) throw new Error(`seed ${SEED}: ${fc.defaultReportMessage(run)}`);
+        },
+      },
+    );
+  });
+
+  it('stops writing, without hanging, when the consumer goes away in the middle of a batch', async () => {
+    const pipe = new SlowPipe();
+    const writer = new MessageWriter(pipe, 256);
+    // Each line fills a chunk: the batch waits for the pipe after the first, and the pipe breaks meanwhile.
+    const batch = Array.from({ length: 50 }, (_, id) => recordMessage('deals', { id, padding: 'x'.repeat(200) }));
+    const written = writer.write(...batch);
+    setTimeout(() => pipe.destroy(new Error('EPIPE')), 5);
+    await written;
+    expect(writer.isClosed).to.equal(true);
+    await writer.end();
+  });
+
   it('sends a STATE at once, with the records before it, instead of holding it in the batch', async () => {
     const pipe = new SlowPipe();
     const writer = new MessageWriter(pipe, 1 << 20);
