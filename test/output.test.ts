@@ -72,8 +72,8 @@ describe('protocol output', () => {
 
   it('writes every line whole and in order, of any characters and length, from writers at once (seeded)', async () => {
     const SEED = 24_1207;
-    // Lines are encoded straight into chunks sized for the worst case (3 bytes per UTF-16 unit); a line longer than a
-    // chunk gets one of its own. What comes out must be each writer's messages, byte for byte, in its order.
+    // Lines of any characters (multi-byte, lone surrogates), shorter and longer than a chunk, batched and flushed
+    // while others write: what comes out must be each writer's messages, byte for byte, in its order.
     const value = fc.string({ unit: 'binary', maxLength: 300 });
     const writes = fc.array(fc.array(value, { minLength: 1, maxLength: 5 }), { maxLength: 8 });
     await fc.assert(
@@ -113,15 +113,46 @@ describe('protocol output', () => {
     );
   });
 
-  it('stops writing, without hanging, when the consumer goes away in the middle of a batch', async () => {
+  it('queues each message when it is written, so that one not awaited keeps its place and end() covers it', async () => {
+    let text = '';
+    const pipe = new Writable({ write: (chunk: Buffer, _, done) => done(void (text += chunk.toString())) });
+    const writer = new MessageWriter(pipe, 4096);
+    const logger = createLogger(writer);
+    await writer.write(recordMessage('deals', { id: 1, padding: 'x'.repeat(3000) }));
+    // Neither fits in what is left of the chunk; the log is not awaited (as the logger never is).
+    logger.warn(`deals: ${'y'.repeat(3000)}`);
+    void writer.write(recordMessage('deals', { id: 2, padding: 'x'.repeat(3000) }));
+    await writer.write(stateMessage('deals', { update_time: '2026-01-01T00:00:00Z' }, 2));
+    void writer.write(recordMessage('deals', { id: 3, padding: 'x'.repeat(5000) }));
+    await writer.end();
+    const said = text
+      .trim()
+      .split('\n')
+      .map(parseMessageLine)
+      .map((m) => (m.record ? (m.record.data as { id: number }).id : m.type));
+    expect(said).to.deep.equal([1, 'LOG', 2, 'STATE', 3]);
+  });
+
+  it('takes nothing more, without hanging, once the pipe is closed without an error', async () => {
     const pipe = new SlowPipe();
+    const writer = new MessageWriter(pipe);
+    pipe.destroy();
+    await new Promise((resolve) => setImmediate(resolve));
+    await writer.write(stateMessage('deals', { update_time: '2026-01-01T00:00:00Z' }, 1));
+    await writer.end();
+    expect(writer.isClosed).to.equal(true);
+  });
+
+  it('stops waiting, and writing, when the consumer goes away while the pipe is full', async () => {
+    // A consumer that takes nothing: the batch waits for 'drain', and the pipe breaks meanwhile.
+    const pipe = new Writable({ highWaterMark: 1024, write: () => undefined });
     const writer = new MessageWriter(pipe, 256);
-    // Each line fills a chunk: the batch waits for the pipe after the first, and the pipe breaks meanwhile.
     const batch = Array.from({ length: 50 }, (_, id) => recordMessage('deals', { id, padding: 'x'.repeat(200) }));
     const written = writer.write(...batch);
     setTimeout(() => pipe.destroy(new Error('EPIPE')), 5);
     await written;
     expect(writer.isClosed).to.equal(true);
+    await writer.write(stateMessage('deals', { update_time: '2026-01-01T00:00:00Z' }, 50));
     await writer.end();
   });
 

@@ -2,7 +2,6 @@ import type { Writable } from 'node:stream';
 import type { AirbyteMessage } from './messages.js';
 
 const REDACTED = '**********';
-const NEWLINE = 0x0a;
 /** In unicode mode a class of surrogates matches only those outside a pair. */
 const LONE_SURROGATE = /[\uD800-\uDFFF]/u;
 
@@ -13,9 +12,8 @@ const LONE_SURROGATE = /[\uD800-\uDFFF]/u;
  * message that hands the platform a new config (whose secrets it must store).
  */
 export class MessageWriter {
-  /** The chunk being filled: each line is encoded straight into it (no copy of the line with its newline, no Buffer
-   * per line to concatenate later), and it is handed to the pipe whole. */
-  private chunk: Buffer | null = null;
+  /** Messages serialised and encoded, one Buffer each (cheaper than encoding one long concatenated string). */
+  private chunks: Buffer[] = [];
   private size = 0;
   private draining: Promise<void> | null = null;
   private closed = false;
@@ -30,11 +28,14 @@ export class MessageWriter {
   ) {
     // A consumer that goes away (EPIPE) ends the output; it must not crash the process with a stack trace, and
     // whoever is producing output should stop (see onClosed).
-    out.on('error', () => {
+    // A pipe closed without an error (destroyed) takes nothing more either.
+    const gone = () => {
       if (this.closed) return;
       this.closed = true;
       for (const listener of this.closedListeners) listener();
-    });
+    };
+    out.on('error', gone);
+    out.on('close', gone);
   }
 
   /** True once the consumer went away: nothing written reaches anyone. */
@@ -86,39 +87,20 @@ export class MessageWriter {
     if (this.closed) return;
     let urgent = false;
     for (const message of messages) {
-      const line = this.serialise(message);
-      // Another writer may fill the fresh chunk while this one waits: whatever is in it goes first.
-      while (!this.fits(line)) {
-        await this.flush();
-        if (this.closed) return;
-      }
-      this.append(line);
+      const line = Buffer.from(this.serialise(message) + '\n');
+      this.chunks.push(line);
+      this.size += line.length;
       urgent ||= message.type !== 'RECORD';
     }
     if (urgent || this.size >= this.chunkSize || this.draining) await this.flush();
   }
 
-  /** UTF-8 takes at most 3 bytes per UTF-16 unit; an empty chunk takes any line (it grows for a longer one). */
-  private fits(line: string): boolean {
-    return this.size === 0 || this.size + 3 * line.length + 1 <= (this.chunk?.length ?? 0);
-  }
-
-  /** Encodes a line that fits (see fits) into the chunk. */
-  private append(line: string): void {
-    const needed = 3 * line.length + 1;
-    if (this.chunk === null || (this.size === 0 && this.chunk.length < needed))
-      this.chunk = Buffer.allocUnsafe(Math.max(this.chunkSize, needed));
-    this.size += this.chunk.write(line, this.size);
-    this.chunk[this.size++] = NEWLINE;
-  }
-
   /** Hands everything queued to stdout and waits until the pipe accepts more. */
   async flush(): Promise<void> {
     while (this.draining) await this.draining;
-    if (this.size === 0 || this.closed || this.chunk === null) return;
-    const chunk = this.chunk.subarray(0, this.size);
-    // The pipe keeps what it was handed until written: the next lines go into a new chunk.
-    this.chunk = null;
+    if (this.size === 0 || this.closed) return;
+    const chunk = Buffer.concat(this.chunks, this.size);
+    this.chunks = [];
     this.size = 0;
     if (!this.out.write(chunk)) {
       this.draining = this.drained();
