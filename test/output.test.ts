@@ -119,7 +119,7 @@ describe('protocol output', () => {
     const writer = new MessageWriter(pipe, 4096);
     const logger = createLogger(writer);
     await writer.write(recordMessage('deals', { id: 1, padding: 'x'.repeat(3000) }));
-    // Neither fits in what is left of the chunk; the log is not awaited (as the logger never is).
+    // The first record waits in the batch; the log is not awaited (as the logger never is), nor are two records.
     logger.warn(`deals: ${'y'.repeat(3000)}`);
     void writer.write(recordMessage('deals', { id: 2, padding: 'x'.repeat(3000) }));
     await writer.write(stateMessage('deals', { update_time: '2026-01-01T00:00:00Z' }, 2));
@@ -141,9 +141,10 @@ describe('protocol output', () => {
     await writer.write(stateMessage('deals', { update_time: '2026-01-01T00:00:00Z' }, 1));
     await writer.end();
     expect(writer.isClosed).to.equal(true);
+    expect(pipe.text).to.equal('');
   });
 
-  it('stops waiting, and writing, when the consumer goes away while the pipe is full', async () => {
+  it('stops waiting when the consumer goes away while the pipe is full', async () => {
     // A consumer that takes nothing: the batch waits for 'drain', and the pipe breaks meanwhile.
     const pipe = new Writable({ highWaterMark: 1024, write: () => undefined });
     const writer = new MessageWriter(pipe, 256);

@@ -26,9 +26,8 @@ export class MessageWriter {
     private readonly out: Writable = process.stdout,
     private readonly chunkSize = 64 * 1024,
   ) {
-    // A consumer that goes away (EPIPE) ends the output; it must not crash the process with a stack trace, and
-    // whoever is producing output should stop (see onClosed).
-    // A pipe closed without an error (destroyed) takes nothing more either.
+    // A consumer that goes away (EPIPE, or a pipe closed without an error) ends the output; it must not crash the
+    // process with a stack trace, and whoever is producing output should stop (see onClosed).
     const gone = () => {
       if (this.closed) return;
       this.closed = true;
