@@ -40,7 +40,8 @@ export type FaultKind =
   | 'redirect' // `status` (default 302) to `location`
   | 'body' // `body` (a function gets the request's token) with `status` (default 200) and `headers`
   | 'headers' // the normal answer, with `headers` added
-  | 'flood'; // a 200 of `bytes` bytes (or endless), `gzip`-encoded if asked
+  | 'flood' // a 200 of `bytes` bytes (or endless), `gzip`-encoded if asked
+  | 'slow-body'; // the normal answer's status and headers at once, its body `delayMs` later (a slow link, a busy proxy)
 
 export interface Fault {
   kind: FaultKind;
@@ -54,7 +55,7 @@ export interface Fault {
   after?: number;
   /** Seconds: `x-ratelimit-reset` of a burst429, `retry-after` of a daily429, http429 or http503. */
   retryAfter?: number;
-  /** Milliseconds, for `latency`. */
+  /** Milliseconds, for `latency` and `slow-body`. */
   delayMs?: number;
   status?: number;
   location?: string;
@@ -358,6 +359,11 @@ export class PipedriveSimulator {
       return;
     }
     response.writeHead(reply.status, headers);
+    if (fault?.kind === 'slow-body') {
+      response.flushHeaders();
+      setTimeout(() => response.end(reply.body), fault.delayMs ?? 1000);
+      return;
+    }
     response.end(reply.body);
   }
 

@@ -75,6 +75,19 @@ describe('Pipedrive client', () => {
       expect(body.success).to.equal(true);
       expect(client.stats.of('deals').retries).to.equal(1);
     });
+
+    it("counts a request in the burst window from its response's headers, not from the end of its body", async () => {
+      // A limit of 2 leaves one slot: a request a window. The second one's body comes 4 s after its headers.
+      sim().burstLimit = 2;
+      sim().inject({ kind: 'slow-body', after: 1, delayMs: 4000 });
+      newClient();
+      await client.get(DEALS);
+      await Promise.all([client.get(DEALS), client.get(DEALS)]);
+      const [, slow, next] = sim().requests.map((r) => r.at);
+      expect(sim().stats.burst429).to.equal(0);
+      // The third went out a window after the second's headers, while its body was still on its way.
+      expect(next! - slow!).to.be.at.least(2000).and.below(4000);
+    });
   });
 
   describe('with a fake clock', () => {

@@ -3,6 +3,7 @@
 import { expect } from 'chai';
 import type { AirbyteMessage } from '../src/generated/airbyte-protocol.js';
 import { gaps, intersection, union } from '../src/pipedrive/streams/ranges.js';
+import { slicesToAdd } from '../src/pipedrive/streams/slices.js';
 import { decodeCursor, type PipedriveSimulator } from '../simulator/server.js';
 import { traceErrors } from './helpers/cli.js';
 import { useSimulator } from './helpers/simulator.js';
@@ -143,26 +144,57 @@ describe('time slices', function () {
     });
   });
 
+  describe('splitting', () => {
+    it('adds slices of 20 pages or more, or smaller ones while the read may spend a request on each', () => {
+      expect(slicesToAdd(39, 100, 0), 'too few pages').to.deep.equal({ most: 0, small: false });
+      expect(slicesToAdd(100, 100, 0)).to.deep.equal({ most: 4, small: false });
+      expect(slicesToAdd(39, 100, 2), 'within what may be spent').to.deep.equal({ most: 2, small: true });
+      expect(slicesToAdd(39, 100, 20), 'slices of 4 pages at least').to.deep.equal({ most: 8, small: true });
+      expect(slicesToAdd(100, 3, 20), 'a second at least').to.deep.equal({ most: 2, small: true });
+      expect(slicesToAdd(7, 100, 20), 'under 4 pages each').to.deep.equal({ most: 0, small: false });
+    });
+  });
+
   describe('requests', () => {
     // 5,000 deals in pages of 25, at the top plan's burst limit: the pool would run 24 slices.
     const sim = useSimulator({ size: { deals: 5000 }, burstLimit: 480 }, true);
     const pageSize = 25;
+    /** One request per page of each list (deals, archived deals), the last one partial. */
+    const fewestRequests = (deals: number) => {
+      const archived = sim()
+        .dataset.recordsOf('deals')
+        .filter((deal) => (deal as { is_archived?: boolean }).is_archived === true).length;
+      return Math.ceil(archived / pageSize) + Math.ceil((deals - archived) / pageSize);
+    };
 
     it('cuts slices of whole pages: a split read costs few requests more than the fewest possible; few pages are not split', async () => {
       const s = await sync(sim(), { streams: ['deals'], config: { page_size: pageSize } });
       expect(s.run.exitCode).to.equal(0);
       expect(untilBounds(sim()), 'split').to.have.length.above(0);
-      // One request per page of each list (deals, archived deals), the last one partial.
-      const archived = sim()
-        .dataset.recordsOf('deals')
-        .filter((deal) => (deal as { is_archived?: boolean }).is_archived === true).length;
-      const fewest = Math.ceil(archived / pageSize) + Math.ceil((dealIds(s).length - archived) / pageSize);
       const requests = sim().requestsTo('/api/v2/deals').length + sim().requestsTo('/api/v2/deals/archived').length;
-      expect(requests).to.be.at.most(Math.ceil(1.05 * fewest));
+      expect(requests).to.be.at.most(Math.ceil(1.05 * fewestRequests(dealIds(s).length)));
       // In pages of 500: too few pages for a slice of their own.
       sim().reset();
       await sync(sim(), { streams: ['deals'] });
       expect(untilBounds(sim()), 'not split').to.deep.equal([]);
+    });
+
+    it("keeps more than one request going in a read's tail, spending at most one request in 50 on it", async () => {
+      // Under a limit of 40, at 100 ms a page, a slice alone reads a page at a time while the limit would allow more.
+      Object.assign(sim(), { burstLimit: 40, latencyMs: 100 });
+      const config = { ...crowdDeals(sim()), page_size: pageSize };
+      const s = await sync(sim(), { streams: ['deals'], config });
+      expect(s.run.exitCode).to.equal(0);
+      const deals = sim().requestsTo('/api/v2/deals');
+      const slices = new Set(deals.map((r) => `${r.query.updated_since}/${r.query.updated_until ?? ''}`));
+      const pagesOf = (slice: string) => {
+        const [since, until] = slice.split('/').map((t) => (t ? Date.parse(t) : Infinity));
+        const times = sim().dataset.recordsOf('deals').map((d) => Date.parse((d as { update_time: string }).update_time));
+        return times.filter((t) => t >= since! && t < until!).length / pageSize;
+      };
+      expect([...slices].filter((slice) => pagesOf(slice) < 20), 'slices under 20 pages').to.have.length.above(0);
+      const requests = deals.length + sim().requestsTo('/api/v2/deals/archived').length;
+      expect(requests).to.be.at.most(Math.ceil(1.05 * fewestRequests(dealIds(s).length)));
     });
 
     it("never asks for the page after the one that reached its slice's cut, prefetching in the read's tail", async () => {

@@ -231,7 +231,7 @@ export class PipedriveClient {
         throw error;
       }
       counts.requests++;
-      const outcome = await this.exchange(authorization, request, signal)
+      const outcome = await this.exchange(authorization, request, signal, release)
         .catch((error: unknown) => {
           this.ledger.refund(cost);
           throw error;
@@ -309,6 +309,8 @@ export class PipedriveClient {
     authorization: Authorization,
     request: Request,
     signal: AbortSignal,
+    /** Frees the request's throttle slot: called once the response's headers are in (the server has counted it). */
+    answered: () => void,
   ): Promise<{ body: ApiBody } | { waitMs: number } | { retry: Retryable } | { unauthorized: true }> {
     this.requestsInFlight++;
     const url = this.url(authorization.origin, request);
@@ -316,6 +318,7 @@ export class PipedriveClient {
     const attempt = linkSignals([signal], this.options.timeoutMs);
     try {
       const response = await this.send(url, authorization, request.endpoint, attempt.signal, signal);
+      answered();
       if (response.status >= 300 && response.status < 400)
         throw await this.redirectError(response, url, request.endpoint);
       if (response.status === 401) {

@@ -55,9 +55,10 @@ type Headers = { get(name: string): string | null };
  * Keeps every request of one API token inside Pipedrive's rolling 2-second burst window, shared by all streams, so
  * that a normal sync rarely sees a 429 (clients that keep going after 429s get blocked by Cloudflare).
  *
- * The window holds each of our requests from the moment it is sent until 2 s after its response came in: Pipedrive
- * counts a request from when it handles it, somewhere between the two, and a burst of requests sent together is
- * handled over a spread of time, so only the response's arrival bounds when the server's window lets it go. It also
+ * The window holds each of our requests from the moment it is sent until 2 s after its response's headers came in:
+ * Pipedrive counts a request from when it handles it, somewhere between the two, and a burst of requests sent together
+ * is handled over a spread of time, so only the response's arrival bounds when the server's window lets it go (its
+ * body, and the parsing of it, may take a while longer on a busy event loop: not counted). It also
  * holds stand-ins for requests someone else made with the same token (another integration, the previous sync): a
  * response's `x-ratelimit-limit` minus `x-ratelimit-remaining` beyond our own count is foreign, and stays in the
  * window until `x-ratelimit-reset`. One slot is always left free. The very first request goes alone, to learn the
@@ -77,7 +78,8 @@ export class Throttle {
 
   constructor(private readonly logger?: Logger) {}
 
-  /** Waits for a slot (or until `signal` aborts); call the returned function once the response is in. */
+  /** Waits for a slot (or until `signal` aborts); call the returned function once the response's headers are in (or
+   * the request failed): the slot leaves the window 2 s later. Only its first call counts. */
   async acquire(signal?: AbortSignal): Promise<() => void> {
     for (;;) {
       const now = Date.now();
@@ -93,7 +95,11 @@ export class Throttle {
       const awaitingAnswer = full && oldest === undefined;
       if (wait <= 0 && !calibrating && !awaitingAnswer) {
         this.inFlight++;
-        return () => this.release();
+        let released = false;
+        return () => {
+          if (!released) this.release();
+          released = true;
+        };
       }
       this.waiters++;
       try {

@@ -21,6 +21,12 @@ import { SETTLED_MS } from './state.js';
 /** Each slice a split makes holds this many pages or more by estimate: every slice ends in a partial page, so slices
  * of 20 pages cost at most about 1 request in 20 more than the fewest possible (measured with `npm run bench`). */
 const MIN_PAGES_A_SLICE = 20;
+/** Smaller slices than that are cut while they cost at most one request per this many pages the read has fetched (2 %
+ * more than the fewest possible, on top of the above). They are the ones a read's tail needs: its last slice is too
+ * small to split, and reads a page per round trip while the burst limit is idle (200k deals, 50 ms latency, 40
+ * requests / 2 s: its last 20 pages went at half the speed of the rest). */
+const PAGES_A_SMALL_SPLIT = 50;
+const MIN_PAGES_A_SMALL_SLICE = 4;
 /** Slices per request of the burst limit (per 2 s): one slice per 10 requests keeps the limit busy at the latency
  * of a page of 500 (measured with `npm run bench`: 1/5 ran more slices for no more records/s and more CPU). The
  * most at once, 24, is what 480 requests / 2 s needs at 100 ms a page. */
@@ -161,6 +167,9 @@ export async function* slicedBatches(read: SlicedRead): AsyncGenerator<SlicedBat
     return owner;
   });
   const running = new Set<Slice>();
+  /** Pages fetched, and slices added by small splits (each costs a request at most): see PAGES_A_SMALL_SPLIT. */
+  let pagesRead = 0;
+  let smallSlices = 0;
 
   const start = (slice: Slice) => {
     const upperBound = slice.owner.splittable ? slice.end : undefined;
@@ -275,6 +284,7 @@ export async function* slicedBatches(read: SlicedRead): AsyncGenerator<SlicedBat
         finishTurn(slice);
         continue;
       }
+      pagesRead++;
       const records = keep(slice, result.value, read.cursor);
       if (slice.finished) {
         finishTurn(slice);
@@ -292,8 +302,8 @@ export async function* slicedBatches(read: SlicedRead): AsyncGenerator<SlicedBat
 
   /** If the rest of the slice looks big enough, and more slices would make the read faster (no page is waiting to
    * be emitted, no request waiting for the throttle) and the pool has room: the rest is cut, by the page's density,
-   * into spans of the same whole number of pages (MIN_PAGES_A_SLICE or more), as many as the pool gives; new slices
-   * read all but the first. */
+   * into spans of the same whole number of pages (as many as slicesToAdd allows and the pool gives); new slices read
+   * all but the first. */
   function split(slice: Slice, page: ApiRecord[]): void {
     const { owner } = slice;
     if (!owner.splittable || owner.queued.length > 0 || page.length === 0) return;
@@ -303,10 +313,12 @@ export async function* slicedBatches(read: SlicedRead): AsyncGenerator<SlicedBat
     if (!(rest >= 2 * SECOND)) return;
     const perMs = page.length / Math.max(slice.reached - toMillis(page[0]?.[read.cursor]), SECOND);
     const pages = (perMs * rest) / read.limit;
-    const most = Math.min(Math.floor(pages / MIN_PAGES_A_SLICE), Math.floor(rest / SECOND)) - 1;
+    const spare = Math.floor(pagesRead / PAGES_A_SMALL_SPLIT) - smallSlices;
+    const { most, small } = slicesToAdd(pages, Math.floor(rest / SECOND), spare);
     let added = 0;
     while (added < most && read.pool.take()) added++;
     if (added === 0) return;
+    if (small) smallSlices += added;
     const cuts = pageCuts(slice.reached, perMs, Math.floor(pages / (added + 1)), read.limit, added);
     const ends = [...cuts, slice.end];
     let position = owner.slices.indexOf(slice);
@@ -317,6 +329,16 @@ export async function* slicedBatches(read: SlicedRead): AsyncGenerator<SlicedBat
       start(upper);
     });
   }
+}
+
+/** How many slices a split may add to a slice whose rest holds `pages` pages by estimate, over `seconds` whole seconds
+ * (a slice spans one at least): enough for MIN_PAGES_A_SLICE pages each, or, while the read may still spend `spare`
+ * requests on small splits, for MIN_PAGES_A_SMALL_SLICE each (`small`: they count against it). */
+export function slicesToAdd(pages: number, seconds: number, spare: number): { most: number; small: boolean } {
+  const big = Math.floor(pages / MIN_PAGES_A_SLICE) - 1;
+  const small = Math.min(Math.floor(pages / MIN_PAGES_A_SMALL_SLICE) - 1, spare);
+  const most = Math.min(Math.max(big, small), seconds - 1);
+  return { most: Math.max(most, 0), small: most > 0 && small > big };
 }
 
 /** Where `count` slices after the one at `from` begin, each `pages` pages of `limit` records later by the density,
