@@ -86,7 +86,9 @@ describe('Pipedrive client', () => {
       const [, slow, next] = sim().requests.map((r) => r.at);
       expect(sim().stats.burst429).to.equal(0);
       // The third went out a window after the second's headers, while its body was still on its way.
-      expect(next! - slow!).to.be.at.least(2000).and.below(4000);
+      expect(next! - slow!)
+        .to.be.at.least(2000)
+        .and.below(4000);
     });
   });
 

@@ -189,10 +189,15 @@ describe('time slices', function () {
       const slices = new Set(deals.map((r) => `${r.query.updated_since}/${r.query.updated_until ?? ''}`));
       const pagesOf = (slice: string) => {
         const [since, until] = slice.split('/').map((t) => (t ? Date.parse(t) : Infinity));
-        const times = sim().dataset.recordsOf('deals').map((d) => Date.parse((d as { update_time: string }).update_time));
+        const times = sim()
+          .dataset.recordsOf('deals')
+          .map((d) => Date.parse((d as { update_time: string }).update_time));
         return times.filter((t) => t >= since! && t < until!).length / pageSize;
       };
-      expect([...slices].filter((slice) => pagesOf(slice) < 20), 'slices under 20 pages').to.have.length.above(0);
+      expect(
+        [...slices].filter((slice) => pagesOf(slice) < 20),
+        'slices under 20 pages',
+      ).to.have.length.above(0);
       const requests = deals.length + sim().requestsTo('/api/v2/deals/archived').length;
       expect(requests).to.be.at.most(Math.ceil(1.05 * fewestRequests(dealIds(s).length)));
     });
