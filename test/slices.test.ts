@@ -146,12 +146,13 @@ describe('time slices', function () {
 
   describe('splitting', () => {
     it('adds slices of 20 pages or more, or smaller ones while the read may spend a request on each', () => {
-      expect(slicesToAdd(39, 100, 0), 'too few pages').to.deep.equal({ most: 0, small: false });
-      expect(slicesToAdd(100, 100, 0)).to.deep.equal({ most: 4, small: false });
-      expect(slicesToAdd(39, 100, 2), 'within what may be spent').to.deep.equal({ most: 2, small: true });
-      expect(slicesToAdd(39, 100, 20), 'slices of 4 pages at least').to.deep.equal({ most: 8, small: true });
-      expect(slicesToAdd(100, 3, 20), 'a second at least').to.deep.equal({ most: 2, small: true });
-      expect(slicesToAdd(7, 100, 20), 'under 4 pages each').to.deep.equal({ most: 0, small: false });
+      expect(slicesToAdd(39, 100, 0), 'too few pages').to.deep.equal({ most: 0, free: 0 });
+      expect(slicesToAdd(100, 100, 0)).to.deep.equal({ most: 4, free: 4 });
+      expect(slicesToAdd(39, 100, 2), 'within what may be spent').to.deep.equal({ most: 2, free: 0 });
+      expect(slicesToAdd(39, 100, 20), 'slices of 4 pages at least').to.deep.equal({ most: 8, free: 0 });
+      expect(slicesToAdd(100, 100, 3), 'free ones first').to.deep.equal({ most: 7, free: 4 });
+      expect(slicesToAdd(100, 3, 20), 'a second at least').to.deep.equal({ most: 2, free: 2 });
+      expect(slicesToAdd(7, 100, 20), 'under 4 pages each').to.deep.equal({ most: 0, free: 0 });
     });
   });
 
@@ -180,11 +181,12 @@ describe('time slices', function () {
     });
 
     it("keeps more than one request going in a read's tail, spending at most one request in 50 on it", async () => {
-      // Under a limit of 40, at 100 ms a page, a slice alone reads a page at a time while the limit would allow more.
-      Object.assign(sim(), { burstLimit: 40, latencyMs: 100 });
+      // Under a limit of 40, at 200 ms a page, a slice alone reads a page at a time while the limit would allow more.
+      Object.assign(sim(), { burstLimit: 40, latencyMs: 200 });
       const config = { ...crowdDeals(sim()), page_size: pageSize };
       const s = await sync(sim(), { streams: ['deals'], config });
       expect(s.run.exitCode).to.equal(0);
+      expect(dealIds(s).sort((a, b) => a - b), 'every deal once').to.deep.equal(expectedIds(sim(), 'deals'));
       const deals = sim().requestsTo('/api/v2/deals');
       const slices = new Set(deals.map((r) => `${r.query.updated_since}/${r.query.updated_until ?? ''}`));
       const pagesOf = (slice: string) => {

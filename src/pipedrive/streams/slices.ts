@@ -167,7 +167,8 @@ export async function* slicedBatches(read: SlicedRead): AsyncGenerator<SlicedBat
     return owner;
   });
   const running = new Set<Slice>();
-  /** Pages fetched, and slices added by small splits (each costs a request at most): see PAGES_A_SMALL_SPLIT. */
+  /** Pages fetched, and slices added beyond what MIN_PAGES_A_SLICE allows (about a request each): see
+   * PAGES_A_SMALL_SPLIT. */
   let pagesRead = 0;
   let smallSlices = 0;
 
@@ -314,11 +315,11 @@ export async function* slicedBatches(read: SlicedRead): AsyncGenerator<SlicedBat
     const perMs = page.length / Math.max(slice.reached - toMillis(page[0]?.[read.cursor]), SECOND);
     const pages = (perMs * rest) / read.limit;
     const spare = Math.floor(pagesRead / PAGES_A_SMALL_SPLIT) - smallSlices;
-    const { most, small } = slicesToAdd(pages, Math.floor(rest / SECOND), spare);
+    const { most, free } = slicesToAdd(pages, Math.floor(rest / SECOND), spare);
     let added = 0;
     while (added < most && read.pool.take()) added++;
     if (added === 0) return;
-    if (small) smallSlices += added;
+    smallSlices += Math.max(0, added - free);
     const cuts = pageCuts(slice.reached, perMs, Math.floor(pages / (added + 1)), read.limit, added);
     const ends = [...cuts, slice.end];
     let position = owner.slices.indexOf(slice);
@@ -332,13 +333,12 @@ export async function* slicedBatches(read: SlicedRead): AsyncGenerator<SlicedBat
 }
 
 /** How many slices a split may add to a slice whose rest holds `pages` pages by estimate, over `seconds` whole seconds
- * (a slice spans one at least): enough for MIN_PAGES_A_SLICE pages each, or, while the read may still spend `spare`
- * requests on small splits, for MIN_PAGES_A_SMALL_SLICE each (`small`: they count against it). */
-export function slicesToAdd(pages: number, seconds: number, spare: number): { most: number; small: boolean } {
-  const big = Math.floor(pages / MIN_PAGES_A_SLICE) - 1;
-  const small = Math.min(Math.floor(pages / MIN_PAGES_A_SMALL_SLICE) - 1, spare);
-  const most = Math.min(Math.max(big, small), seconds - 1);
-  return { most: Math.max(most, 0), small: most > 0 && small > big };
+ * (a slice spans one at least): enough for MIN_PAGES_A_SLICE pages each (`free` of them), or, while the read may still
+ * spend `spare` requests on smaller slices, up to `spare` more, for MIN_PAGES_A_SMALL_SLICE pages each. */
+export function slicesToAdd(pages: number, seconds: number, spare: number): { most: number; free: number } {
+  const free = Math.max(0, Math.min(Math.floor(pages / MIN_PAGES_A_SLICE), seconds) - 1);
+  const small = Math.min(Math.floor(pages / MIN_PAGES_A_SMALL_SLICE), seconds) - 1;
+  return { most: Math.max(free, Math.min(small, free + Math.max(spare, 0))), free };
 }
 
 /** Where `count` slices after the one at `from` begin, each `pages` pages of `limit` records later by the density,
