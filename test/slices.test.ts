@@ -186,7 +186,10 @@ describe('time slices', function () {
       const config = { ...crowdDeals(sim()), page_size: pageSize };
       const s = await sync(sim(), { streams: ['deals'], config });
       expect(s.run.exitCode).to.equal(0);
-      expect(dealIds(s).sort((a, b) => a - b), 'every deal once').to.deep.equal(expectedIds(sim(), 'deals'));
+      expect(
+        dealIds(s).sort((a, b) => a - b),
+        'every deal once',
+      ).to.deep.equal(expectedIds(sim(), 'deals'));
       const deals = sim().requestsTo('/api/v2/deals');
       const slices = new Set(deals.map((r) => `${r.query.updated_since}/${r.query.updated_until ?? ''}`));
       const pagesOf = (slice: string) => {
