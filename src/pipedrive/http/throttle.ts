@@ -97,8 +97,9 @@ export class Throttle {
         this.inFlight++;
         let released = false;
         return () => {
-          if (!released) this.release();
+          if (released) return;
           released = true;
+          this.release();
         };
       }
       this.waiters++;

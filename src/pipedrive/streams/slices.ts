@@ -26,6 +26,7 @@ const MIN_PAGES_A_SLICE = 20;
  * small to split, and reads a page per round trip while the burst limit is idle (200k deals, 50 ms latency, 40
  * requests / 2 s: its last 20 pages went at half the speed of the rest). */
 const PAGES_A_SMALL_SPLIT = 50;
+/** The fewest pages such a slice holds by estimate. */
 const MIN_PAGES_A_SMALL_SLICE = 4;
 /** Slices per request of the burst limit (per 2 s): one slice per 10 requests keeps the limit busy at the latency
  * of a page of 500 (measured with `npm run bench`: 1/5 ran more slices for no more records/s and more CPU). The
