@@ -3,7 +3,7 @@
 import { expect } from 'chai';
 import type { AirbyteMessage } from '../src/generated/airbyte-protocol.js';
 import { gaps, intersection, union } from '../src/pipedrive/streams/ranges.js';
-import { slicesToAdd } from '../src/pipedrive/streams/slices.js';
+import { LoopLoad, SlicePool, slicesToAdd } from '../src/pipedrive/streams/slices.js';
 import { decodeCursor, type PipedriveSimulator } from '../simulator/server.js';
 import { traceErrors } from './helpers/cli.js';
 import { useSimulator } from './helpers/simulator.js';
@@ -57,8 +57,12 @@ describe('time slices', function () {
     });
   });
 
+  // Reads split only while they wait on the network (see LOAD_TO_SPLIT): 20 ms a page, against the microseconds a
+  // page of 5 records takes to emit.
+  const latencyMs = 20;
+
   describe('reading', () => {
-    const sim = useSimulator({}, true);
+    const sim = useSimulator({ latencyMs }, true);
 
     it('emits every record exactly once, with many records in the very second a slice ends and the next begins', async () => {
       const config = crowdDeals(sim());
@@ -154,11 +158,48 @@ describe('time slices', function () {
       expect(slicesToAdd(100, 3, 20), 'a second at least').to.deep.equal({ most: 2, free: 2 });
       expect(slicesToAdd(7, 100, 20), 'under 4 pages each').to.deep.equal({ most: 0, free: 0 });
     });
+
+    it('adds slices only while the event loop waited in the last period, as many as would make it 75 % busy', () => {
+      const load = { last: NaN, periods: 0, sample: () => undefined };
+      const pool = new SlicePool(() => 480, load);
+      const grown = () => {
+        let n = 0;
+        while (pool.grow()) n++;
+        return n;
+      };
+      expect(pool.take(true), "a list's first slice").to.equal(true);
+      expect(grown(), 'not measured yet').to.equal(0);
+      Object.assign(load, { last: 0.8, periods: 1 });
+      expect(grown(), 'busy').to.equal(0);
+      // One slice kept the loop 25 % busy: two more would make it 75 %.
+      Object.assign(load, { last: 0.25, periods: 2 });
+      expect(grown()).to.equal(2);
+      expect(grown(), 'once per period').to.equal(0);
+      // Three slices at 60 %: a quarter more.
+      Object.assign(load, { last: 0.6, periods: 3 });
+      expect(grown()).to.equal(1);
+      // An idle loop: as many as the pool holds.
+      Object.assign(load, { last: 0, periods: 4 });
+      expect(grown()).to.equal(pool.capacity - 4);
+    });
+
+    it("measures the event loop's load over whole periods: busy while it computes, idle while it waits", async () => {
+      const load = new LoopLoad(100);
+      load.sample();
+      expect(Number.isNaN(load.last), 'before a whole period').to.equal(true);
+      const until = performance.now() + 150;
+      while (performance.now() < until);
+      load.sample();
+      expect(load).to.include({ periods: 1 }).and.to.have.property('last').above(0.9);
+      await new Promise((resolve) => setTimeout(resolve, 150));
+      load.sample();
+      expect(load).to.include({ periods: 2 }).and.to.have.property('last').below(0.5);
+    });
   });
 
   describe('requests', () => {
     // 5,000 deals in pages of 25, at the top plan's burst limit: the pool would run 24 slices.
-    const sim = useSimulator({ size: { deals: 5000 }, burstLimit: 480 }, true);
+    const sim = useSimulator({ size: { deals: 5000 }, burstLimit: 480, latencyMs }, true);
     const pageSize = 25;
     /** One request per page of each list (deals, archived deals), the last one partial. */
     const fewestRequests = (deals: number) => {
