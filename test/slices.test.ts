@@ -3,8 +3,11 @@
 import { expect } from 'chai';
 import type { AirbyteMessage } from '../src/generated/airbyte-protocol.js';
 import { gaps, intersection, union } from '../src/pipedrive/streams/ranges.js';
-import { LoopLoad, SlicePool, slicesToAdd } from '../src/pipedrive/streams/slices.js';
-import { decodeCursor, type PipedriveSimulator } from '../simulator/server.js';
+import { apiTokenAuth } from '../src/pipedrive/http/auth.js';
+import { PipedriveClient } from '../src/pipedrive/http/client.js';
+import { LoopLoad, SlicePool, slicedBatches, slicesToAdd } from '../src/pipedrive/streams/slices.js';
+import { streamByName } from '../src/pipedrive/streams/table.js';
+import { TOKENS, decodeCursor, type PipedriveSimulator } from '../simulator/server.js';
 import { traceErrors } from './helpers/cli.js';
 import { useSimulator } from './helpers/simulator.js';
 import { expectedIds, killedSync, parseSync, sync, type Sync } from './helpers/sync.js';
@@ -160,27 +163,31 @@ describe('time slices', function () {
     });
 
     it('adds slices only while the event loop waited in the last period, as many as would make it 75 % busy', () => {
-      const load = { last: NaN, periods: 0, sample: () => undefined };
-      const pool = new SlicePool(() => 480, load);
+      // The next period closes at the next sample, with this load.
+      let next = { last: NaN, periods: 0 };
+      const load = { ...next, sample: () => Object.assign(load, next) };
+      // A heap of 4 GiB: room for 24 slices, which 480 requests / 2 s allow.
+      const pool = new SlicePool(() => 480, load, 4 * 1024 ** 3);
       const grown = () => {
+        pool.measure();
         let n = 0;
         while (pool.grow()) n++;
         return n;
       };
       expect(pool.take(true), "a list's first slice").to.equal(true);
       expect(grown(), 'not measured yet').to.equal(0);
-      Object.assign(load, { last: 0.8, periods: 1 });
+      next = { last: 0.8, periods: 1 };
       expect(grown(), 'busy').to.equal(0);
       // One slice kept the loop 25 % busy: two more would make it 75 %.
-      Object.assign(load, { last: 0.25, periods: 2 });
+      next = { last: 0.25, periods: 2 };
       expect(grown()).to.equal(2);
       expect(grown(), 'once per period').to.equal(0);
       // Three slices at 60 %: a quarter more.
-      Object.assign(load, { last: 0.6, periods: 3 });
+      next = { last: 0.6, periods: 3 };
       expect(grown()).to.equal(1);
       // An idle loop: as many as the pool holds.
-      Object.assign(load, { last: 0, periods: 4 });
-      expect(grown()).to.equal(pool.capacity - 4);
+      next = { last: 0, periods: 4 };
+      expect(grown()).to.equal(SlicePool.MAX - 4);
     });
 
     it("measures the event loop's load over whole periods: busy while it computes, idle while it waits", async () => {
@@ -194,6 +201,47 @@ describe('time slices', function () {
       await new Promise((resolve) => setTimeout(resolve, 150));
       load.sample();
       expect(load).to.include({ periods: 2 }).and.to.have.property('last').below(0.5);
+    });
+  });
+
+  describe('load', () => {
+    const sim = useSimulator({ burstLimit: 480 }, true);
+    const deals = streamByName.get('deals');
+
+    /** The crowded deals read in slices, by a pool whose load is `last` in every period, a period a page. */
+    async function readDeals(last: number, from: number): Promise<number[]> {
+      if (deals?.kind !== 'server_filtered') throw new Error('deals is read in slices');
+      const client = new PipedriveClient({
+        auth: apiTokenAuth(sim().origin, TOKENS.admin),
+        timeoutMs: 5000,
+        maxRetries: 0,
+      });
+      let periods = 0;
+      const load = { last, periods: 0, sample: () => Object.assign(load, { periods: ++periods }) };
+      const pool = new SlicePool(() => 480, load, 4 * 1024 ** 3);
+      const read = { client, pool, whole: false, lists: deals.lists, cursor: 'update_time', limit: PAGE_SIZE };
+      const ids: number[] = [];
+      try {
+        const signal = new AbortController().signal;
+        for await (const batch of slicedBatches({ ...read, lowerBound: from, done: [], stream: 'deals', signal }))
+          ids.push(...batch.records.map((record) => record.id as number));
+      } finally {
+        client.close();
+      }
+      return ids;
+    }
+
+    it('splits a read whose event loop waits, and not one busy with its own work, emitting every deal once', async () => {
+      const from = Date.parse(String(crowdDeals(sim()).start_date));
+      const busy = await readDeals(0.9, from);
+      expect(untilBounds(sim()), 'busy: one slice per list').to.deep.equal([]);
+      sim().reset();
+      const waiting = await readDeals(0.1, from);
+      expect(untilBounds(sim()), 'waiting: split').to.have.length.above(0);
+      for (const ids of [busy, waiting]) {
+        expect(ids).to.have.length(sim().dataset.counts.deals);
+        expect(sorted(ids)).to.deep.equal(expectedIds(sim(), 'deals'));
+      }
     });
   });
 
