@@ -163,9 +163,9 @@ describe('time slices', function () {
     });
 
     it('adds slices only while the event loop waited in the last period, as many as would make it 75 % busy', () => {
-      // The next period closes at the next sample, with this load.
-      let next = { last: NaN, periods: 0 };
-      const load = { ...next, sample: () => Object.assign(load, next) };
+      // What the next sample returns: a period closed with this load, or none.
+      let next: number | undefined;
+      const load = { sample: () => next };
       // A heap of 4 GiB: room for 24 slices, which 480 requests / 2 s allow.
       const pool = new SlicePool(() => 480, load, 4 * 1024 ** 3);
       const grown = () => {
@@ -176,31 +176,29 @@ describe('time slices', function () {
       };
       expect(pool.take(true), "a list's first slice").to.equal(true);
       expect(grown(), 'not measured yet').to.equal(0);
-      next = { last: 0.8, periods: 1 };
+      next = 0.8;
       expect(grown(), 'busy').to.equal(0);
       // One slice kept the loop 25 % busy: two more would make it 75 %.
-      next = { last: 0.25, periods: 2 };
+      next = 0.25;
       expect(grown()).to.equal(2);
+      next = undefined;
       expect(grown(), 'once per period').to.equal(0);
       // Three slices at 60 %: a quarter more.
-      next = { last: 0.6, periods: 3 };
+      next = 0.6;
       expect(grown()).to.equal(1);
       // An idle loop: as many as the pool holds.
-      next = { last: 0, periods: 4 };
+      next = 0;
       expect(grown()).to.equal(SlicePool.MAX - 4);
     });
 
     it("measures the event loop's load over whole periods: busy while it computes, idle while it waits", async () => {
       const load = new LoopLoad(100);
-      load.sample();
-      expect(Number.isNaN(load.last), 'before a whole period').to.equal(true);
+      expect(load.sample(), 'before a whole period').to.equal(undefined);
       const until = performance.now() + 150;
       while (performance.now() < until);
-      load.sample();
-      expect(load).to.include({ periods: 1 }).and.to.have.property('last').above(0.9);
+      expect(load.sample(), 'busy').to.be.above(0.9);
       await new Promise((resolve) => setTimeout(resolve, 150));
-      load.sample();
-      expect(load).to.include({ periods: 2 }).and.to.have.property('last').below(0.5);
+      expect(load.sample(), 'idle').to.be.below(0.5);
     });
   });
 
@@ -216,9 +214,7 @@ describe('time slices', function () {
         timeoutMs: 5000,
         maxRetries: 0,
       });
-      let periods = 0;
-      const load = { last, periods: 0, sample: () => Object.assign(load, { periods: ++periods }) };
-      const pool = new SlicePool(() => 480, load, 4 * 1024 ** 3);
+      const pool = new SlicePool(() => 480, { sample: () => last }, 4 * 1024 ** 3);
       const read = { client, pool, whole: false, lists: deals.lists, cursor: 'update_time', limit: PAGE_SIZE };
       const ids: number[] = [];
       try {

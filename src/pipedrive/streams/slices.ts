@@ -50,30 +50,24 @@ const LOAD_TO_SPLIT = 0.75;
 /** The load is measured over periods at least this long, from the start of the read. */
 const LOAD_PERIOD_MS = 500;
 
-/** How busy a process was (0 to 1) over its last complete period of measure (NaN before the first). */
+/** How busy a process is, measured in periods: a sample that closes one returns its load (0 to 1). */
 export interface Load {
-  readonly last: number;
-  /** Complete periods so far. */
-  readonly periods: number;
-  sample(): void;
+  sample(): number | undefined;
 }
 
 /** The event loop's load, over periods the first of which begins when it is made; a sample at least `period` ms
  * after the last period's end closes the next. */
 export class LoopLoad implements Load {
   private mark: EventLoopUtilization = performance.eventLoopUtilization();
-  last = NaN;
-  periods = 0;
 
   constructor(private readonly period = LOAD_PERIOD_MS) {}
 
-  sample(): void {
+  sample(): number | undefined {
     const now = performance.eventLoopUtilization();
     const since = performance.eventLoopUtilization(now, this.mark);
-    if (since.active + since.idle < this.period) return;
-    this.last = since.utilization;
-    this.periods++;
+    if (since.active + since.idle < this.period) return undefined;
     this.mark = now;
+    return since.utilization;
   }
 }
 
@@ -115,11 +109,9 @@ export class SlicePool {
   /** Samples the load (after every page of a sliced read); a period it closes sets how many slices splits may add
    * until the next (see LOAD_TO_SPLIT). */
   measure(): void {
-    const before = this.load.periods;
-    this.load.sample();
-    if (this.load.periods === before) return;
-    const { last } = this.load;
-    this.allowance = last < LOAD_TO_SPLIT ? Math.ceil(Math.max(1, this.running) * (LOAD_TO_SPLIT / last - 1)) : 0;
+    const load = this.load.sample();
+    if (load === undefined) return;
+    this.allowance = load < LOAD_TO_SPLIT ? Math.ceil(Math.max(1, this.running) * (LOAD_TO_SPLIT / load - 1)) : 0;
   }
 
   /** Room for a slice a split adds: in the pool, and in what the last period of load allows. */
